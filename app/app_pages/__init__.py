@@ -1,0 +1,1 @@
+"""Thin Streamlit pages (listed in ``app/main.py``); logic lives in plain modules under ``app/``."""

@@ -1,0 +1,80 @@
+"""About: the model card (backbone, cells, data and caveats, metrics, Grad-CAM, privacy)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import model_card
+
+st.title("ℹ️ About this model")
+st.markdown("A PyTorch model that guesses where a street-level photo was taken: it scores a set of geographic "
+            "**cells** (regions of the world built from the training locations), then reads off the most likely "
+            "country, region and coordinates, and the point that maximises the expected GeoGuessr score.")
+
+predictor = None
+try:
+    from app.resources import get_predictor
+
+    predictor = get_predictor()
+except Exception as e:  # noqa: BLE001 - the card still shows what it can
+    st.warning(f"No model is loaded ({type(e).__name__}: {e}); the facts below that come from it are missing.")
+
+st.header("Model")
+if predictor is not None:
+    facts = model_card.describe(predictor.meta or {}, len(predictor.cells.table))
+    st.table({"": list(facts.keys()), "Value": list(facts.values())})
+    cells = predictor.cells.table
+    st.caption(f"{len(cells)} cells in {cells['country_code'].nunique()} countries.")
+
+st.header("Training data and its caveats")
+try:
+    from app.resources import manifest_stats
+
+    s = manifest_stats()
+    st.markdown(f"{s['images']:,} images of {s['locations']:,} places in {s['countries']} countries "
+                f"({s['with_coords']:,} places with coordinates); places per split: "
+                + ", ".join(f"{k or 'none'} {v:,}" for k, v in sorted(s["splits"].items())) + ".")
+    st.dataframe(s["by_source"], hide_index=True)
+except Exception as e:  # noqa: BLE001
+    st.caption(f"(Training data statistics unavailable here: {e})")
+st.markdown("""
+- **Street View imagery, mostly.** The model learnt from Google Street View views and GeoGuessr screenshots.
+  It knows what *Street View* looks like: the camera generation, the capture car, the watermark. Photos from a
+  phone, indoors or off-road are out of its experience.
+- **Uneven coverage.** Many places are in the United States, Europe and a dense Croatian set; large parts of
+  Africa and Asia have few or no training images, so the model rarely guesses them and its confidence there means
+  little. Countries without Street View coverage are almost absent.
+- **Labels from reverse geocoding.** Country and region labels come from the nearest GeoNames place, so a few
+  points near borders carry the neighbour's label.
+- **Shortcuts.** A "Google" watermark and the blurred capture car sit in the bottom band of every view, and the
+  game UI at the edges of screenshots: cues that identify the *source* rather than the place. The model is trained
+  with the bottom band cropped; use Grad-CAM and the shortcut test on the Predict page to check what it uses.
+- **Splits by place.** Train, validation and test sets never share a group of places within 1 km of each other.
+""")
+
+st.header("Test metrics of the shipped model")
+if predictor is not None:
+    table = model_card.metrics_table((predictor.meta or {}).get("metrics"))
+    if table.empty:
+        st.caption("The checkpoint carries no metrics.")
+    else:
+        st.dataframe(table, hide_index=True, key="metrics_table")
+    st.caption("Per location: the views of one place fused into one prediction. Scores: GeoGuessr world map, "
+               "5000·exp(−d / 1492.7 km).")
+
+st.header("What Grad-CAM can and cannot tell")
+st.markdown("""
+- **Can:** show which parts of the picture raised the score of the chosen target (a cell, a country, any top-N
+  guess), so you can spot a model leaning on the watermark, the capture car, the sky or the game UI. The
+  *shortcut test* hides those parts and predicts again: if the answer moves, they mattered.
+- **Cannot:** say *why* a region matters (a road line and its colour look the same to it), resolve details
+  finer than the last convolution's grid (about 32 pixels of the model's input), or prove that the model would
+  be right without a cue. It is one explanation method among many and can miss evidence spread over the image.
+""")
+
+st.header("Privacy")
+st.markdown("Photos never leave this machine: the model runs locally, nothing is uploaded to a third party, and "
+            "uploads are kept in memory for your session only. Street View images are fetched from Google with "
+            "**your own** API key only when you ask; the key is used for that request and never shown, logged or "
+            "saved. The map works offline; the optional OpenStreetMap layer loads tiles from the internet only if "
+            "you switch it on. Note that a photo's own EXIF GPS data gives its location away: the app tells you when "
+            "it finds some.")

@@ -1,0 +1,154 @@
+"""Predict: where was this photo taken? Map of the guesses, top-N table, Grad-CAM and a shortcut test."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from app import predict_logic as pl
+from app.predict_inputs import PageInput, choose_input
+from app.widgets import predictor_or_stop, show_map
+from model import explain as ex
+
+TOP_K = 10  # guesses computed once per input; the slider only shows fewer
+
+st.title("📍 Where was this photo taken?")
+st.caption("Upload a street-level photo, take one, pick a test-set image or pull one from Street View. "
+           "Photos are processed on this machine and never leave it.")
+predictor = predictor_or_stop()
+
+
+def run_prediction(p, inp: PageInput) -> dict:
+    """Predict once per distinct input; reruns (sliders, toggles) reuse the stored result."""
+    got = st.session_state.get("_pred")
+    if got and got["key"] == inp.key:
+        return got
+    t0 = time.perf_counter()
+    with ex.model_lock(p):
+        pred = p.predict(inp.views.images, top_k=TOP_K)
+    got = {"key": inp.key, "pred": pred, "secs": time.perf_counter() - t0}
+    st.session_state["_pred"] = got
+    return got
+
+
+def side_panel(pred, truth: pl.Truth | None, rows: list[dict]) -> None:
+    s = pl.summary(pred, truth)
+    c1, c2 = st.columns(2)
+    c1.metric("Country", s["country"] or s["country_code"], help="Most probable country (sum over its cells)")
+    c2.metric("Country confidence", f"{s['country_prob']:.0%}")
+    c1.metric("Region", s["region"] or "–", help=f"Most probable cell: {s['place']}")
+    c2.metric("Expected error", pl.fmt_km(s["expected_km"]),
+              help="Mean distance from the predicted point to the truth if the model's probabilities are right")
+    if truth is not None:
+        c1.metric("Model's guess: distance", pl.fmt_km(s["km"]), help="Great-circle distance to the actual location")
+        c2.metric("Model's guess: score", f"{s['score']:,}", help="GeoGuessr world map: 5000·exp(−d/1492.7 km)")
+        c1.metric("Expected-score guess", pl.fmt_km(s["best_km"]))
+        c2.metric("Expected-score guess: score", f"{s['best_score']:,}")
+    st.dataframe(pl.guess_table(rows), hide_index=True, key="top_table",
+                 column_config={"Probability": st.column_config.NumberColumn(format="%.1f %%")})
+
+
+@st.fragment
+def gradcam_section(p, inp: PageInput, pred, top_n: int) -> None:
+    """Grad-CAM overlay and shortcut test (a fragment: its widgets rerun only this part)."""
+    st.subheader("What did the model look at?")
+    c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
+    on = c1.toggle("Grad-CAM overlay", key="cam_on")
+    opacity = c2.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="cam_opacity", disabled=not on)
+    opts = pl.target_options(pred, top_n)
+    pick = c3.selectbox("Explain", range(len(opts)), format_func=lambda i: opts[i][0],
+                        key=f"cam_target_{inp.key}_{top_n}", disabled=not on)
+    views = inp.views.images
+    cols = st.columns(min(4, len(views)))
+    if not on:
+        for i, img in enumerate(views):
+            cols[i % len(cols)].image(pl.thumbnail(img), caption=inp.views.names[i], width="stretch")
+    else:
+        label, target = opts[int(pick)]
+        ck = (inp.key, target)
+        cam = st.session_state.get("_cam")
+        if not cam or cam[0] != ck:
+            with st.spinner("Computing Grad-CAM…"):
+                cam = (ck, ex.explain(p, views, target))
+            st.session_state["_cam"] = cam
+        exp = cam[1]
+        for i, img in enumerate(views):
+            cols[i % len(cols)].image(ex.overlay(img, exp.cams[i], exp.boxes[i], opacity),
+                                      caption=f"{inp.views.names[i]}: {label}", width="stretch")
+        r = ex.shortcut_readout(sum(exp.cams) / len(exp.cams))
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Heat in the bottom band", f"{r.bottom_share:.0%}",
+                  help=f"The bottom {ex.BOTTOM_BAND:.0%} of what the model saw ({r.bottom_area:.0%} of its area): "
+                       "capture car, 'Google' watermark")
+        m2.metric("Heat at the edges", f"{r.edge_share:.0%}",
+                  help=f"A {ex.EDGE_BAND:.0%} frame at the top and sides ({r.edge_area:.0%} of the area): game UI")
+        m3.metric("Grad-CAM time", f"{exp.seconds:.2f} s")
+        for msg in r.flags():
+            st.warning(msg)
+        st.caption("Grad-CAM shows which parts of the picture raised the score of the chosen target; it does not "
+                   "say why, and it is coarse (one value per block of about 32 pixels). Greyed parts were not seen "
+                   "by the model (it looks at the centre square above its bottom crop).")
+    shortcut_test(p, inp, pred)
+
+
+def shortcut_test(p, inp: PageInput, pred) -> None:
+    st.markdown("**Shortcut test**: hide part of the photo and predict again to see how the prediction moves.")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    what = c1.radio("Hide", list(pl.HIDE_CHOICES), horizontal=True, key="hide_what")
+    if c2.button("Hide and predict again", key="hide_go", width="stretch"):
+        images, crop = pl.hidden_variant(inp.views.images, what, ex.default_crop(p))
+        with ex.model_lock(p):
+            after = p.predict(images, top_k=TOP_K, crop=crop)
+        st.session_state["_hidden"] = {"key": inp.key, "what": what, "pred": after, "image": images[0], "crop": crop,
+                                       "cmp": pl.compare(pred, after, inp.truth)}
+    h = st.session_state.get("_hidden")
+    if not h or h["key"] != inp.key:
+        return
+    c = h["cmp"]
+    a, b = st.columns([1, 3])
+    box = ex.view_box(h["image"].width, h["image"].height, h["crop"])
+    a.image(pl.thumbnail(h["image"].crop(box)), caption=f"What the model saw: {h['what'].lower()} hidden")
+    with b:
+        m1, m2, m3 = st.columns(3)
+        m1.metric("The guess moved", pl.fmt_km(c["moved_km"]))
+        m2.metric("Country", c["country_after"], None if not c["country_changed"] else f"was {c['country_before']}",
+                  delta_color="off")
+        m3.metric("Confidence", f"{c['conf_after']:.0%}", f"{(c['conf_after'] - c['conf_before']) * 100:+.0f} pts")
+        if "km_after" in c:
+            m1.metric("Distance to the truth", pl.fmt_km(c["km_after"]), f"was {pl.fmt_km(c['km_before'])}",
+                      delta_color="off")
+            m2.metric("Score", f"{c['score_after']:,}", f"{c['score_after'] - c['score_before']:+,}")
+        st.caption(pl.shortcut_verdict(c))
+
+
+inp = choose_input()
+if inp is None:
+    st.info("Choose a photo above to see where the model thinks it was taken.")
+    st.stop()
+for msg in inp.views.errors:
+    st.error(msg)
+if not inp.views.images:
+    st.stop()
+if inp.from_exif:
+    st.warning(f"This photo carries GPS coordinates in its EXIF data ({inp.truth.lat:.5f}, {inp.truth.lon:.5f}): "
+               "the file itself gives its location away. They are used as the actual location below; strip EXIF "
+               "data before sharing photos you do not want located.", icon="🛰️")
+try:
+    res = run_prediction(predictor, inp)
+except Exception as e:  # noqa: BLE001 - a failed prediction is a message; the page keeps working
+    st.error(f"The prediction failed: {type(e).__name__}: {e}")
+    st.stop()
+pred = res["pred"]
+top_n = st.slider("Top-N guesses", 1, TOP_K, 5, key="top_n")
+rows = pl.guess_rows(pred, inp.truth, top_n)
+col_map, col_side = st.columns([3, 2])
+with col_map:
+    m = pl.prediction_map(pred, inp.truth, top_n, cells=predictor.cells.table)
+    show_map(m, key="predict_map", height=500,
+             legend=["truth", "model", "best", "candidate"] if inp.truth else ["model", "best", "candidate"])
+    st.caption(f"Predicted from {len(inp.views.images)} view(s) of the {inp.label} in {res['secs']:.2f} s"
+               + (f"; actual location from the {inp.truth.source}." if inp.truth else "; actual location unknown.")
+               + " Layers (top right): country probabilities, cell probabilities, OpenStreetMap tiles (online).")
+with col_side:
+    side_panel(pred, inp.truth, rows)
+gradcam_section(predictor, inp, pred, top_n)

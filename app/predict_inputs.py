@@ -1,0 +1,173 @@
+"""Input widgets of the Predict page: upload, camera, test-set image, Street View pull.
+
+Each returns a :class:`PageInput` (the decoded views of one place, the actual location if known)
+or None. Decoding errors and Street View failures are shown as messages; the page keeps working.
+The Street View key is read from the password field, Streamlit secrets or the environment, used
+for one request and never stored by this module, logged, cached or shown.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import streamlit as st
+
+from app.predict_logic import Truth, parse_latlon, views_key
+from app.sources import (SUPPORTED_EXT, LoadedViews, StreetViewRequest, error_message, fetch_streetview,
+                         find_api_key, load_paths, load_uploads, request_from_link)
+
+SOURCES = ["Upload", "Camera", "Test set", "Street View"]
+
+
+@dataclass
+class PageInput:
+    """What to predict: views of one place, its actual location if known, and a stable id."""
+
+    key: str
+    views: LoadedViews
+    truth: Truth | None
+    label: str
+    from_exif: bool = False
+
+
+def _decoded(files: list[tuple[str, bytes]], tag: str) -> LoadedViews:
+    """Decode once per distinct input (kept in session state; reruns reuse it)."""
+    k = views_key([b for _, b in files], tag + "|".join(n for n, _ in files))
+    cached = st.session_state.get("_decoded")
+    if cached and cached[0] == k:
+        return cached[1]
+    lv = load_uploads(files)
+    st.session_state["_decoded"] = (k, lv)
+    return lv
+
+
+def _from_files(files: list[tuple[str, bytes]], label: str, tag: str) -> PageInput | None:
+    lv = _decoded(files, tag)
+    truth = Truth(lv.gps[0], lv.gps[1], f"EXIF GPS of {lv.gps_from}") if lv.gps else None
+    return PageInput(key=views_key(lv.blobs, tag), views=lv, truth=truth, label=label, from_exif=lv.gps is not None)
+
+
+def upload_input() -> PageInput | None:
+    files = st.file_uploader("Photo of a place, or several views of the same place (fused into one prediction)",
+                             type=list(SUPPORTED_EXT), accept_multiple_files=True, key="upload_files", max_upload_size=50,
+                             help="JPEG, PNG or WebP, up to 50 MB and 60 megapixels each. Photos stay on this machine.")
+    if not files:
+        return None
+    return _from_files([(f.name, f.getvalue()) for f in files], f"{len(files)} uploaded file(s)", "upload")
+
+
+def camera_input() -> PageInput | None:
+    shot = st.camera_input("Take a photo", key="camera_shot")
+    if shot is None:
+        return None
+    return _from_files([("camera.jpg", shot.getvalue())], "camera photo", "camera")
+
+
+def _random_test() -> None:
+    n = st.session_state.get("_test_n", 0)
+    if n:
+        st.session_state["test_idx"] = random.randrange(n)
+
+
+def test_input() -> PageInput | None:
+    from app.resources import get_test_locations
+
+    try:
+        locs = get_test_locations()
+    except Exception as e:  # noqa: BLE001 - no data is a message, not a crash
+        st.warning(f"No test set available: {e}")
+        return None
+    if locs.empty:
+        st.warning("The test set has no images with known coordinates on this machine.")
+        return None
+    st.session_state["_test_n"] = len(locs)
+    if st.session_state.get("test_idx", 0) >= len(locs):
+        st.session_state["test_idx"] = 0
+    c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
+    i = c1.selectbox("Test-set location (the answer is hidden until you predict)", range(len(locs)),
+                     format_func=lambda j: f"#{j + 1}: {locs.iloc[j]['source']}, {len(locs.iloc[j]['paths'])} view(s)",
+                     key="test_idx")
+    c2.button("🎲 Random", on_click=_random_test, width="stretch")
+    row = locs.iloc[int(i)]
+    paths = list(row["paths"])
+    if len(paths) > 1 and not c3.checkbox(f"Use all {len(paths)} views (fused)", value=True, key="test_all_views"):
+        paths = paths[:1]
+    lv = load_paths(paths)
+    return PageInput(key=views_key(lv.blobs, "test"), views=lv,
+                     truth=Truth(float(row["lat"]), float(row["lon"]), "test set"),
+                     label=f"test-set location #{int(i) + 1}")
+
+
+def _secrets():
+    try:
+        return st.secrets if st.secrets.load_if_toml_exists() else None
+    except Exception:  # noqa: BLE001 - an unreadable secrets file means "no secrets"
+        return None
+
+
+def streetview_input() -> PageInput | None:
+    with st.form("sv_form", border=True):
+        place = st.text_input("Google Maps / Street View link, or coordinates 'lat, lon'",
+                              placeholder="https://www.google.com/maps/@45.8150,15.9819,3a,75y,90h,90t/… or 45.815, 15.982")
+        c1, c2, c3 = st.columns(3)
+        heading = c1.slider("Heading (°, 0 = north)", 0, 359, 0)
+        pitch = c2.slider("Pitch (°)", -90, 90, 0)
+        fov = c3.slider("Field of view (°)", 10, 120, 90)
+        typed = st.text_input("Your Street View Static API key", type="password", key="sv_key",
+                              help="Used for this request only. Leave empty to use GOOGLE_MAPS_API_KEY from the "
+                                   "environment or .streamlit/secrets.toml. Never shown, logged or saved.")
+        go = st.form_submit_button("Fetch the Street View image")
+    if go:
+        _fetch(place, float(heading), float(pitch), float(fov), typed)
+    got = st.session_state.get("sv_result")
+    if not got:
+        return None
+    lv = load_uploads([("streetview.jpg", got["bytes"])])
+    st.caption(f"Street View panorama {got['pano']} ({got['date'] or 'date unknown'}), heading {got['heading']:g}°, "
+               f"pitch {got['pitch']:g}°, fov {got['fov']:g}°. {got['copyright']}")
+    return PageInput(key=views_key(lv.blobs, "streetview"), views=lv,
+                     truth=Truth(got["lat"], got["lon"], "Street View panorama location"), label="Street View image")
+
+
+def _fetch(place: str, heading: float, pitch: float, fov: float, typed: str) -> None:
+    """Validate, then pull one image; on success store it (never the key) in session state."""
+    from model.streetview import LinkError
+
+    try:
+        try:
+            lat, lon = parse_latlon(place)
+            req = StreetViewRequest(lat=lat, lon=lon, heading=heading, pitch=pitch, fov=fov)
+        except ValueError:
+            req = request_from_link(place, heading, pitch, fov)
+    except (LinkError, ValueError) as e:
+        st.error(error_message(LinkError(str(e))))
+        return
+    key = find_api_key(typed, _secrets())
+    if not key:
+        from model.streetview import MissingKeyError
+
+        st.error(error_message(MissingKeyError("no key")))
+        return
+    try:
+        with st.spinner("Fetching from Street View…"):
+            data, meta = fetch_streetview(key, req)
+    except Exception as e:  # noqa: BLE001 - every failure becomes a key-free message
+        st.error(error_message(e))
+        return
+    finally:
+        del key
+    st.session_state["sv_result"] = {"bytes": data, "lat": meta.lat, "lon": meta.lon, "pano": meta.pano_id,
+                                     "date": meta.date, "copyright": meta.copyright, "heading": req.heading,
+                                     "pitch": req.pitch, "fov": req.fov}
+
+
+def choose_input() -> PageInput | None:
+    """The source picker and its widgets; the chosen source's input, or None."""
+    src = st.segmented_control("Photo source", SOURCES, default="Upload", key="source")
+    if src == "Camera":
+        return camera_input()
+    if src == "Test set":
+        return test_input()
+    if src == "Street View":
+        return streetview_input()
+    return upload_input()

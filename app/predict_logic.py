@@ -1,0 +1,245 @@
+"""Pure logic of the Predict page (no Streamlit): result tables, the result map, before/after
+comparisons. Coordinates are WGS-84 degrees, distances km, scores GeoGuessr points (0..5000).
+
+``pred`` arguments are ``model.predict.Prediction`` objects (duck-typed: ``top`` guesses with
+``name, country_code, country, admin1, lat, lon, prob``; ``lat, lon, best_lat, best_lon,
+country_code, country, country_probs, cell_probs, expected_km``).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import folium
+import numpy as np
+import pandas as pd
+
+from app import maps
+from model.geo import geoscore, haversine_km
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A known actual location (degrees) and where we know it from (shown to the user)."""
+
+    lat: float
+    lon: float
+    source: str  # e.g. "EXIF GPS of the photo", "test set", "Street View panorama"
+
+
+def fmt_km(d: float) -> str:
+    """A distance in km for people: '850 m', '12.3 km', '1,234 km'."""
+    if d is None or not math.isfinite(d):
+        return "?"
+    if d < 1:
+        return f"{d * 1000:.0f} m"
+    if d < 100:
+        return f"{d:.1f} km"
+    return f"{d:,.0f} km"
+
+
+_NUM = r"[-+]?\d+(?:\.\d+)?"
+
+
+def parse_latlon(text: str) -> tuple[float, float]:
+    """``"45.81, 15.97"`` (also with ; or a space, or a trailing N/S/E/W) -> (lat, lon) degrees.
+
+    Raises ValueError with a message that says what was expected.
+    """
+    s = (text or "").strip()
+    m = re.fullmatch(rf"\s*({_NUM})\s*°?\s*([NSns])?\s*[,; ]\s*({_NUM})\s*°?\s*([EWew])?\s*", s)
+    if not m:
+        raise ValueError(f"'{s[:60]}' is not 'lat, lon' in decimal degrees (for example 45.81, 15.97)")
+    lat, lon = float(m.group(1)), float(m.group(3))
+    if m.group(2) and m.group(2).upper() == "S":
+        lat = -abs(lat)
+    if m.group(4) and m.group(4).upper() == "W":
+        lon = -abs(lon)
+    check_latlon(lat, lon)
+    return lat, lon
+
+
+def check_latlon(lat: float, lon: float) -> None:
+    """Raise ValueError unless -90 <= lat <= 90 and -180 <= lon <= 180 (degrees, finite)."""
+    if not (math.isfinite(lat) and math.isfinite(lon)) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"coordinates out of range: lat {lat} must be in -90..90 and lon {lon} in -180..180")
+
+
+def guess_rows(pred: Any, truth: Truth | None, top_n: int) -> list[dict]:
+    """The top-N guesses as dicts: rank, place, region, country, code, prob, lat, lon, and with a
+    truth also ``km`` (distance to it) and ``score`` (GeoGuessr world-map points)."""
+    rows = []
+    for i, g in enumerate(list(pred.top)[: max(1, top_n)]):
+        r = {"rank": i + 1, "place": g.name, "region": g.admin1, "country": g.country,
+             "code": g.country_code, "prob": float(g.prob), "lat": float(g.lat), "lon": float(g.lon)}
+        if truth is not None:
+            d = float(haversine_km(g.lat, g.lon, truth.lat, truth.lon))
+            r["km"], r["score"] = d, int(round(geoscore(d)))
+        rows.append(r)
+    return rows
+
+
+def guess_table(rows: list[dict]) -> pd.DataFrame:
+    """Display table of :func:`guess_rows` (probability in %, distance rounded)."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    out = pd.DataFrame({"#": df["rank"], "Place": df["place"], "Region": df["region"], "Country": df["country"],
+                        "Probability": (df["prob"] * 100).round(1)})
+    if "km" in df:
+        out["Distance (km)"] = df["km"].round(0).astype(int)
+        out["Score"] = df["score"]
+    return out
+
+
+def summary(pred: Any, truth: Truth | None) -> dict:
+    """Headline numbers: country, region, confidence (top cell and top country, 0..1), expected
+    error (km) and, with a truth, distance (km) and score of the predicted and expected-score guesses."""
+    top = pred.top[0]
+    cprob = float(pred.country_probs[0][2]) if len(pred.country_probs) else float(top.prob)
+    out = {"country": pred.country, "country_code": pred.country_code, "region": top.admin1,
+           "place": top.name, "cell_prob": float(top.prob), "country_prob": cprob,
+           "expected_km": float(pred.expected_km), "lat": float(pred.lat), "lon": float(pred.lon),
+           "best_lat": float(pred.best_lat), "best_lon": float(pred.best_lon)}
+    if truth is not None:
+        d = float(haversine_km(pred.lat, pred.lon, truth.lat, truth.lon))
+        db = float(haversine_km(pred.best_lat, pred.best_lon, truth.lat, truth.lon))
+        out.update(km=d, score=int(round(geoscore(d))), best_km=db, best_score=int(round(geoscore(db))))
+    return out
+
+
+def top_cells(pred: Any, cells: pd.DataFrame, k: int = 300, min_prob: float = 1e-3) -> pd.DataFrame:
+    """The ``k`` most probable cells with prob >= ``min_prob``: lat, lon, name, country, prob."""
+    p = np.asarray(pred.cell_probs, dtype=float)
+    idx = np.argsort(-p)[:k]
+    idx = idx[p[idx] >= min_prob]
+    t = cells.iloc[idx]
+    return pd.DataFrame({"lat": t["lat"].to_numpy(float), "lon": t["lon"].to_numpy(float),
+                         "name": t["name"].astype(str).to_numpy(), "country": t["country"].astype(str).to_numpy(),
+                         "prob": p[idx]})
+
+
+def prediction_map(pred: Any, truth: Truth | None, top_n: int, *, cells: pd.DataFrame | None = None,
+                   country_layer: bool = True, online_tiles: bool = True) -> folium.Map:
+    """The result map: probability layers (per-country shading; per-cell points if ``cells`` is the
+    cell table), numbered top-N guesses, the model's guess (M), the expected-score guess (E), the
+    actual location and great-circle lines from the guesses to it. Zoomed to fit them."""
+    m = maps.base_map(online_tiles=online_tiles)
+    if country_layer:
+        maps.add_country_choropleth(m, {c: p for c, _n, p in pred.country_probs}, name="P(country)",
+                                    min_value=0.002)
+    if cells is not None:
+        tc = top_cells(pred, cells)
+        if len(tc):
+            maps.add_point_layer(m, tc["lat"].tolist(), tc["lon"].tolist(), name="P(cell)", values=tc["prob"].tolist(),
+                                 tooltips=[f"{n}, {c}: {p:.1%}" for n, c, p in zip(tc["name"], tc["country"], tc["prob"])],
+                                 scale_radius=(3, 11), show=False)
+    pts: list[tuple[float, float]] = []
+    rows = guess_rows(pred, truth, top_n)
+    fg = folium.FeatureGroup(name=f"Top-{len(rows)} guesses", show=True)
+    for r in reversed(rows):
+        tip = f"#{r['rank']} {r['place']}, {r['country']}: {r['prob']:.1%}"
+        if truth is not None:
+            tip += f"; {fmt_km(r['km'])} from the truth, {r['score']} points"
+        maps.add_marker(fg, r["lat"], r["lon"], "candidate", tip, text=str(r["rank"]), size=20)
+        pts.append((r["lat"], r["lon"]))
+    fg.add_to(m)
+    s = summary(pred, truth)
+    tip_m = f"Model's guess: {s['place']}, {s['country']}"
+    tip_b = "Expected-score guess (maximises the expected GeoGuessr score)"
+    if truth is not None:
+        tip_m += f"; {fmt_km(s['km'])}, {s['score']} points"
+        tip_b += f"; {fmt_km(s['best_km'])}, {s['best_score']} points"
+        maps.add_great_circle(m, s["best_lat"], s["best_lon"], truth.lat, truth.lon,
+                              color=maps.KIND_STYLES["best"]["color"], tooltip=f"{fmt_km(s['best_km'])}")
+        maps.add_great_circle(m, s["lat"], s["lon"], truth.lat, truth.lon,
+                              color=maps.KIND_STYLES["model"]["color"], tooltip=f"{fmt_km(s['km'])}")
+    maps.add_marker(m, s["best_lat"], s["best_lon"], "best", tip_b)
+    maps.add_marker(m, s["lat"], s["lon"], "model", tip_m)
+    pts += [(s["lat"], s["lon"]), (s["best_lat"], s["best_lon"])]
+    if truth is not None:
+        maps.add_marker(m, truth.lat, truth.lon, "truth", f"Actual location ({truth.source})", size=26)
+        pts.append((truth.lat, truth.lon))
+    maps.fit_to(m, pts, max_zoom=6)
+    return maps.finish(m)
+
+
+def compare(before: Any, after: Any, truth: Truth | None) -> dict:
+    """How a prediction moved when part of the photo was hidden: ``moved_km`` between the two
+    predicted points, ``country_changed``, confidence before/after (0..1) and, with a truth, the
+    distance (km) and score before/after."""
+    out = {"moved_km": float(haversine_km(before.lat, before.lon, after.lat, after.lon)),
+           "country_before": before.country, "country_after": after.country,
+           "country_changed": before.country_code != after.country_code,
+           "conf_before": float(before.top[0].prob), "conf_after": float(after.top[0].prob),
+           "place_before": before.top[0].name, "place_after": after.top[0].name}
+    if truth is not None:
+        for tag, p in (("before", before), ("after", after)):
+            d = float(haversine_km(p.lat, p.lon, truth.lat, truth.lon))
+            out[f"km_{tag}"], out[f"score_{tag}"] = d, int(round(geoscore(d)))
+    return out
+
+
+def target_options(pred: Any, top_n: int) -> list[tuple[str, tuple[str, Any]]]:
+    """Grad-CAM targets offered to the user: (label, target) with target ``("cell", id)`` or
+    ``("country", code)``: the predicted cell, the predicted country, then each top-N guess."""
+    top = list(pred.top)
+    opts = [(f"Predicted cell: {top[0].name}, {top[0].country}", ("cell", int(top[0].cell_id))),
+            (f"Predicted country: {pred.country}", ("country", pred.country_code))]
+    for i, g in enumerate(top[1:max(1, top_n)], start=2):
+        opts.append((f"Guess #{i}: {g.name}, {g.country} ({g.prob:.1%})", ("cell", int(g.cell_id))))
+    return opts
+
+
+def views_key(blobs: Sequence[bytes], extra: str = "") -> str:
+    """A short stable id of an input (the bytes of its views, plus ``extra``)."""
+    import hashlib
+
+    h = hashlib.sha1(extra.encode())
+    for b in blobs:
+        h.update(hashlib.sha1(b).digest())
+    return h.hexdigest()[:16]
+
+
+HIDE_CHOICES = {"Bottom band": "bottom", "Edges (game UI)": "edges", "Both": "both"}
+
+
+def hidden_variant(images: Sequence[Any], what: str, default_crop: float) -> tuple[list[Any], float]:
+    """Views with part hidden, and the bottom crop to predict them with (fraction 0..0.5).
+
+    ``what`` is a key or value of :data:`HIDE_CHOICES`: the bottom band is hidden by a larger bottom
+    crop (``model.explain.HIDE_BOTTOM``), the edges by painting a frame in the photo's mean colour.
+    """
+    from model.explain import HIDE_BOTTOM, hide_edges
+
+    kind = HIDE_CHOICES.get(what, what)
+    if kind not in ("bottom", "edges", "both"):
+        raise ValueError(f"unknown part to hide: {what!r}")
+    crop = max(default_crop, HIDE_BOTTOM) if kind in ("bottom", "both") else default_crop
+    out = [hide_edges(im, crop) for im in images] if kind in ("edges", "both") else list(images)
+    return out, crop
+
+
+def shortcut_verdict(c: dict) -> str:
+    """One sentence on a :func:`compare` result: did hiding change the answer?"""
+    if c["country_changed"]:
+        s = (f"Hiding it changed the country ({c['country_before']} → {c['country_after']}): the hidden part "
+             "carried much of the evidence.")
+    elif c["moved_km"] > 500:
+        s = "Same country, but the guess moved a lot: the hidden part mattered for the region."
+    elif abs(c["conf_after"] - c["conf_before"]) > 0.15:
+        s = "Same answer, but the confidence changed clearly: the hidden part mattered."
+    else:
+        s = "The answer barely changed: the model does not depend on the hidden part for this photo."
+    if "score_after" in c:
+        s += f" Score {c['score_before']:,} → {c['score_after']:,}."
+    return s
+
+
+def thumbnail(img: Any, max_side: int = 900) -> Any:
+    """A copy of a PIL image no larger than ``max_side`` pixels (for display)."""
+    t = img.copy()
+    t.thumbnail((max_side, max_side))
+    return t

@@ -1,0 +1,76 @@
+"""The one place with ``st.cache_resource`` / ``st.cache_data``: the model and data tables.
+
+The model loads once per process and is shared by all sessions; every use of it must hold
+``model.explain.model_lock(predictor)`` (Grad-CAM hooks the shared model). Nothing here is cached
+to disk, and nothing that holds an API key is cached at all.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+MODEL_ENV = "GEOLOC_MODEL"  # path of a checkpoint to serve instead of assets/models/default.pt
+
+
+def model_path() -> str | None:
+    """The checkpoint to load: ``$GEOLOC_MODEL`` or None (the predictor's default)."""
+    p = os.environ.get(MODEL_ENV, "").strip()
+    return p or None
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _load_predictor(path: str | None):
+    from model.predict import Predictor
+
+    return Predictor.load(path=path)
+
+
+def get_predictor():
+    """The shared ``model.predict.Predictor`` (loaded once per process and checkpoint path).
+
+    Raises FileNotFoundError (no checkpoint) or another exception with the loader's message.
+    """
+    return _load_predictor(model_path())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _test_locations(manifest: str | None) -> pd.DataFrame:
+    from app.sources import test_locations
+    from model.manifest import read_manifest
+
+    return test_locations(read_manifest(manifest))
+
+
+def get_test_locations() -> pd.DataFrame:
+    """Test-set locations with known coordinates (see ``app.sources.test_locations``); raises
+    ``model.manifest.ManifestError`` when no data is found."""
+    from model.manifest import resolve_manifest
+
+    return _test_locations(str(resolve_manifest(None)))
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def manifest_stats(manifest: str | None = None) -> dict:
+    """Counts of the training data for the model card: images, locations, countries, per source."""
+    from model.manifest import read_manifest
+
+    df = read_manifest(manifest)
+    loc = df.drop_duplicates("location_id")
+    by_source = loc.groupby("source").agg(locations=("location_id", "size"),
+                                          countries=("country_code", "nunique")).reset_index()
+    return {"images": int(len(df)), "locations": int(len(loc)), "countries": int(loc["country_code"].nunique()),
+            "with_coords": int(loc["lat"].notna().sum()),
+            "splits": {k: int(v) for k, v in loc["split"].value_counts().items()},
+            "by_source": by_source}
+
+
+def clear_all() -> None:
+    """Drop every cached resource and table (tests)."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,178 @@
+"""Where the Predict page's photos come from (no Streamlit): uploads, the test set, Street View.
+
+Uploads are decoded with :func:`model.images.open_image` (clear messages for corrupt, unsupported
+and huge files) and checked for EXIF GPS. Street View images are pulled with the user's own key
+through :class:`model.streetview.StreetViewClient`; the key is never logged, stored or shown, and
+errors are turned into messages that say what to do.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+from PIL import Image
+
+from model.images import ImageLoadError, exif_gps, open_image
+
+log = logging.getLogger(__name__)
+SUPPORTED_EXT = ("jpg", "jpeg", "png", "webp")
+
+
+@dataclass
+class LoadedViews:
+    """Views of one place that loaded, the messages for those that did not, and EXIF GPS if any."""
+
+    images: list[Image.Image] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    gps: tuple[float, float] | None = None
+    gps_from: str = ""
+
+
+def load_uploads(files: Sequence[tuple[str, bytes]]) -> LoadedViews:
+    """Decode uploaded files ``(name, bytes)``; bad ones become messages in ``errors``, never exceptions.
+
+    The first file with EXIF GPS coordinates sets ``gps`` (lat, lon degrees) and ``gps_from``.
+    """
+    out = LoadedViews()
+    for name, data in files:
+        ext = Path(name).suffix.lower().lstrip(".")
+        if ext and ext not in SUPPORTED_EXT:
+            out.errors.append(f"{name}: .{ext} files are not supported (use JPEG, PNG or WebP)")
+            continue
+        try:
+            img = open_image(data, name)
+        except ImageLoadError as e:
+            out.errors.append(str(e))
+            continue
+        out.images.append(img)
+        out.names.append(name)
+        out.blobs.append(data)
+        if out.gps is None:
+            g = exif_gps(data)
+            if g is not None:
+                out.gps, out.gps_from = g, name
+    return out
+
+
+def test_locations(df: pd.DataFrame) -> pd.DataFrame:
+    """Test-split locations with coordinates whose image files exist: one row per location with
+    ``location_id, lat, lon, country, admin1, source, paths`` (list of its views' absolute paths)."""
+    t = df[(df["split"] == "test") & df["lat"].notna() & df["lon"].notna()]
+    t = t[[Path(p).is_file() for p in t["path"]]]
+    if t.empty:
+        return pd.DataFrame(columns=["location_id", "lat", "lon", "country", "admin1", "source", "paths"])
+    t = t.sort_values(["location_id", "view"])
+    g = t.groupby("location_id", sort=True)
+    out = g.agg(lat=("lat", "first"), lon=("lon", "first"), country=("country", "first"),
+                admin1=("admin1", "first"), source=("source", "first"), paths=("path", list)).reset_index()
+    return out
+
+
+def load_paths(paths: Sequence[str]) -> LoadedViews:
+    """Load image files from disk (test set) as :class:`LoadedViews` (errors collected)."""
+    files = []
+    out = LoadedViews()
+    for p in paths:
+        try:
+            files.append((Path(p).name, Path(p).read_bytes()))
+        except OSError as e:
+            out.errors.append(f"{Path(p).name}: cannot read ({e.strerror or e})")
+    res = load_uploads(files)
+    res.errors = out.errors + res.errors
+    return res
+
+
+# ------------------------------------------------------------------------------ Street View
+SECRET_NAMES = ("GOOGLE_MAPS_API_KEY", "GSV_API_KEY", "GOOGLE_API_KEY")
+
+
+def find_api_key(typed: str | None, secrets: Mapping[str, Any] | None = None) -> str | None:
+    """The key to use: the one typed by the user, else Streamlit secrets, else the environment; None
+    if there is none. Never logs or returns anything but the key itself."""
+    if typed and typed.strip():
+        return typed.strip()
+    for name in SECRET_NAMES:
+        try:
+            v = secrets.get(name) if secrets is not None else None
+        except Exception:  # noqa: BLE001 - a missing/broken secrets file means "no secret"
+            v = None
+        if v and str(v).strip():
+            return str(v).strip()
+    from model.streetview import MissingKeyError, get_api_key
+
+    try:
+        return get_api_key()
+    except MissingKeyError:
+        return None
+
+
+@dataclass(frozen=True)
+class StreetViewRequest:
+    """Camera of a Street View pull: location in degrees, heading 0..360, pitch -90..90, fov 10..120."""
+
+    lat: float | None
+    lon: float | None
+    heading: float = 0.0
+    pitch: float = 0.0
+    fov: float = 90.0
+    pano: str | None = None
+
+
+def request_from_link(link: str, heading: float, pitch: float, fov: float) -> StreetViewRequest:
+    """A request from a Google Maps / Street View link or a bare 'lat, lon'; the link's own heading,
+    pitch and fov win over the given defaults. Raises ``model.streetview.LinkError`` if unusable."""
+    from model.streetview import parse_maps_link
+
+    v = parse_maps_link(link)
+    fov_v = float(v.get("fov", fov))
+    return StreetViewRequest(lat=v.get("lat"), lon=v.get("lon"), heading=float(v.get("heading", heading)),
+                             pitch=float(v.get("pitch", pitch)), fov=min(120.0, max(10.0, fov_v)), pano=v.get("pano"))
+
+
+def fetch_streetview(key: str, req: StreetViewRequest, *, base_url: str | None = None, radius: int = 50,
+                     timeout: float = 10.0) -> tuple[bytes, Any]:
+    """Metadata then image of the nearest outdoor panorama: (JPEG bytes, ``PanoMeta``).
+
+    Raises the typed ``model.streetview`` errors (messages are key-free); see :func:`error_message`.
+    """
+    from model.streetview import StreetViewClient
+
+    client = StreetViewClient(key, base_url=base_url, timeout=timeout, user_agent="geoloc-app/1")
+    if req.pano:
+        meta = client.metadata(pano=req.pano)
+    else:
+        meta = client.metadata(req.lat, req.lon, radius=radius)
+    data = client.image(pano=meta.pano_id, heading=req.heading, pitch=req.pitch, fov=req.fov, size=(640, 640))
+    return data, meta
+
+
+def error_message(exc: BaseException) -> str:
+    """A user-facing message for a Street View or link failure (never contains the key)."""
+    from model import streetview as sv
+
+    if isinstance(exc, sv.LinkError):
+        return f"That link or those coordinates could not be used: {exc}"
+    if isinstance(exc, sv.MissingKeyError):
+        return ("No Street View API key: type yours in the password field, or set GOOGLE_MAPS_API_KEY in "
+                "the environment or in .streamlit/secrets.toml.")
+    if isinstance(exc, sv.RequestDenied):
+        return ("Google refused the request: the API key is wrong or restricted, the Street View Static API is "
+                "not enabled for its project, or billing is off.")
+    if isinstance(exc, sv.QuotaExceeded):
+        return "Street View quota or rate limit exceeded: wait a little and try again, or raise your quota."
+    if isinstance(exc, (sv.NoCoverage, sv.NotFound)):
+        return "No Street View coverage within 50 m of that place: try a point on a road, or another place."
+    if isinstance(exc, sv.InvalidRequest):
+        return f"Street View rejected the request as malformed: {exc}"
+    if isinstance(exc, sv.NetworkError):
+        return "Could not reach Street View (no internet connection, or it timed out). Other inputs still work."
+    if isinstance(exc, sv.StreetViewError):
+        return f"Street View failed ({exc.status}); try again later."
+    if isinstance(exc, ValueError):
+        return f"Invalid request: {exc}"
+    return f"Street View failed: {type(exc).__name__}"

@@ -1,0 +1,111 @@
+"""Checkpoints: plain tensors and Python values only, so ``torch.load(weights_only=True)`` reads them.
+
+A checkpoint holds everything needed to predict: backbone name and the block where its trainable
+tail starts, the tail's and the head's weights (the frozen trunk comes from the backbone's own
+pretrained weights), the cell table, preprocessing (input size, mean/std, bottom crop), the
+training config, metrics and library versions.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .backbones import create_model
+from .cells import CellSet
+from .network import GeoHead, GeoNet
+
+FORMAT_VERSION = 1
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "models" / "default.pt"
+
+
+def plain(x):
+    """Recursively convert numpy scalars/arrays and Paths into JSON/torch-safe Python values."""
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def versions() -> dict:
+    import sklearn
+
+    return {"torch": str(torch.__version__), "numpy": str(np.__version__), "sklearn": str(sklearn.__version__),
+            "python": platform.python_version()}
+
+
+def save_checkpoint(path: str | os.PathLike, net: GeoNet, cells: CellSet, config: dict, metrics: dict | None = None,
+                    extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically. Only the tail (fine-tuned blocks) and the head are stored."""
+    bb = net.backbone
+    tail = {}
+    if config.get("mode") == "finetune" and hasattr(bb, "tail_modules"):
+        names = {id(m): n for n, m in bb.named_modules()}
+        for m in bb.tail_modules(net.start_block):
+            for k, v in m.state_dict().items():
+                tail[f"{names[id(m)]}.{k}"] = v.detach().clone()
+    elif config.get("mode") == "full":
+        tail = {k: v.detach().clone() for k, v in bb.state_dict().items()}
+    ck = {
+        "format_version": FORMAT_VERSION,
+        "backbone": bb.name, "start_block": int(net.start_block),
+        "preprocess": {"input_size": int(bb.input_size), "mean": list(bb.mean), "std": list(bb.std),
+                       "crop": float(config.get("crop", 0.0))},
+        "head": {"in_dim": int(bb.feature_dim), "n_cells": len(cells), "hidden": int(config["hidden"]),
+                 "dropout": float(config["dropout"]), "regression": config["regression"]},
+        "head_state": {k: v.detach().clone() for k, v in net.head.state_dict().items()},
+        "backbone_state": tail,
+        "pretrained": bool(config.get("pretrained", True)),
+        "cells": cells.to_state(),
+        "config": plain(config), "metrics": plain(metrics or {}), "versions": versions(),
+        "extra": plain(extra or {}),
+    }
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".pt.tmp")
+    os.close(fd)
+    torch.save(ck, tmp)
+    os.replace(tmp, p)
+    return p
+
+
+def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[GeoNet, CellSet, dict]:
+    """Rebuild (net in eval mode, cells, checkpoint dict) from a file written by :func:`save_checkpoint`."""
+    p = Path(path) if path else DEFAULT_CHECKPOINT
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {p} (train one with: python -m model.train)")
+    ck = torch.load(p, map_location="cpu", weights_only=True)
+    if ck.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{p}: unsupported checkpoint format {ck.get('format_version')!r}")
+    cfg = ck["config"]
+    bb = create_model(ck["backbone"], pretrained=ck.get("pretrained", True) and cfg.get("mode") != "full")
+    if ck["backbone_state"]:
+        missing, unexpected = bb.load_state_dict(ck["backbone_state"], strict=False)
+        if unexpected:
+            raise ValueError(f"{p}: backbone weights do not match {ck['backbone']}: {unexpected[:3]}")
+    h = ck["head"]
+    head = GeoHead(h["in_dim"], h["n_cells"], h["hidden"], h["dropout"], h["regression"])
+    head.load_state_dict(ck["head_state"])
+    net = GeoNet(bb, head, ck["start_block"]).eval()
+    return net, CellSet.from_state(ck["cells"]), ck
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write JSON atomically (used for config.json and metrics.json in run directories)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(json.dumps(plain(obj), indent=2))
+    os.replace(tmp, p)

@@ -1,0 +1,204 @@
+"""Hugging Face datasets importer: stream N samples -> local images + manifest.
+
+Uses the real ``datasets`` streaming path, ``load_dataset(name, split=..., streaming=True)``, so only
+the requested samples are downloaded; ``name`` may be a Hub id (e.g. an OpenStreetView-5M Parquet
+export, a GeoGuessr country dataset) or a local folder of the same layout (Parquet files or an
+ImageFolder with ``<label>/`` folders), which is how it is tested offline (``HF_HUB_OFFLINE=1``).
+Script-based Hub datasets can be read through the Hub's Parquet conversion with
+``revision="refs/convert/parquet"``.
+
+Columns are found by name (first match wins, or pass them explicitly):
+image (an ``Image`` feature, else ``image``/``img``/``jpg``), latitude (``latitude``/``lat``),
+longitude (``longitude``/``lon``/``lng``), country (``country_code``/``country``/``label``; ISO
+code, name or a ``ClassLabel``), admin1 (``admin1``/``region``/``state``), id (``id``/``image_id``),
+date (``captured_at``/``date``). Missing country/admin1 labels are filled by offline reverse
+geocoding when coordinates exist. Image bytes are written unchanged (JPEG/PNG), named by a hash of
+the sample id, and existing files are kept, so an interrupted import resumes.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from model.manifest import COLUMNS, write_manifest
+from model.revgeo import country_name, reverse_geocode
+
+from .groups import group_ids, grouped_split, location_id
+from .journal import atomic_write_bytes
+from .regions import RegionError, to_country_code
+
+CANDIDATES = {
+    "image": ("image", "img", "jpg", "jpeg", "png", "photo"),
+    "lat": ("latitude", "lat"),
+    "lon": ("longitude", "lon", "lng", "long"),
+    "country": ("country_code", "country", "country_iso_alpha2", "label", "labels"),
+    "admin1": ("admin1", "region", "state", "province"),
+    "id": ("id", "image_id", "key", "uuid"),
+    "date": ("captured_at", "date", "timestamp"),
+}
+
+
+class HFImportError(ValueError):
+    """A dataset that cannot be imported, with the reason."""
+
+
+def find_columns(features: dict[str, Any] | None, first_row: dict[str, Any],
+                 overrides: dict[str, str | None] | None = None) -> dict[str, str | None]:
+    """Map roles (image, lat, lon, country, admin1, id, date) to column names of a dataset."""
+    import datasets
+
+    names = list(features) if features else list(first_row)
+    lower = {n.lower(): n for n in names}
+    out: dict[str, str | None] = {}
+    for role, cands in CANDIDATES.items():
+        out[role] = next((lower[c] for c in cands if c in lower), None)
+    if features:
+        imgs = [n for n, f in features.items() if isinstance(f, datasets.Image)]
+        if imgs:
+            out["image"] = imgs[0]
+    for role, col in (overrides or {}).items():
+        if col:
+            if col not in names:
+                raise HFImportError(f"column {col!r} (for {role}) not in the dataset; columns: {names}")
+            out[role] = col
+    if not out["image"]:
+        raise HFImportError(f"no image column found; columns: {names} (pass --image-column)")
+    if bool(out["lat"]) != bool(out["lon"]):
+        raise HFImportError(f"found only one of latitude/longitude ({out['lat'] or out['lon']}); pass both")
+    return out
+
+
+def _image_bytes(value: Any) -> bytes:
+    """Raw image bytes from a datasets image value (dict with bytes/path, PIL image or bytes)."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, dict):
+        if value.get("bytes"):
+            return bytes(value["bytes"])
+        if value.get("path") and Path(value["path"]).is_file():
+            return Path(value["path"]).read_bytes()
+    if hasattr(value, "save"):  # PIL image
+        buf = io.BytesIO()
+        value.convert("RGB").save(buf, "JPEG", quality=95)
+        return buf.getvalue()
+    raise HFImportError(f"cannot read an image from a {type(value).__name__}")
+
+
+def _ext(data: bytes) -> str:
+    if data[:3] == b"\xff\xd8\xff":
+        return ".jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return ".png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    raise HFImportError("sample image is neither JPEG, PNG nor WebP")
+
+
+def load_stream(name: str, *, split: str = "train", config: str | None = None,
+                revision: str | None = None, shuffle_buffer: int = 0, seed: int = 0):
+    """``datasets.load_dataset(name, config, split=split, streaming=True)`` with raw (undecoded) images."""
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(name, config, split=split, streaming=True, revision=revision)
+    except (FileNotFoundError, ValueError, ConnectionError) as e:
+        raise HFImportError(f"cannot open dataset {name!r} (split {split!r}): {e}") from None
+    feats = ds.features or {}
+    for col, f in feats.items():
+        if isinstance(f, datasets.Image):
+            ds = ds.cast_column(col, datasets.Image(decode=False))
+    if shuffle_buffer:
+        ds = ds.shuffle(seed=seed, buffer_size=shuffle_buffer)
+    return ds
+
+
+def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", config: str | None = None,
+              revision: str | None = None, columns: dict[str, str | None] | None = None,
+              source: str | None = None, unknown: str = "skip", shuffle_buffer: int = 0, seed: int = 0,
+              manifest_split: tuple[float, float, float] | None = None,
+              stream: Iterable[dict] | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Stream the first ``n`` samples of a dataset into ``out_dir/images`` + ``out_dir/manifest.csv``.
+
+    ``unknown``: samples whose country label is not a country are ``"skip"``-ped or ``"keep"``-t
+    with an empty code. ``manifest_split``: optional grouped, country-stratified split fractions.
+    """
+    out = Path(out_dir).expanduser()
+    ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
+                                                       shuffle_buffer=shuffle_buffer, seed=seed)
+    feats = getattr(ds, "features", None) or None
+    label_names = None
+    rows: list[dict] = []
+    cols: dict[str, str | None] | None = None
+    it = iter(ds)
+    for k, sample in enumerate(itertools.islice(it, n)):
+        if cols is None:
+            cols = find_columns(feats, sample, columns)
+            cfeat = feats.get(cols["country"]) if feats and cols["country"] else None
+            label_names = getattr(cfeat, "names", None)
+        raw_id = str(sample.get(cols["id"])) if cols["id"] else f"{split}:{k}"
+        loc = location_id(f"{name}|{raw_id}")
+        row: dict[str, Any] = {"location_id": loc, "sample_id": raw_id, "view": 0}
+        country = sample.get(cols["country"]) if cols["country"] else None
+        if label_names is not None and isinstance(country, int):
+            country = label_names[country]
+        row["label"] = "" if country is None else str(country)
+        try:
+            row["country_code"] = to_country_code(country) if country not in (None, "") else ""
+        except RegionError:
+            if unknown == "skip":
+                continue
+            row["country_code"] = ""
+        if cols["lat"]:
+            row["lat"], row["lon"] = _float(sample.get(cols["lat"])), _float(sample.get(cols["lon"]))
+        row["admin1"] = str(sample.get(cols["admin1"]) or "") if cols["admin1"] else ""
+        if cols["date"]:
+            row["date"] = str(sample.get(cols["date"]) or "")
+        existing = [p for p in (out / "images").glob(f"{loc}.*") if not p.name.startswith(".")]
+        if existing:
+            rel = existing[0].relative_to(out).as_posix()
+        else:
+            data = _image_bytes(sample[cols["image"]])
+            rel = f"images/{loc}{_ext(data)}"
+            atomic_write_bytes(out / rel, data)
+        row["image"] = rel
+        rows.append(row)
+        if progress:
+            progress(len(rows))
+    if not rows:
+        raise HFImportError(f"no usable samples in the first {n} of {name!r}")
+    df = _finish(pd.DataFrame(rows), source or Path(str(name)).name.replace("/", "_"), manifest_split, seed)
+    write_manifest(df, out / "manifest.csv")
+    return df
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _finish(df: pd.DataFrame, source: str, split, seed: int) -> pd.DataFrame:
+    df["source"] = source
+    if "lat" in df:
+        has = df["lat"].notna() & df["lon"].notna()
+        if has.any():
+            labels = reverse_geocode(df.loc[has, "lat"].to_numpy(), df.loc[has, "lon"].to_numpy())
+            for i, lab in zip(df.index[has], labels):
+                if not df.at[i, "country_code"]:
+                    df.at[i, "country_code"] = lab["country_code"]
+                if not df.at[i, "admin1"]:
+                    df.at[i, "admin1"] = lab["admin1"]
+        df["group_id"] = group_ids(list(df["location_id"]), df["lat"], df["lon"])
+    else:
+        df["group_id"] = df["location_id"]
+    df["country"] = [country_name(c) if c else "" for c in df["country_code"]]
+    df["split"] = grouped_split(df, split, seed=seed) if split else ""
+    for c in COLUMNS:
+        if c not in df.columns:
+            df[c] = ""
+    return df

@@ -1,0 +1,72 @@
+"""Post-processing of collected images, as in the reference projects: crop the bottom band that
+carries the "Google" watermark (and often the capture car), so a model cannot learn from it.
+
+``bottom`` is a fraction of the height (``0.06``) or pixels (``"24px"`` or an int >= 1).
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+from model.manifest import read_manifest, write_manifest
+
+from .journal import atomic_write_bytes
+
+
+def parse_bottom(spec: str | float | int | None) -> float | int | None:
+    """``"0.06"`` -> 0.06 (fraction of the height), ``"24px"``/``"24"``/``24`` -> 24 (pixels),
+    ``None``/``0`` -> None (no crop)."""
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return None
+    s = str(spec).strip().lower()
+    try:
+        v = float(s[:-2]) if s.endswith("px") else float(s)
+    except ValueError:
+        raise ValueError(f"bottom crop {spec!r}: use a fraction like 0.06 or pixels like 24px") from None
+    if v == 0:
+        return None
+    if v < 0 or (v < 1 and (s.endswith("px") or v > 0.5)) or (v >= 1 and v != int(v)):
+        raise ValueError(f"bottom crop {spec!r}: use a fraction up to 0.5 or a whole number of pixels")
+    return v if v < 1 else int(v)
+
+
+def bottom_pixels(height: int, bottom: float | int) -> int:
+    """Rows to remove from an image ``height`` pixels tall."""
+    px = round(height * bottom) if isinstance(bottom, float) else int(bottom)
+    if not 0 <= px < height:
+        raise ValueError(f"cannot crop {px} px from an image {height} px tall")
+    return px
+
+
+def crop_bottom(data: bytes, bottom: float | int, quality: int = 95) -> bytes:
+    """JPEG bytes with the bottom band removed (re-encoded at ``quality``)."""
+    with Image.open(io.BytesIO(data)) as im:
+        im = im.convert("RGB")
+        px = bottom_pixels(im.height, bottom)
+        if px == 0:
+            return data
+        out = io.BytesIO()
+        im.crop((0, 0, im.width, im.height - px)).save(out, "JPEG", quality=quality)
+        return out.getvalue()
+
+
+def crop_manifest(manifest: str | Path, out_dir: str | Path, bottom: float | int) -> Path:
+    """Copy every image of a manifest into ``out_dir`` with the bottom band cropped, and write
+    ``out_dir/manifest.csv`` (same rows, new paths). Existing outputs are kept (resumable)."""
+    df = read_manifest(manifest)
+    out_dir = Path(out_dir)
+    new_paths = []
+    for src, rel in zip(df["path"], df["image"]):
+        rel_p = Path(rel)
+        dst_rel = Path("images") / (rel_p.name if rel_p.is_absolute() else rel_p)
+        if dst_rel.parts[:2] == ("images", "images"):
+            dst_rel = Path(*dst_rel.parts[1:])
+        dst = out_dir / dst_rel
+        if not dst.exists():
+            atomic_write_bytes(dst, crop_bottom(Path(src).read_bytes(), bottom))
+        new_paths.append(dst_rel.as_posix())
+    out = df.drop(columns=["path"]).assign(image=new_paths)
+    return write_manifest(pd.DataFrame(out), out_dir / "manifest.csv")

@@ -1,0 +1,328 @@
+"""The Street View collector: plan -> metadata -> images -> manifest, concurrent and resumable.
+
+A collection folder holds ``collection.json`` (settings, never the key), ``plan.csv`` (the points),
+``journal.jsonl`` (append-only progress, see :mod:`.journal`), ``images/<location_id>_<view>.jpg``
+and ``manifest.csv`` (rebuilt from the journal at the end of every run, also after Ctrl-C).
+Running the same command again resumes; settings that change what is collected must match.
+
+Error handling per request: ZERO_RESULTS / NOT_FOUND -> the point is skipped (recorded);
+OVER_QUERY_LIMIT / HTTP 429 -> the rate is halved and the request retried with exponential backoff,
+and the run stops if quota errors persist; UNKNOWN_ERROR, HTTP 5xx, timeouts and dropped connections
+-> retried with backoff, then left for the next run; REQUEST_DENIED / INVALID_REQUEST -> the run
+stops at once with the API's reason (nothing more can succeed).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from model.manifest import COLUMNS, write_manifest
+from model.streetview import (InvalidRequest, NoCoverage, NotFound, QuotaExceeded, RequestDenied,
+                              StreetViewClient, StreetViewError, parse_size, retry_call)
+
+from . import cost as cost_mod
+from .groups import group_ids, grouped_split, location_id
+from .journal import Journal, atomic_write_bytes, atomic_write_text, clean_temp_files
+from .plans import PlanPoint, read_plan, write_plan
+from .postprocess import crop_bottom
+from .ratelimit import RateLimiter
+
+# settings that decide what is collected: a resumed run must use the same ones
+FIXED = ("plan", "headings", "size", "fov", "pitch", "radius", "api_source", "crop_bottom")
+
+
+class CollectionError(RuntimeError):
+    """The collection cannot go on (bad key, invalid request, persistent quota, settings mismatch)."""
+
+
+@dataclass
+class CollectConfig:
+    """Settings of one collection. Angles in degrees, radius in metres, size in pixels."""
+
+    out: Path
+    plan: dict = field(default_factory=dict)          # how the plan was made (kind, countries, seed...)
+    headings: list[float] = field(default_factory=lambda: [0, 90, 180, 270])
+    size: str = "640x640"
+    fov: float = 90
+    pitch: float = 0
+    radius: int = 1000                                 # metres to search for the nearest panorama
+    api_source: str = "outdoor"                        # API "source": outdoor | default
+    crop_bottom: float | int | None = None             # see postprocess.parse_bottom
+    dataset_name: str = ""                             # manifest "source" column (default gsv_<folder>)
+    split: tuple[float, float, float] | None = None    # grouped stratified split fractions
+    seed: int = 0
+    # run-time only (may change between runs)
+    workers: int = 8
+    rate: float = 20.0                                 # requests per second (0 = unlimited)
+    retries: int = 5
+    backoff: float = 0.5                               # first retry delay, seconds
+    timeout: float = 20.0                              # per request, seconds
+    price_per_1000: float = cost_mod.DEFAULT_PRICE_PER_1000
+    progress: bool = True
+
+    def fixed(self) -> dict:
+        d = asdict(self)
+        return {k: d[k] for k in FIXED}
+
+
+@dataclass
+class RunSummary:
+    """What a run did. ``complete``: every point answered and every image fetched or missing."""
+
+    points: int = 0
+    points_done: int = 0
+    no_coverage: int = 0
+    duplicates: int = 0
+    panoramas: int = 0
+    images: int = 0
+    images_missing: int = 0
+    failed: int = 0
+    metadata_requests: int = 0
+    image_requests: int = 0
+    retries: int = 0
+    slowdowns: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    fatal: str | None = None
+    manifest: Path | None = None
+
+    @property
+    def complete(self) -> bool:
+        return not (self.interrupted or self.fatal or self.failed) and self.points_done == self.points
+
+    def text(self) -> str:
+        s = (f"{self.points_done}/{self.points} points answered: {self.panoramas} panoramas, "
+             f"{self.no_coverage} without coverage, {self.duplicates} duplicates; {self.images} images"
+             f"{f', {self.images_missing} views unavailable' if self.images_missing else ''}. "
+             f"This run: {self.metadata_requests} metadata + {self.image_requests} image requests, "
+             f"{self.retries} retries in {self.seconds:.1f} s.")
+        if self.failed:
+            s += f"\n{self.failed} request(s) failed after retries: run the same command again to retry them."
+        return s
+
+
+class Collector:
+    """Runs one collection folder. ``client`` may be None for a dry run (cost estimate only)."""
+
+    def __init__(self, cfg: CollectConfig, client: StreetViewClient | None = None, log: Callable = print):
+        self.cfg, self.client, self.log = cfg, client, log
+        self.out = Path(cfg.out)
+        self.points: list[PlanPoint] = []
+        self.journal: Journal | None = None
+        self.limiter = RateLimiter(cfg.rate)
+        self.summary = RunSummary()
+        self._fatal: str | None = None
+        self._stop = False
+        self._lock = threading.Lock()
+        parse_size(cfg.size)
+
+    # ---------------------------------------------------------------- preparation
+    def prepare(self, build_plan: Callable[[], list[PlanPoint]], dry_run: bool = False) -> cost_mod.CostEstimate:
+        """Load (resume) or build the plan and return the cost of what remains. Writes nothing if
+        ``dry_run``."""
+        conf, plan_csv = self.out / "collection.json", self.out / "plan.csv"
+        if conf.exists():
+            saved = json.loads(conf.read_text(encoding="utf-8"))
+            mine = json.loads(json.dumps(self.cfg.fixed()))
+            diff = [k for k in FIXED if saved.get(k) != mine.get(k)]
+            if diff:
+                raise CollectionError(
+                    f"{self.out} holds a collection made with other settings ({', '.join(diff)}: "
+                    + "; ".join(f"{k} was {saved.get(k)!r}, now {mine.get(k)!r}" for k in diff)
+                    + "). Use the same options to resume, or another --out folder.")
+            self.points = read_plan(plan_csv)
+        else:
+            self.points = build_plan()
+            if not self.points:
+                raise CollectionError("the plan has no points (regions too small or nothing matched)")
+            if not dry_run:
+                write_plan(self.points, plan_csv)
+                atomic_write_text(conf, json.dumps(self.cfg.fixed(), indent=1))
+        state = Journal.read_state(self.out / "journal.jsonl")
+        nh = len(self.cfg.headings)
+        pending = sum(1 for p in state.panos for v in range(nh)
+                      if (p, v) not in state.images and (p, v) not in state.missing)
+        return cost_mod.estimate(len(self.points), nh, points_done=sum(p.point_id in state.points for p in self.points),
+                                 panos_pending_images=pending, images_done=len(state.images),
+                                 price_per_1000=self.cfg.price_per_1000)
+
+    # ---------------------------------------------------------------- requests
+    def _request(self, what: str, fn: Callable):
+        """One API call with rate limit and retries; returns None if it finally failed (transient)."""
+        if self._fatal:
+            return None
+
+        def attempt():
+            self.limiter.acquire()
+            with self._lock:
+                if what == "metadata":
+                    self.summary.metadata_requests += 1
+                else:
+                    self.summary.image_requests += 1
+            return fn()
+
+        def on_retry(err: StreetViewError, n: int, delay: float) -> None:
+            with self._lock:
+                self.summary.retries += 1
+            if isinstance(err, QuotaExceeded):
+                self.limiter.slow_down()
+
+        try:
+            result = retry_call(attempt, retries=self.cfg.retries, base_delay=self.cfg.backoff,
+                                on_retry=on_retry)
+        except (RequestDenied, InvalidRequest) as e:
+            self._fatal = f"Stopped: {e}"
+            return None
+        except QuotaExceeded as e:
+            self._fatal = (f"Stopped: still over the quota after {self.cfg.retries} retries ({e}). "
+                           "Wait or raise the quota, then run the same command again to resume.")
+            return None
+        except (NoCoverage, NotFound):
+            raise
+        except StreetViewError:
+            with self._lock:
+                self.summary.failed += 1
+            return None
+        self.limiter.ok()
+        return result
+
+    # ---------------------------------------------------------------- work units
+    def _point(self, pt: PlanPoint) -> None:
+        cfg, j = self.cfg, self.journal
+        try:
+            meta = self._request("metadata", lambda: self.client.metadata(
+                pt.lat, pt.lon, radius=cfg.radius, source=cfg.api_source))
+        except (NoCoverage, NotFound) as e:
+            j.append({"e": "point", "point": pt.point_id, "status": e.status})
+            return
+        if meta is None:
+            return
+        if j.claim(pt.point_id, meta.pano_id, meta.lat, meta.lon, meta.date, meta.copyright):
+            self._images(meta.pano_id)
+
+    def _images(self, pano: str) -> None:
+        cfg, j = self.cfg, self.journal
+        loc = location_id(pano)
+        for view, heading in enumerate(cfg.headings):
+            if self._fatal or self._stop:
+                return
+            if (pano, view) in j.state.images or (pano, view) in j.state.missing:
+                continue
+            rel = f"images/{loc}_{view}.jpg"
+            if not (self.out / rel).exists():  # else: renamed into place before a kill: adopt it
+                try:
+                    data = self._request("image", lambda: self.client.image(
+                        pano, heading=heading, pitch=cfg.pitch, fov=cfg.fov, size=cfg.size, source=cfg.api_source))
+                except (NoCoverage, NotFound):
+                    j.append({"e": "image_missing", "pano": pano, "view": view})
+                    continue
+                if data is None:
+                    continue
+                if cfg.crop_bottom:
+                    data = crop_bottom(data, cfg.crop_bottom)
+                atomic_write_bytes(self.out / rel, data)
+            j.append({"e": "image", "pano": pano, "view": view, "heading": heading, "file": rel})
+
+    # ---------------------------------------------------------------- run
+    def run(self) -> RunSummary:
+        """Collect everything still missing; Ctrl-C stops cleanly. Always rebuilds the manifest."""
+        if self.client is None:
+            raise CollectionError("no API client: cannot collect (dry run?)")
+        from tqdm import tqdm
+
+        t0 = time.monotonic()
+        self._stop = False
+        self.out.mkdir(parents=True, exist_ok=True)
+        clean_temp_files(self.out)
+        self.journal = j = Journal(self.out / "journal.jsonl")
+        nh = len(self.cfg.headings)
+        tasks: list[tuple[Callable, object]] = [
+            (self._images, p) for p in j.state.panos
+            if any((p, v) not in j.state.images and (p, v) not in j.state.missing for v in range(nh))]
+        tasks += [(self._point, pt) for pt in self.points if pt.point_id not in j.state.points]
+        bar = tqdm(total=len(tasks), unit="pt", desc="collect", disable=not self.cfg.progress,
+                   dynamic_ncols=True, smoothing=0.1)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.cfg.workers), thread_name_prefix="gsv") as ex:
+                it = iter(tasks)
+                inflight: set[Future] = set()
+                try:
+                    while True:
+                        while len(inflight) < 2 * self.cfg.workers and not (self._fatal or self._stop):
+                            nxt = next(it, None)
+                            if nxt is None:
+                                break
+                            inflight.add(ex.submit(*nxt))
+                        if not inflight:
+                            break
+                        done, inflight = wait(inflight, timeout=0.25, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            f.result()
+                            bar.update(1)
+                        n_req = self.summary.metadata_requests + self.summary.image_requests
+                        bar.set_postfix(images=len(j.state.images),
+                                        req_s=f"{n_req / max(1e-9, time.monotonic() - t0):.1f}", refresh=False)
+                except KeyboardInterrupt:
+                    self._stop = True
+                    self.summary.interrupted = True
+                    self.log("\nInterrupted: finishing requests in flight; progress is saved.")
+                    ex.shutdown(wait=True, cancel_futures=True)
+        finally:
+            bar.close()
+            j.close()
+            self.summary.fatal = self._fatal
+            self.summary.slowdowns = self.limiter.slowdowns
+            self.summary.seconds = time.monotonic() - t0
+            self.summary.manifest = self.finalize()
+        return self.summary
+
+    # ---------------------------------------------------------------- manifest
+    def finalize(self) -> Path:
+        """Write ``manifest.csv`` from the journal: one row per image, labels from reverse geocoding."""
+        from model.revgeo import reverse_geocode
+
+        st = Journal.read_state(self.out / "journal.jsonl")
+        s = self.summary
+        s.points = len(self.points)
+        s.points_done = sum(p.point_id in st.points for p in self.points)
+        s.no_coverage = sum(v in ("ZERO_RESULTS", "NOT_FOUND") for v in st.points.values())
+        s.duplicates = sum(v == "DUPLICATE" for v in st.points.values())
+        s.panoramas, s.images, s.images_missing = len(st.panos), len(st.images), len(st.missing)
+        rows = []
+        for pano, rec in st.panos.items():
+            loc = location_id(pano)
+            for view, heading in enumerate(self.cfg.headings):
+                rel = st.images.get((pano, view))
+                if rel:
+                    rows.append({"image": rel, "location_id": loc, "view": view, "heading": _num(heading),
+                                 "lat": rec.lat, "lon": rec.lon, "pano_id": pano, "date": rec.date,
+                                 "pitch": _num(self.cfg.pitch), "fov": _num(self.cfg.fov),
+                                 "copyright": rec.copyright})
+        df = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["image"])
+        df["source"] = self.cfg.dataset_name or f"gsv_{self.out.resolve().name}"
+        if len(df):
+            df = df.sort_values(["location_id", "view"]).reset_index(drop=True)
+            locs = df.drop_duplicates("location_id")
+            labels = pd.DataFrame(reverse_geocode(locs["lat"].to_numpy(), locs["lon"].to_numpy()),
+                                  index=locs["location_id"])
+            for c in ("country_code", "country", "admin1"):
+                df[c] = df["location_id"].map(labels[c])
+            gids = dict(zip(locs["location_id"], group_ids(list(locs["location_id"]), locs["lat"], locs["lon"])))
+            df["group_id"] = df["location_id"].map(gids)
+            df["split"] = grouped_split(df, self.cfg.split, seed=self.cfg.seed) if self.cfg.split else ""
+        for c in COLUMNS:
+            if c not in df.columns:
+                df[c] = ""
+        return write_manifest(df, self.out / "manifest.csv")
+
+
+def _num(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else float(v)
+

@@ -1,0 +1,199 @@
+"""Evaluate a checkpoint on any manifest:
+``python -m model.evaluate --checkpoint C --data MANIFEST [--split test] --out DIR``.
+
+Writes ``DIR/predictions.csv`` (one row per image; per-location fused predictions repeated on
+each of its rows), ``DIR/metrics.json`` (``per_image`` and ``per_location`` blocks),
+``DIR/classification_report_country.csv``, ``DIR/confusion_country.csv`` and ``.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, write_json
+from .features import DEFAULT_CACHE, extract
+from .geo import geoscore, haversine_km
+from .inference import decode, fuse_views, softmax
+from .manifest import read_manifest
+from .metrics import classification_report_frame, confusion_frame, map_size_for, summarize
+
+log = logging.getLogger("model.evaluate")
+
+
+def network_outputs(net, ck: dict, paths: list[str], cache: str | Path | None = DEFAULT_CACHE,
+                    batch_size: int = 128) -> dict[str, np.ndarray]:
+    """Raw outputs for image files: ``logits`` (N, C), ``offset`` (N, C, 2) or ``xyz`` (N, 3), ``ok`` (N,)."""
+    use_cache = cache if ck["config"].get("mode") != "full" else None  # a trained trunk is not the cached one
+    crop = ck["preprocess"]["crop"]
+    maps, ok = extract(net.backbone, paths, start_block=net.start_block, crop=crop, cache_root=use_cache,
+                       desc="evaluate")
+    outs: dict[str, list] = {}
+    with torch.inference_mode():
+        for s in tqdm(range(0, len(paths), batch_size), desc="heads", leave=False):
+            h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32))
+            o = net.forward_cached(h) if net.start_block else net.forward_features(h)
+            for k in ("logits", "offset", "xyz"):
+                if k in o:
+                    outs.setdefault(k, []).append(o[k].numpy())
+    res = {k: np.concatenate(v) for k, v in outs.items()}
+    res["ok"] = np.asarray(ok)
+    return res
+
+
+def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k: int = 10,
+                      map_size_km: float | None = None) -> pd.DataFrame:
+    """One row per (loadable) image with per-image and per-location (fused views) predictions."""
+    t = cells.table
+    cc = t["country_code"].to_numpy()
+    df = df.reset_index(drop=True)
+    ok = out["ok"]
+    true_cell = cells.assign(df["lat"], df["lon"], df["country_code"], df["admin1"])
+    rows = []
+    loc_cache: dict[str, dict] = {}
+    for loc, g in df[ok].groupby("location_id", sort=False):
+        idx = g.index.to_numpy()
+        lp = fuse_views(out["logits"][idx])
+        p = np.exp(lp)
+        off = out["offset"][idx].mean(0) if "offset" in out else None
+        xyz = out["xyz"][idx].mean(0) if "xyz" in out else None
+        loc_cache[loc] = decode(p, t, off, xyz, map_size_km)
+    for i in np.flatnonzero(ok):
+        r = df.iloc[i]
+        p = softmax(out["logits"][i].astype(np.float64))
+        d = decode(p, t, out["offset"][i] if "offset" in out else None, out["xyz"][i] if "xyz" in out else None,
+                   map_size_km)
+        L = loc_cache[r["location_id"]]
+        has = not np.isnan(r["lat"])
+        dist = haversine_km(r["lat"], r["lon"], d["lat"], d["lon"]) if has else np.nan
+        ldist = haversine_km(r["lat"], r["lon"], L["lat"], L["lon"]) if has else np.nan
+        bdist = haversine_km(r["lat"], r["lon"], L["best_lat"], L["best_lon"]) if has else np.nan
+        top = d["order"][:top_k]
+        row = {
+            "image": r["image"], "location_id": r["location_id"], "source": r.get("source", ""),
+            "split": r.get("split", ""), "true_lat": r["lat"], "true_lon": r["lon"],
+            "true_country": r["country_code"], "true_admin1": r["admin1"], "true_cell": int(true_cell[i]),
+            "pred_lat": d["lat"], "pred_lon": d["lon"], "pred_country": d["country_probs"].index[0],
+            "pred_cell": int(top[0]), "confidence": float(p[top[0]]),
+            "country_confidence": float(d["country_probs"].iloc[0]),
+            "distance_km": dist, "score": geoscore(dist) if has else np.nan,
+            "entropy": d["entropy"], "expected_km": d["expected_km"],
+            "loc_pred_lat": L["lat"], "loc_pred_lon": L["lon"], "loc_pred_country": L["country_probs"].index[0],
+            "loc_pred_cell": int(L["order"][0]), "loc_confidence": float(L["probs"][L["order"][0]]),
+            "loc_country_confidence": float(L["country_probs"].iloc[0]),
+            "loc_distance_km": ldist, "loc_score": geoscore(ldist) if has else np.nan,
+            "loc_best_lat": L["best_lat"], "loc_best_lon": L["best_lon"], "loc_best_distance_km": bdist,
+            "loc_best_score": geoscore(bdist) if has else np.nan,
+            "cell_rank": [int(c) for c in top], "country_rank": list(d["country_probs"].index[:top_k]),
+            "loc_cell_rank": [int(c) for c in L["order"][:top_k]],
+            "loc_country_rank": list(L["country_probs"].index[:top_k]),
+        }
+        for k, c in enumerate(top[:5], 1):
+            row[f"top{k}_cell"] = t["name"].iloc[c]
+            row[f"top{k}_country"] = cc[c]
+            row[f"top{k}_lat"] = float(d["pos_lat"][c])
+            row[f"top{k}_lon"] = float(d["pos_lon"][c])
+            row[f"top{k}_prob"] = float(p[c])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compute_metrics(pred: pd.DataFrame, map_size_km: float | None) -> dict:
+    """``per_image`` and ``per_location`` metric blocks from a :func:`predictions_table`."""
+    per_image = summarize(pred, map_size_km)
+    loc = pred.drop_duplicates("location_id")
+    loc_frame = pd.DataFrame({"true_cell": loc["true_cell"], "cell_rank": loc["loc_cell_rank"],
+                              "true_country": loc["true_country"], "country_rank": loc["loc_country_rank"],
+                              "distance_km": loc["loc_distance_km"]})
+    per_loc = summarize(loc_frame, map_size_km)
+    best = summarize(loc_frame.assign(distance_km=loc["loc_best_distance_km"]), map_size_km)
+    per_loc["best_guess"] = {k: best[k] for k in ("median_km", "mean_km", "geoscore_mean") if k in best}
+    return {"per_image": per_image, "per_location": per_loc, "n_images": int(len(pred)),
+            "n_locations": int(loc["location_id"].nunique())}
+
+
+def evaluate_checkpoint(ck_path, df: pd.DataFrame, out_dir, cache=DEFAULT_CACHE, top_k: int = 10) -> dict:
+    """Evaluate a checkpoint on manifest rows ``df``; write the report files into ``out_dir``."""
+    net, cells, ck = load_checkpoint(ck_path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    df = df.reset_index(drop=True)
+    outs = network_outputs(net, ck, df["path"].tolist(), cache)
+    n_bad = int((~outs["ok"]).sum())
+    if n_bad:
+        log.warning("%d image(s) could not be loaded and were skipped", n_bad)
+    size = map_size_for(df["lat"], df["lon"])
+    pred = predictions_table(df, outs, cells, top_k, size)
+    m = compute_metrics(pred, size)
+    m["skipped_images"] = n_bad
+    m["checkpoint"] = str(ck_path)
+    csv = pred.copy()
+    for c in ("cell_rank", "country_rank", "loc_cell_rank", "loc_country_rank"):
+        csv[c] = csv[c].map(lambda v: " ".join(map(str, v)))
+    csv.to_csv(out_dir / "predictions.csv", index=False, float_format="%.6f")
+    loc = pred.drop_duplicates("location_id")
+    lab = loc["true_country"] != ""
+    y_true, y_pred = loc.loc[lab, "true_country"].tolist(), loc.loc[lab, "loc_pred_country"].tolist()
+    if y_true:
+        classification_report_frame(y_true, y_pred).to_csv(out_dir / "classification_report_country.csv", index=False)
+        cm = confusion_frame(y_true, y_pred)
+        cm.to_csv(out_dir / "confusion_country.csv")
+        _plot_confusion(cm, out_dir / "confusion_country.png")
+        m["per_location"]["country_f1_macro"] = float(
+            classification_report_frame(y_true, y_pred).set_index("class").loc["macro avg", "f1-score"])
+    write_json(out_dir / "metrics.json", m)
+    return m
+
+
+def _plot_confusion(cm: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(cm)
+    fig, ax = plt.subplots(figsize=(max(6, n * 0.18), max(5, n * 0.18)))
+    norm = cm.div(cm.sum(1).replace(0, 1), axis=0)
+    ax.imshow(norm.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), cm.columns, rotation=90, fontsize=6)
+    ax.set_yticks(range(n), cm.index, fontsize=6)
+    ax.set_xlabel("predicted country")
+    ax.set_ylabel("true country")
+    ax.set_title("Country confusion (row-normalised, per location)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__)
+    ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
+    ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
+    ap.add_argument("--split", default="test", help="split to evaluate ('all' = every row); a manifest "
+                                                   "without a split column is evaluated whole")
+    ap.add_argument("--out", default="runs/eval")
+    ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = none)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    df = read_manifest(args.data)
+    if args.split != "all" and (df["split"] != "").any():
+        df = df[df["split"] == args.split]
+        if df.empty:
+            raise SystemExit(f"no rows with split={args.split!r} in the manifest")
+    m = evaluate_checkpoint(args.checkpoint, df, args.out, args.cache or None, args.top_k)
+    pl = m["per_location"]
+    print(json.dumps({k: pl.get(k) for k in ("n", "country_top1", "country_top3", "cell_top1", "median_km",
+                                             "geoscore_mean", "acc_750km")}, indent=2))
+    print(f"wrote {args.out}/predictions.csv and metrics.json")
+    return m
+
+
+if __name__ == "__main__":
+    main()

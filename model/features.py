@@ -1,0 +1,87 @@
+"""Feature cache: run the frozen part of a backbone once per image and keep the result on disk.
+
+A cache is keyed by backbone, input size, bottom crop, the block it stops at (``start_block``;
+0 = full pooled features) and the augmentation round, and by the list of image files, so trying
+a new head or fine-tuning the last blocks takes minutes instead of re-running the whole network.
+
+Layout: ``<cache_root>/<backbone>-s<size>-c<crop>-b<block>/<variant>-<hash>.npy`` holding
+float16 arrays of shape ``(N, C, h, w)`` (trunk maps) or ``(N, D)`` (pooled features), with a
+``.ok.npy`` mask of the images that loaded (bad images are reported and skipped, never fatal).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .images import ImageLoadError, open_image
+from .transforms import crop_bottom, eval_transform, train_transform
+
+log = logging.getLogger(__name__)
+DEFAULT_CACHE = Path(os.environ.get("GEOLOC_CACHE", Path(__file__).resolve().parent.parent / "data" / "cache"))
+
+
+def _key(paths: list[str]) -> str:
+    h = hashlib.sha1()
+    for p in paths:
+        st = os.stat(p) if os.path.exists(p) else None
+        h.update(f"{p}|{st.st_size if st else -1}|{int(st.st_mtime) if st else -1}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def extract(backbone: torch.nn.Module, paths: list[str], *, start_block: int = 0, crop: float = 0.0,
+            variant: str = "clean", seed: int = 0, batch_size: int = 32, cache_root: Path | None = DEFAULT_CACHE,
+            desc: str = "features") -> tuple[np.ndarray, np.ndarray]:
+    """Frozen features for ``paths``: ``(N, D)`` pooled if ``start_block == 0`` (full network),
+    else trunk maps ``(N, C, h, w)`` up to ``start_block``; plus ``ok`` mask ``(N,)``.
+
+    ``variant`` "clean" uses the evaluation transform; "aug<k>" applies the training
+    augmentations with seed ``seed + k`` (one fixed augmented copy per image per round).
+    Rows of images that fail to load are zeros with ``ok`` False; each failure is logged once.
+    """
+    size, mean, std = backbone.input_size, backbone.mean, backbone.std
+    tag = f"{backbone.name}-s{size}-c{crop:g}-b{start_block}"
+    file = None
+    if cache_root is not None:
+        file = Path(cache_root) / tag / f"{variant}-{_key(paths)}.npy"
+        if file.exists() and file.with_suffix(".ok.npy").exists():
+            return np.load(file, mmap_mode="r"), np.load(file.with_suffix(".ok.npy"))
+    if variant == "clean":
+        tf = eval_transform(size, mean, std)
+    else:
+        tf = train_transform(size, mean, std)
+        torch.manual_seed(seed + int(variant[3:] or 0))
+    backbone.eval()
+    out, ok = None, np.zeros(len(paths), bool)
+    for s in tqdm(range(0, len(paths), batch_size), desc=desc, unit="batch", leave=False):
+        xs, idx = [], []
+        for i in range(s, min(s + batch_size, len(paths))):
+            try:
+                xs.append(tf(crop_bottom(open_image(paths[i]), crop)))
+                idx.append(i)
+            except ImageLoadError as e:
+                log.warning("skipping bad image: %s", e)
+        if not xs:
+            continue
+        with torch.inference_mode():
+            x = torch.stack(xs).contiguous(memory_format=torch.channels_last)
+            y = backbone(x) if start_block == 0 else backbone.forward_trunk(x, start_block)
+        y = y.float().contiguous().numpy().astype(np.float16)
+        if out is None:
+            out = np.zeros((len(paths),) + y.shape[1:], np.float16)
+        out[idx] = y
+        ok[idx] = True
+    if out is None:
+        raise ImageLoadError(f"none of the {len(paths)} images could be loaded")
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(".tmp.npy")
+        np.save(tmp, out)
+        np.save(file.with_suffix(".ok.npy"), ok)
+        os.replace(tmp, file)
+    return out, ok

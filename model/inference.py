@@ -1,0 +1,65 @@
+"""From network outputs to geolocation answers (pure NumPy; shapes in docstrings).
+
+Per cell j the model's position estimate is its centroid moved by the predicted in-cell offset;
+the predicted coordinates are those of the most probable cell; the *best guess* maximises the
+expected GeoGuessr score under the predicted distribution over those positions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .geo import geoscore, haversine_km, pairwise_km
+from .network import offset_to_latlon, xyz_to_latlon
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def fuse_views(logits: np.ndarray) -> np.ndarray:
+    """Fuse views of one place: mean of log-probabilities (product of experts). (V, C) -> (C,) log-probs."""
+    lp = np.log(softmax(logits.astype(np.float64)) + 1e-12).mean(0)
+    return lp - np.log(np.exp(lp - lp.max()).sum()) - lp.max()
+
+
+def cell_positions(table: pd.DataFrame, offset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell position estimates (C,) lat/lon: centroids, moved by offsets (C, 2) when given."""
+    c_lat, c_lon = table["lat"].to_numpy(float), table["lon"].to_numpy(float)
+    if offset is None:
+        return c_lat, c_lon
+    return offset_to_latlon(c_lat, c_lon, offset)
+
+
+def decode(probs: np.ndarray, table: pd.DataFrame, offset: np.ndarray | None = None,
+           xyz: np.ndarray | None = None, map_size_km: float | None = None) -> dict:
+    """Answer for one image or one fused location.
+
+    ``probs`` (C,) cell probabilities; ``offset`` (C, 2) in-cell offsets or None; ``xyz`` (3,)
+    direct regression or None. Returns dict: ``order`` (C,) cells by probability, ``pos_lat/lon`` (C,),
+    ``lat``/``lon`` (predicted), ``best_lat``/``best_lon`` (expected-score guess), ``entropy`` (nats),
+    ``expected_km``, ``country_probs`` (Series by code, descending).
+    """
+    pos_lat, pos_lon = cell_positions(table, offset)
+    order = np.argsort(-probs)
+    top = order[0]
+    if xyz is not None:
+        lat, lon = (float(v) for v in xyz_to_latlon(xyz))
+    else:
+        lat, lon = float(pos_lat[top]), float(pos_lon[top])
+    # Expected score of each candidate (cell positions + the prediction) over the mass-carrying cells.
+    keep = order[: max(1, int(np.searchsorted(np.cumsum(probs[order]), 0.999)) + 1)][:256]
+    cand_lat = np.append(pos_lat[keep], lat)
+    cand_lon = np.append(pos_lon[keep], lon)
+    d = pairwise_km(cand_lat, cand_lon, pos_lat[keep], pos_lon[keep])
+    p = probs[keep] / probs[keep].sum()
+    exp_score = geoscore(d, map_size_km) @ p
+    b = int(exp_score.argmax())
+    ent = float(-(probs * np.log(probs + 1e-12)).sum())
+    exp_km = float(haversine_km(lat, lon, pos_lat[keep], pos_lon[keep]) @ p)
+    cp = pd.Series(probs, index=table["country_code"].to_numpy()).groupby(level=0).sum().sort_values(ascending=False)
+    return {"probs": probs, "order": order, "pos_lat": pos_lat, "pos_lon": pos_lon, "lat": lat, "lon": lon,
+            "best_lat": float(cand_lat[b]), "best_lon": float(cand_lon[b]), "best_expected_score": float(exp_score[b]),
+            "entropy": ent, "expected_km": exp_km, "country_probs": cp}

@@ -1,0 +1,71 @@
+"""Training targets and losses: haversine-smoothed cell targets, country marginals, offsets.
+
+Shapes: B = batch, C = cells. Distances in km.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .geo import EARTH_RADIUS_KM
+
+
+def haversine_torch(lat1: torch.Tensor, lon1: torch.Tensor, lat2: torch.Tensor, lon2: torch.Tensor) -> torch.Tensor:
+    """Great-circle km, broadcasting torch tensors in degrees."""
+    p1, p2 = torch.deg2rad(lat1), torch.deg2rad(lat2)
+    a = torch.sin((p2 - p1) / 2) ** 2 + torch.cos(p1) * torch.cos(p2) * torch.sin(torch.deg2rad(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * torch.asin(torch.sqrt(a.clamp(0, 1)))
+
+
+def smoothed_targets(lat: torch.Tensor, lon: torch.Tensor, c_lat: torch.Tensor, c_lon: torch.Tensor,
+                     tau_km: float) -> torch.Tensor:
+    """PIGEON haversine label smoothing: q_i ∝ exp(-(d_i - d_min)/tau). (B,) points -> (B, C).
+
+    ``tau_km <= 0`` gives one-hot targets on the nearest centroid.
+    """
+    d = haversine_torch(lat[:, None], lon[:, None], c_lat[None, :], c_lon[None, :])
+    if tau_km <= 0:
+        return F.one_hot(d.argmin(1), d.shape[1]).float()
+    q = torch.exp(-(d - d.min(1, keepdim=True).values) / tau_km)
+    return q / q.sum(1, keepdim=True)
+
+
+def geo_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cells: dict[str, torch.Tensor],
+             tau_km: float, reg_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """Combined loss over a batch.
+
+    ``batch``: ``lat``/``lon`` (B,) with NaN for label-only rows, ``cell`` (B,) true cell id,
+    ``offset`` (B, 2) target offset from the true cell's centroid, ``country_mask`` (B, C) bool.
+    Rows with coordinates: soft cross-entropy on smoothed targets (+ offset/direct regression);
+    label-only rows: negative log of the predicted probability mass of their country.
+    """
+    logp = F.log_softmax(out["logits"], dim=1)
+    has = ~torch.isnan(batch["lat"])
+    parts: dict[str, float] = {}
+    total = logp.new_zeros(())
+    n = logp.shape[0]
+    if has.any():
+        q = smoothed_targets(batch["lat"][has], batch["lon"][has], cells["lat"], cells["lon"], tau_km)
+        ce = -(q * logp[has]).sum(1).sum() / n
+        total = total + ce
+        parts["cls"] = ce.item()
+        if "offset" in out and reg_weight > 0:
+            idx = torch.nonzero(has).squeeze(1)
+            pred = out["offset"][idx, batch["cell"][idx]]
+            reg = F.smooth_l1_loss(pred, batch["offset"][idx], beta=0.1, reduction="sum") / n
+            total = total + reg_weight * reg
+            parts["reg"] = reg.item()
+        elif "xyz" in out and reg_weight > 0:
+            la, lo = torch.deg2rad(batch["lat"][has]), torch.deg2rad(batch["lon"][has])
+            tgt = torch.stack([torch.cos(la) * torch.cos(lo), torch.cos(la) * torch.sin(lo), torch.sin(la)], 1)
+            reg = (1 - F.cosine_similarity(out["xyz"][has], tgt, dim=1)).sum() / n
+            total = total + reg_weight * reg
+            parts["reg"] = reg.item()
+    lab = ~has & batch["country_mask"].any(1)
+    if lab.any():
+        m = batch["country_mask"][lab]
+        nll = -(torch.logsumexp(logp[lab].masked_fill(~m, float("-inf")), dim=1)).sum() / n
+        total = total + nll
+        parts["country"] = nll.item()
+    parts["loss"] = total.item()
+    return total, parts

@@ -1,0 +1,178 @@
+"""Inference on photos: ``Predictor`` and ``python -m model.predict IMAGE [IMAGE...]`` (JSON).
+
+Several images given together are views of one place and are fused into one answer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from .images import ImageLoadError, open_image
+from .inference import decode, fuse_views
+from .revgeo import country_name
+from .transforms import crop_bottom, eval_transform
+
+
+@dataclass
+class Guess:
+    """One candidate cell: its name, country, position estimate (degrees) and probability."""
+
+    cell_id: int
+    name: str
+    country_code: str
+    country: str
+    admin1: str
+    lat: float
+    lon: float
+    prob: float
+
+
+@dataclass
+class Prediction:
+    """The answer for one place (one image or fused views)."""
+
+    top: list[Guess]
+    lat: float  # predicted coordinates: the most probable cell's centroid moved by its offset
+    lon: float
+    best_lat: float  # the guess that maximises the expected GeoGuessr score
+    best_lon: float
+    best_expected_score: float
+    country_code: str
+    country: str
+    country_probs: list[tuple[str, str, float]]
+    entropy: float  # nats, over cells
+    expected_km: float  # expected distance between the prediction and the true place under the model
+    cell_probs: np.ndarray = field(repr=False)
+    n_views: int = 1
+    crop: float = 0.0
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the top cell."""
+        return self.top[0].prob if self.top else 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("cell_probs")
+        d["country_probs"] = [{"country_code": c, "country": n, "prob": p} for c, n, p in self.country_probs]
+        return d
+
+
+class Predictor:
+    """A loaded checkpoint ready to answer. Thread-safe: one forward pass at a time per predictor."""
+
+    def __init__(self, net, cells, ck: dict, path: Path):
+        self.net, self.cells, self.ck, self.path = net, cells, ck, path
+        pp = ck["preprocess"]
+        self.input_size, self.mean, self.std, self.crop = pp["input_size"], tuple(pp["mean"]), tuple(pp["std"]), pp["crop"]
+        self._tf = eval_transform(self.input_size, self.mean, self.std)
+        self.lock = threading.RLock()
+        self.net.eval()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Predictor":
+        """Load a checkpoint (default: ``assets/models/default.pt``) on the CPU."""
+        p = Path(path) if path else DEFAULT_CHECKPOINT
+        net, cells, ck = load_checkpoint(p)
+        return cls(net, cells, ck, p)
+
+    @property
+    def meta(self) -> dict:
+        """Backbone, cells, preprocessing, training config, metrics and versions of the checkpoint."""
+        return {"backbone": self.ck["backbone"], "cell_scheme": self.cells.scheme, "n_cells": len(self.cells),
+                "crop": self.crop, "input_size": self.input_size, "config": self.ck["config"],
+                "metrics": self.ck["metrics"], "versions": self.ck["versions"], "path": str(self.path)}
+
+    def preprocess(self, img: Image.Image, crop: float | None = None) -> torch.Tensor:
+        """PIL image -> model input (3, S, S), with the bottom band cropped (``crop`` None: the model's own)."""
+        return self._tf(crop_bottom(img.convert("RGB"), self.crop if crop is None else crop))
+
+    def outputs(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        """Network outputs for a batch (B, 3, S, S): logits (B, C), offset (B, C, 2) | xyz (B, 3)."""
+        with self.lock, torch.inference_mode():
+            o = self.net(x.contiguous(memory_format=torch.channels_last))
+        return {k: v.numpy() for k, v in o.items() if k != "embed"}
+
+    def predict(self, images, top_k: int = 5, crop: float | None = None) -> Prediction:
+        """Answer for one image or a list of views of one place (paths, bytes or PIL images)."""
+        imgs = images if isinstance(images, (list, tuple)) else [images]
+        if not imgs:
+            raise ValueError("no image given")
+        pil = [im if isinstance(im, Image.Image) else open_image(im) for im in imgs]
+        c = self.crop if crop is None else float(crop)
+        x = torch.stack([self.preprocess(im, c) for im in pil])
+        out = self.outputs(x)
+        probs = np.exp(fuse_views(out["logits"]))
+        off = out["offset"].mean(0) if "offset" in out else None
+        xyz = out["xyz"].mean(0) if "xyz" in out else None
+        return self._answer(probs, off, xyz, top_k, len(pil), c)
+
+    def _answer(self, probs, off, xyz, top_k: int, n_views: int, crop: float) -> Prediction:
+        t = self.cells.table
+        d = decode(probs, t, off, xyz)
+        top = [Guess(int(i), str(t["name"].iloc[i]), str(t["country_code"].iloc[i]), str(t["country"].iloc[i]),
+                     str(t["admin1"].iloc[i]), float(d["pos_lat"][i]), float(d["pos_lon"][i]), float(probs[i]))
+               for i in d["order"][:top_k]]
+        cp = [(str(k), country_name(k), float(v)) for k, v in d["country_probs"].items()]
+        return Prediction(top, d["lat"], d["lon"], d["best_lat"], d["best_lon"], d["best_expected_score"],
+                          cp[0][0], cp[0][1], cp, d["entropy"], d["expected_km"], probs, n_views, crop)
+
+    # -- for explanations ------------------------------------------------------------------
+    def cell_logits_model(self) -> torch.nn.Module:
+        """A module mapping images (B, 3, S, S) to cell logits (B, C) (for Grad-CAM)."""
+        return _LogitsOnly(self.net)
+
+    def gradcam_layer(self) -> torch.nn.Module:
+        """The last convolutional layer of the backbone (Grad-CAM's target layer)."""
+        bb = self.net.backbone
+        if hasattr(bb, "gradcam_layer"):
+            return bb.gradcam_layer()
+        if hasattr(bb, "net") and hasattr(bb.net, "_conv_head"):
+            return bb.net._bn1
+        convs = [m for m in bb.modules() if isinstance(m, torch.nn.Conv2d)]
+        return convs[-1]
+
+
+class _LogitsOnly(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)["logits"]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__)
+    ap.add_argument("images", nargs="+", help="image files; several = views of one place, fused")
+    ap.add_argument("--checkpoint", default=None, help=f"default: {DEFAULT_CHECKPOINT}")
+    ap.add_argument("--top-k", type=int, default=5)
+    ap.add_argument("--crop", type=float, default=None, help="bottom fraction to hide (default: the model's)")
+    ap.add_argument("--separate", action="store_true", help="predict each image on its own")
+    args = ap.parse_args(argv)
+    try:
+        p = Predictor.load(args.checkpoint)
+        groups = [[i] for i in args.images] if args.separate else [args.images]
+        res = []
+        for g in groups:
+            r = p.predict([open_image(i) for i in g], top_k=args.top_k, crop=args.crop).to_dict()
+            r["images"] = g
+            res.append(r)
+    except (ImageLoadError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(res if args.separate else res[0], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

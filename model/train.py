@@ -1,0 +1,296 @@
+"""Train a geolocation model: ``python -m model.train --data MANIFEST --out runs/NAME``.
+
+Modes: ``frozen`` trains the head on cached pooled features (seconds to minutes); ``finetune``
+caches the frozen trunk's feature maps once (clean + ``--aug-rounds`` augmented copies per training
+image) and fine-tunes the last ``--finetune-blocks`` blocks with the head; ``full`` trains a
+from-scratch backbone (e.g. ``geocnn``) end to end on images. A run directory gets
+``config.json``, per-epoch ``metrics.json`` and ``model.pt``; test metrics are added at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .backbones import BACKBONES, create_model
+from .cells import SCHEMES, CellSet, build_cells
+from .checkpoint import save_checkpoint, write_json
+from .features import DEFAULT_CACHE, extract
+from .losses import geo_loss
+from .manifest import read_manifest
+from .network import REGRESSIONS, GeoHead, GeoNet, latlon_to_offset
+from .splits import ensure_split, kfold
+
+log = logging.getLogger("model.train")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
+    ap.add_argument("--out", default="runs/latest", help="run directory")
+    ap.add_argument("--backbone", default="efficientnet_lite2", choices=sorted(BACKBONES))
+    ap.add_argument("--no-pretrained", action="store_true", help="random backbone weights")
+    ap.add_argument("--mode", default="finetune", choices=["frozen", "finetune", "full"])
+    ap.add_argument("--finetune-blocks", type=int, default=5, help="last N backbone blocks trained (finetune)")
+    ap.add_argument("--aug-rounds", type=int, default=2, help="augmented copies cached per training image")
+    ap.add_argument("--crop", type=float, default=0.0, help="fraction of the image bottom to hide (0..0.5)")
+    ap.add_argument("--cells", default="geocells", choices=SCHEMES)
+    ap.add_argument("--min-cell", type=int, default=8, help="geocells: min training locations per cell")
+    ap.add_argument("--max-cell", type=int, default=40, help="geocells: max training locations per cell")
+    ap.add_argument("--grid-res", type=int, default=2, help="grid: H3 resolution")
+    ap.add_argument("--regression", default="offset", choices=REGRESSIONS)
+    ap.add_argument("--reg-weight", type=float, default=1.0)
+    ap.add_argument("--tau", type=float, default=300.0, help="haversine label smoothing (km); 0 = one-hot")
+    ap.add_argument("--hidden", type=int, default=512)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--optimizer", default="adamw", choices=["adam", "adamw"])
+    ap.add_argument("--lr", type=float, default=1e-3, help="head learning rate")
+    ap.add_argument("--backbone-lr", type=float, default=2e-4, help="fine-tuned blocks' learning rate")
+    ap.add_argument("--weight-decay", type=float, default=1e-2)
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--patience", type=int, default=3, help="early stopping: epochs without val-loss gain")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-locations", type=int, default=0, help="use a random subset of locations (0 = all)")
+    ap.add_argument("--kfold", type=int, default=0, help="grouped K-fold cross-validation; report mean ± std")
+    ap.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation at the end")
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = no cache)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    return ap.parse_args(argv)
+
+
+def row_targets(df: pd.DataFrame, cells: CellSet) -> dict[str, torch.Tensor]:
+    """Per-row tensors: lat/lon (NaN if unknown), cell id, offset from its centroid, country mask (N, C)."""
+    cell = cells.assign(df["lat"], df["lon"], df["country_code"], df["admin1"])
+    t = cells.table
+    c = np.clip(cell, 0, None)
+    off = latlon_to_offset(t["lat"].to_numpy()[c], t["lon"].to_numpy()[c], df["lat"].to_numpy(), df["lon"].to_numpy())
+    off = np.nan_to_num(off)
+    return {"lat": torch.tensor(df["lat"].to_numpy(), dtype=torch.float32),
+            "lon": torch.tensor(df["lon"].to_numpy(), dtype=torch.float32),
+            "cell": torch.tensor(c, dtype=torch.long),
+            "offset": torch.tensor(off, dtype=torch.float32),
+            "country_mask": torch.tensor(cells.country_mask(df["country_code"].tolist()))}
+
+
+def usable(df: pd.DataFrame, cells: CellSet) -> np.ndarray:
+    """Rows that can supervise: coordinates, or a country that has cells."""
+    ccs = set(cells.table["country_code"])
+    return (df["lat"].notna() | df["country_code"].isin(ccs)).to_numpy()
+
+
+class CachedInputs:
+    """Inputs for cached training: clean maps for every row, augmented rounds for training rows."""
+
+    def __init__(self, net: GeoNet, df: pd.DataFrame, train_idx: np.ndarray, args, pool: bool):
+        bb, sb, cache = net.backbone, net.start_block, (args.cache or None)
+        self.clean, self.ok = extract(bb, df["path"].tolist(), start_block=sb, crop=args.crop, cache_root=cache,
+                                      desc="features (clean)")
+        self.rounds = [extract(bb, df["path"].iloc[train_idx].tolist(), start_block=sb, crop=args.crop,
+                               variant=f"aug{k}", seed=args.seed, cache_root=cache, desc=f"features (aug{k})")[0]
+                       for k in range(1, args.aug_rounds + 1)]
+        self.pos = {int(i): j for j, i in enumerate(train_idx)}
+        self.pool = pool
+        if pool:  # frozen mode: run the (frozen) tail once, keep pooled vectors
+            self.clean = self._pool(net, self.clean)
+            self.rounds = [self._pool(net, r) for r in self.rounds]
+
+    @staticmethod
+    def _pool(net: GeoNet, maps: np.ndarray, bs: int = 256) -> np.ndarray:
+        if net.start_block == 0:
+            return np.asarray(maps, np.float32)
+        out = []
+        with torch.inference_mode():
+            for s in range(0, len(maps), bs):
+                h = torch.from_numpy(np.asarray(maps[s:s + bs], np.float32))
+                out.append(net.backbone.forward_tail(h, net.start_block).numpy())
+        return np.concatenate(out)
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator | None) -> torch.Tensor:
+        """Inputs for rows ``idx``; with ``rng``, each training row takes a random round (clean or augmented)."""
+        xs = []
+        for i in idx:
+            r = rng.integers(0, len(self.rounds) + 1) if (rng is not None and self.rounds) else 0
+            xs.append(self.clean[i] if r == 0 else self.rounds[r - 1][self.pos[int(i)]])
+        return torch.from_numpy(np.asarray(np.stack(xs), np.float32))
+
+    def fwd(self, net: GeoNet):
+        """The network entry point matching these inputs (pooled features or trunk maps)."""
+        return net.forward_features if self.pool else net.forward_cached
+
+
+def build_net(args, n_cells: int) -> GeoNet:
+    bb = create_model(args.backbone, pretrained=not args.no_pretrained)
+    if args.mode == "full" or not hasattr(bb, "forward_trunk"):
+        args.mode = "full" if args.mode != "frozen" else "frozen"
+        sb = 0
+    else:
+        sb = max(0, bb.num_blocks - args.finetune_blocks)
+    head = GeoHead(bb.feature_dim, n_cells, args.hidden, args.dropout, args.regression)
+    net = GeoNet(bb, head, sb)
+    for p in bb.parameters():
+        p.requires_grad = args.mode == "full"
+    if args.mode == "finetune":
+        for m in bb.tail_modules(sb):
+            for p in m.parameters():
+                p.requires_grad = True
+    return net
+
+
+def _set_train(net: GeoNet, mode: str) -> None:
+    net.train()
+    if mode != "full":  # keep BatchNorm statistics of the pretrained backbone (small batches, small data)
+        for m in net.backbone.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, args, opt=None,
+              rng: np.random.Generator | None = None) -> dict[str, float]:
+    """One pass over rows ``idx`` (training if ``opt`` is given); returns mean loss parts."""
+    training = opt is not None
+    _set_train(net, args.mode) if training else net.eval()
+    order = rng.permutation(idx) if training else idx
+    sums: dict[str, float] = {}
+    n = 0
+    fwd = inputs.fwd(net)
+    bar = tqdm(range(0, len(order), args.batch_size), desc="train" if training else "val", leave=False, unit="batch")
+    for s in bar:
+        b = order[s:s + args.batch_size]
+        x = inputs.batch(b, rng if training else None)
+        batch = {k: v[b] for k, v in tg.items()}
+        with torch.set_grad_enabled(training):
+            out = fwd(x)
+            loss, parts = geo_loss(out, batch, cells_t, args.tau, args.reg_weight)
+        if training:
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v * len(b)
+        n += len(b)
+        bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def fit(df: pd.DataFrame, args, out_dir: Path) -> tuple[GeoNet, CellSet, dict]:
+    """Train on ``df[split == train]``, select on ``val``; returns (best net, cells, history)."""
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    train_df = df[df["split"] == "train"]
+    cells = build_cells(train_df, args.cells, min_size=args.min_cell, max_size=args.max_cell,
+                        resolution=args.grid_res, seed=args.seed)
+    log.info("%d %s cells from %d training locations", len(cells), args.cells, train_df["location_id"].nunique())
+    net = build_net(args, len(cells))
+    tg = row_targets(df, cells)
+    ok_rows = usable(df, cells)
+    if args.mode == "full":
+        from .train_images import ImageInputs
+
+        inputs = ImageInputs(net, df, args)
+    else:
+        tr_all = np.flatnonzero((df["split"] == "train").to_numpy())
+        inputs = CachedInputs(net, df, tr_all, args, pool=(args.mode == "frozen"))
+        ok_rows = ok_rows & np.asarray(inputs.ok, bool)
+    tr = np.flatnonzero((df["split"] == "train").to_numpy() & ok_rows)
+    va = np.flatnonzero((df["split"] == "val").to_numpy() & ok_rows)
+    if len(va) == 0:
+        va = tr[: max(1, len(tr) // 10)]
+    cells_t = {"lat": torch.tensor(cells.table["lat"].to_numpy(), dtype=torch.float32),
+               "lon": torch.tensor(cells.table["lon"].to_numpy(), dtype=torch.float32)}
+    groups = [{"params": [p for p in net.head.parameters()], "lr": args.lr}]
+    bb_params = [p for p in net.backbone.parameters() if p.requires_grad]
+    if bb_params:
+        groups.append({"params": bb_params, "lr": args.backbone_lr if args.mode == "finetune" else args.lr})
+    Opt = torch.optim.AdamW if args.optimizer == "adamw" else torch.optim.Adam
+    opt = Opt(groups, weight_decay=args.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.3, patience=1)
+    best, best_state, bad, history = float("inf"), None, 0, []
+    for ep in range(1, args.epochs + 1):
+        t0 = time.time()
+        trm = run_epoch(net, inputs, tr, tg, cells_t, args, opt, rng)
+        vam = run_epoch(net, inputs, va, tg, cells_t, args)
+        sched.step(vam["loss"])
+        rec = {"epoch": ep, "train": trm, "val": vam, "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t0}
+        history.append(rec)
+        write_json(out_dir / "metrics.json", {"epochs": history})
+        log.info("epoch %d: train %.4f  val %.4f  (%.0fs)", ep, trm["loss"], vam["loss"], rec["seconds"])
+        if vam["loss"] < best - 1e-4:
+            best, bad = vam["loss"], 0
+            best_state = copy.deepcopy(net.state_dict())
+        else:
+            bad += 1
+            if bad >= args.patience:
+                log.info("early stopping after %d epochs without improvement", bad)
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    return net.eval(), cells, {"epochs": history, "best_val_loss": best}
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    df = ensure_split(read_manifest(args.data), seed=args.seed)
+    if args.max_locations:
+        keep = pd.Series(df["location_id"].unique()).sample(min(args.max_locations, df["location_id"].nunique()),
+                                                            random_state=args.seed)
+        df = df[df["location_id"].isin(set(keep))].reset_index(drop=True)
+    config = {k: v for k, v in vars(args).items()}
+    config["pretrained"] = not args.no_pretrained
+    write_json(out / "config.json", config)
+    if args.kfold:
+        return run_kfold(df, args, out)
+    t0 = time.time()
+    net, cells, hist = fit(df, args, out)
+    config["mode"] = args.mode
+    config["train_seconds"] = time.time() - t0
+    ck = save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"]})
+    result = {"checkpoint": str(ck), "train_seconds": config["train_seconds"], "epochs": hist["epochs"]}
+    if not args.no_eval and (df["split"] == "test").any():
+        from .evaluate import evaluate_checkpoint
+
+        m = evaluate_checkpoint(ck, df[df["split"] == "test"], out / "eval_test", cache=args.cache or None)
+        save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"], "test": m})
+        result["test"] = m
+    write_json(out / "metrics.json", result)
+    print(f"saved {ck}")
+    return result
+
+
+def run_kfold(df: pd.DataFrame, args, out: Path) -> dict:
+    """Grouped K-fold over train+val (the test split stays untouched); prints mean ± std."""
+    from .evaluate import evaluate_checkpoint
+
+    pool = df[df["split"] != "test"].reset_index(drop=True)
+    scores = []
+    for i, tr, va in kfold(pool, args.kfold, seed=args.seed):
+        d = pool.copy()
+        d["split"] = "train"
+        d.loc[va.index, "split"] = "val"
+        net, cells, hist = fit(d, args, out / f"fold{i}")
+        ck = save_checkpoint(out / f"fold{i}" / "model.pt", net, cells, dict(vars(args)), {"history": hist["epochs"]})
+        m = evaluate_checkpoint(ck, d[d["split"] == "val"], out / f"fold{i}" / "eval", cache=args.cache or None)
+        scores.append(m["per_location"])
+    keys = ["country_top1", "median_km", "geoscore_mean", "acc_750km"]
+    summary = {k: {"mean": float(np.mean([s[k] for s in scores])), "std": float(np.std([s[k] for s in scores]))}
+               for k in keys}
+    for k, v in summary.items():
+        print(f"{k}: {v['mean']:.4f} ± {v['std']:.4f}")
+    write_json(out / "kfold.json", {"folds": scores, "summary": summary})
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Helpers shared by the collector tests (imported as ``tests.collect.helpers``)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "sk-TEST-6a1f0c9e42b7d35e"  # distinctive, so a leak is easy to find
+KEY_VARS = ("GOOGLE_MAPS_API_KEY", "GSV_API_KEY", "GOOGLE_API_KEY", "GSV_BASE_URL")
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in KEY_VARS}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def cli(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m model.collect ARGS`` in a subprocess from the repository root."""
+    return subprocess.run([sys.executable, "-m", "model.collect", *args], cwd=REPO, env=env or cli_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def popen_cli(args: list[str], *, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "model.collect", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
