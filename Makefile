@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` (install + start the app) and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PORT    ?= 8501
+
+.PHONY: run test install browser bench train-default evaluate-default clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the web app on the bundled default model (assets/models/default.pt), offline.
+run: $(STAMP)
+	$(BIN)/streamlit run app/main.py --server.port $(PORT)
+
+## Debian's Chromium for the browser tests (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+## Install everything and run the whole test suite.
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+## Benchmarks (print figures; not tests).
+bench: $(STAMP)
+	$(BIN)/python -m model.bench
+
+## Reproduce the shipped default model (see README) and its test-split evaluation.
+train-default: $(STAMP)
+	$(BIN)/python -m model.train $(DEFAULT_RECIPE) --out runs/default
+	cp runs/default/model.pt assets/models/default.pt
+
+evaluate-default: $(STAMP)
+	$(BIN)/python -m model.evaluate --checkpoint assets/models/default.pt --split test --out runs/eval-default
+
+clean:
+	rm -rf runs .pytest_cache tests/artifacts

@@ -1,0 +1,64 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.inference import decode, fuse_views, softmax
+from model.metrics import classification_report_frame, confusion_frame, distance_metrics, summarize, topk_accuracy
+
+
+def test_topk_accuracy_hand_made():
+    ranked = [["A", "B", "C"], ["B", "A", "C"], ["C", "B", "A"], ["A", "B", "C"]]
+    truth = ["A", "A", "A", ""]  # the unlabeled row is skipped
+    acc = topk_accuracy(ranked, truth, ks=(1, 2, 3))
+    assert acc == {"top1": pytest.approx(1 / 3), "top2": pytest.approx(2 / 3), "top3": 1.0}
+
+
+def test_distance_metrics_hand_made():
+    d = np.array([0.5, 20, 100, 700, 2000, 5000, np.nan])
+    m = distance_metrics(d, map_size_km=1000)
+    assert m["n_with_coords"] == 6
+    assert m["median_km"] == pytest.approx(400) and m["mean_km"] == pytest.approx(np.mean(d[:6]))
+    assert m["acc_1km"] == pytest.approx(1 / 6) and m["acc_25km"] == pytest.approx(2 / 6)
+    assert m["acc_200km"] == pytest.approx(3 / 6) and m["acc_750km"] == pytest.approx(4 / 6)
+    assert m["acc_2500km"] == pytest.approx(5 / 6)
+    assert m["geoscore_mean"] == pytest.approx(np.mean(5000 * np.exp(-d[:6] / 1492.7)))
+    assert m["geoscore_scaled_mean"] == pytest.approx(np.mean(5000 * np.exp(-10 * d[:6] / 1000)))
+    assert m["ref_accuracy_mean"] == pytest.approx(np.mean(np.exp(-d[:6] / 1160)))
+
+
+def test_report_and_confusion():
+    y, p = ["HR", "HR", "SI", "US"], ["HR", "SI", "SI", "US"]
+    rep = classification_report_frame(y, p).set_index("class")
+    assert rep.loc["HR", "precision"] == 1.0 and rep.loc["HR", "recall"] == 0.5
+    assert rep.loc["SI", "precision"] == 0.5 and rep.loc["SI", "f1-score"] == pytest.approx(2 / 3)
+    cm = confusion_frame(y, p)
+    assert cm.loc["HR", "SI"] == 1 and cm.to_numpy().sum() == 4
+
+
+def test_fuse_views_is_product_of_experts():
+    a = np.log(np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1]]))
+    p = np.exp(fuse_views(a))
+    assert p.sum() == pytest.approx(1) and p[0] == pytest.approx(p[1]) and p[2] < p[0]
+
+
+def test_decode_best_guess_hedges_only_when_it_pays():
+    # Four cells 500 km around a fifth, 0.24 each, 0.04 in the centre. Betting on one outer cell scores
+    # 0.24 + 0.24*(2 f(707) + f(1000)) + 0.04 f(500) = 0.691 of 5000 in expectation; the centre scores
+    # 0.96 f(500) + 0.04 = 0.726 (f(d) = exp(-d/1492.7)), so the best guess is the centre.
+    r = 500 / 111.1949  # degrees of arc for 500 km
+    table = pd.DataFrame({"lat": [0, 0, r, -r, 0.0], "lon": [r, -r, 0, 0, 0.0], "country_code": list("ABCDE")})
+    probs = np.array([0.24, 0.24, 0.24, 0.24, 0.04])
+    d = decode(probs, table)
+    f = lambda km: math.exp(-km / 1492.7)  # noqa: E731
+    assert (d["best_lat"], d["best_lon"]) == pytest.approx((0.0, 0.0), abs=1e-9)
+    assert d["best_expected_score"] == pytest.approx(5000 * (0.96 * f(500) + 0.04), rel=2e-3)
+    assert d["lat"] != 0 or d["lon"] != 0  # the most probable cell is an outer one
+    # expected error of predicting an outer cell: 0.24*(2*707 + 1000) + 0.04*500
+    assert d["expected_km"] == pytest.approx(0.24 * (2 * 707.1 + 1000) + 0.04 * 500, rel=2e-3)
+    # Two equal modes: exponential decay rewards commitment, the guess is a mode.
+    two = decode(np.array([0.45, 0.45, 0.10]), table.iloc[[0, 1, 4]].reset_index(drop=True))
+    assert two["best_lon"] in (r, -r)
+    assert list(two["country_probs"].index[:2]) in (["A", "B"], ["B", "A"])
+    assert two["entropy"] == pytest.approx(-(2 * 0.45 * math.log(0.45) + 0.1 * math.log(0.1)))

@@ -1,0 +1,110 @@
+"""Training, checkpoint round trip, evaluation and the Predictor on a small real subset."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from model.checkpoint import load_checkpoint
+from model.evaluate import main as evaluate_main
+from model.manifest import write_manifest
+from model.predict import Predictor
+from model.train import main as train_main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, small_subset):
+    d = tmp_path_factory.mktemp("run")
+    m = small_subset.copy()
+    m["image"] = m["path"]
+    # one bad file among the training rows: reported and skipped, not fatal
+    bad = d / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    extra = m.iloc[[0]].copy()
+    extra["image"] = str(bad)
+    extra["location_id"] = extra["group_id"] = "broken"
+    m = pd.concat([m, extra], ignore_index=True)
+    man = write_manifest(m, d / "manifest.csv")
+    out = d / "run"
+    res = train_main(["--data", str(man), "--out", str(out), "--mode", "finetune", "--finetune-blocks", "2",
+                      "--aug-rounds", "1", "--epochs", "3", "--cells", "geocells", "--min-cell", "3",
+                      "--max-cell", "6", "--cache", str(d / "cache"), "--patience", "5"])
+    return man, out, res
+
+
+def test_training_writes_run_directory(small_run):
+    man, out, res = small_run
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["backbone"] == "efficientnet_lite2" and cfg["mode"] == "finetune"
+    hist = json.loads((out / "metrics.json").read_text())["epochs"]
+    assert len(hist) == 3 and all(np.isfinite(h["train"]["loss"]) for h in hist)
+    assert hist[-1]["train"]["loss"] < hist[0]["train"]["loss"]  # it learns
+    for f in ("predictions.csv", "metrics.json", "confusion_country.png", "classification_report_country.csv"):
+        assert (out / "eval_test" / f).is_file()
+
+
+def test_checkpoint_roundtrip_weights_only(small_run):
+    man, out, res = small_run
+    ck = torch.load(out / "model.pt", map_location="cpu", weights_only=True)
+    assert ck["backbone"] == "efficientnet_lite2" and ck["preprocess"]["mean"] == [0.5, 0.5, 0.5]
+    assert "test" in ck["metrics"] and ck["metrics"]["test"]["per_location"]["n"] > 0
+    net, cells, _ = load_checkpoint(out / "model.pt")
+    assert len(cells) == ck["head"]["n_cells"]
+    # The fine-tuned tail was restored, not the pretrained one.
+    key = next(k for k in ck["backbone_state"] if k.endswith("weight"))
+    assert torch.equal(dict(net.backbone.named_parameters())[key].detach(), ck["backbone_state"][key])
+
+
+def test_evaluate_cli_on_any_manifest(small_run, tmp_path, small_subset):
+    man, out, _ = small_run
+    sub = small_subset[small_subset.split == "test"].drop(columns=["split"]).copy()
+    sub["image"] = sub["path"]
+    m2 = write_manifest(sub, tmp_path / "nosplit.csv")  # no split column: evaluated whole
+    m = evaluate_main(["--checkpoint", str(out / "model.pt"), "--data", str(m2), "--out", str(tmp_path / "ev")])
+    pred = pd.read_csv(tmp_path / "ev" / "predictions.csv")
+    need = {"image", "location_id", "true_lat", "true_lon", "true_country", "pred_lat", "pred_lon", "pred_country",
+            "distance_km", "score", "loc_pred_lat", "loc_pred_lon", "loc_pred_country", "top1_prob", "top1_cell"}
+    assert need <= set(pred.columns) and len(pred) == len(sub)
+    pl = m["per_location"]
+    for k in ("country_top1", "median_km", "geoscore_mean", "acc_750km"):
+        assert k in pl
+    assert 0 <= pl["country_top1"] <= 1 and 0 <= pl["acc_750km"] <= 1
+    # the per-location distance is the distance of the fused prediction, repeated on every view
+    g = pred.groupby("location_id")["loc_pred_lat"].nunique()
+    assert (g == 1).all()
+
+
+def test_predictor_on_real_views(small_run, shared_manifest):
+    _, out, _ = small_run
+    p = Predictor.load(out / "model.pt")
+    views = shared_manifest[shared_manifest.location_id == shared_manifest.location_id.iloc[0]]["path"].tolist()
+    pred = p.predict(views, top_k=3)
+    assert pred.n_views == len(views) and len(pred.top) == 3
+    assert pred.top[0].prob >= pred.top[1].prob >= pred.top[2].prob
+    assert abs(sum(pred.cell_probs) - 1) < 1e-6 and -90 <= pred.lat <= 90 and -180 <= pred.lon <= 180
+    assert pred.expected_km > 0 and pred.entropy > 0
+    one = p.predict(views[0])
+    assert one.n_views == 1 and not np.allclose(one.cell_probs, pred.cell_probs)
+    cropped = p.predict(views[0], crop=0.3)
+    assert cropped.crop == 0.3 and not np.allclose(cropped.cell_probs, one.cell_probs)
+    json.dumps(pred.to_dict())
+
+
+def test_predict_cli_json_and_bad_file(small_run, shared_manifest, tmp_path):
+    _, out, _ = small_run
+    img = shared_manifest["path"].iloc[0]
+    r = subprocess.run([sys.executable, "-m", "model.predict", img, "--checkpoint", str(out / "model.pt")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert {"top", "lat", "lon", "best_lat", "country", "entropy", "expected_km"} <= set(d)
+    bad = tmp_path / "x.jpg"
+    bad.write_text("nope")
+    r = subprocess.run([sys.executable, "-m", "model.predict", str(bad), "--checkpoint", str(out / "model.pt")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "x.jpg" in r.stderr
