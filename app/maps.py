@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import html
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import folium
 
+from app.map_layers import (IconPath, JsonLayer, _base_text, countries_geojson, fix_antimeridian,  # noqa: F401
+                            unwrap_ring)
 from model.geo import great_circle_points
 
 ROOT = Path(__file__).resolve().parent.parent
-GEO_DIR = ROOT / "assets" / "geo"
 STATIC_URL = "/app/static"  # where Streamlit serves app/static/ when enableStaticServing is on
 LEAFLET_JS = f"{STATIC_URL}/leaflet/leaflet.js"
 LEAFLET_CSS = f"{STATIC_URL}/leaflet/leaflet.css"
@@ -59,16 +59,6 @@ class OfflineMap(folium.Map):
     default_css = [("leaflet_css", LEAFLET_CSS)]
 
 
-@lru_cache(maxsize=2)
-def _countries_text(resolution: str) -> str:
-    return (GEO_DIR / f"countries-{resolution}.geojson").read_text(encoding="utf-8")
-
-
-def countries_geojson(resolution: str = "110m") -> dict:
-    """A fresh copy of the bundled world GeoJSON (properties: name, iso_a2, iso_n3)."""
-    return json.loads(_countries_text(resolution))
-
-
 def base_map(center: tuple[float, float] = (20.0, 10.0), zoom: int = 2, *, online_tiles: bool = True,
              show_tiles: bool = False, resolution: str = "110m", height: str | int = "100%",
              min_zoom: int = 1) -> folium.Map:
@@ -79,6 +69,7 @@ def base_map(center: tuple[float, float] = (20.0, 10.0), zoom: int = 2, *, onlin
     """
     m = OfflineMap(location=list(center), zoom_start=zoom, tiles=None, min_zoom=min_zoom,
                    world_copy_jump=True, control_scale=True, height=height, prefer_canvas=False)
+    IconPath(f"{STATIC_URL}/leaflet/images/").add_to(m)
     m.get_root().header.add_child(folium.Element(
         f"<style>.leaflet-container{{background:{OCEAN};}}"
         ".geo-pin{display:flex;align-items:center;justify-content:center;color:#fff;font:bold 11px/1 "
@@ -86,12 +77,8 @@ def base_map(center: tuple[float, float] = (20.0, 10.0), zoom: int = 2, *, onlin
     if online_tiles:
         folium.TileLayer(OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap (online)", overlay=True,
                          control=True, show=show_tiles, max_zoom=19).add_to(m)
-    folium.GeoJson(
-        _countries_text(resolution), name="Country borders (offline)", overlay=True, control=True,
-        style_function=lambda _f: {"fillColor": LAND, "color": BORDER, "weight": 0.7, "fillOpacity": 0.85},
-        highlight_function=None, zoom_on_click=False, smooth_factor=1.0,
-        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False, sticky=True),
-    ).add_to(m)
+    JsonLayer(_base_text(resolution), name="Country borders (offline)",
+              style={"fillColor": LAND, "color": BORDER, "weight": 0.7, "fillOpacity": 0.85}).add_to(m)
     return m
 
 
@@ -177,7 +164,7 @@ def mix_color(t: float, low: str = "#fff5eb", high: str = "#a63603") -> str:
 def add_country_choropleth(m: folium.Map, values: dict[str, float], *, name: str = "P(country)",
                            fmt: Callable[[float], str] = lambda v: f"{v:.1%}", vmax: float | None = None,
                            min_value: float = 0.0, low: str = "#fff5eb", high: str = "#a63603",
-                           resolution: str = "110m", show: bool = True) -> folium.GeoJson | None:
+                           resolution: str = "110m", show: bool = True) -> JsonLayer | None:
     """Shade countries by ``values`` ({ISO 3166-1 alpha-2: value}); others are left to the base layer.
 
     Colour runs from ``low`` (0) to ``high`` (``vmax``, default the largest value); countries with a
@@ -188,23 +175,20 @@ def add_country_choropleth(m: folium.Map, values: dict[str, float], *, name: str
     if not vals:
         return None
     top = vmax if vmax and vmax > 0 else max(vals.values())
-    gj = countries_geojson(resolution)
     feats = []
-    for f in gj["features"]:
+    for f in countries_geojson(resolution)["features"]:
         code = f["properties"].get("iso_a2", "")
         if code in vals:
-            f["properties"] = {**f["properties"], "value": fmt(vals[code]),
-                               "fill": mix_color(vals[code] / top, low, high)}
+            fill = mix_color(vals[code] / top, low, high)
+            f["properties"] = {**f["properties"], "value": fmt(vals[code]), "fill": fill,
+                               "_tip": f"{html.escape(f['properties'].get('name', code))}: {html.escape(name)} "
+                                       f"{html.escape(fmt(vals[code]))}",
+                               "_style": {"fillColor": fill, "color": "#7f2704", "weight": 0.8, "fillOpacity": 0.75}}
             feats.append(f)
     if not feats:
         return None
-    layer = folium.GeoJson(
-        {"type": "FeatureCollection", "features": feats}, name=name, overlay=True, control=True, show=show,
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#7f2704", "weight": 0.8,
-                                  "fillOpacity": 0.75},
-        zoom_on_click=False,
-        tooltip=folium.GeoJsonTooltip(fields=["name", "value"], aliases=["", name], sticky=True),
-    )
+    data = {"type": "FeatureCollection", "features": feats}
+    layer = JsonLayer(json.dumps(data, separators=(",", ":")), name=name, show=show, data=data)
     layer.add_to(m)
     return layer
 
@@ -213,19 +197,21 @@ def add_point_layer(m: folium.Map, lats: Sequence[float], lons: Sequence[float],
                     values: Sequence[float] | None = None, tooltips: Sequence[str] | None = None,
                     colors: Sequence[str] | str | None = None, radius: float | Sequence[float] = 5.0,
                     scale_radius: tuple[float, float] | None = None, show: bool = True,
-                    fill_opacity: float = 0.75) -> folium.FeatureGroup:
-    """A toggleable layer of CircleMarkers (e.g. cell probabilities, test-set errors).
+                    fill_opacity: float = 0.75) -> JsonLayer:
+    """A toggleable layer of circle markers (e.g. cell probabilities, test-set errors), drawn from
+    one GeoJSON collection so thousands of points stay fast.
 
     ``values`` (optional) colour the points from light to dark (``mix_color``) unless ``colors`` is
     given; ``scale_radius=(rmin, rmax)`` sizes them by value instead of a fixed ``radius`` (pixels).
+    ``tooltips`` are plain text (escaped).
     """
-    fg = folium.FeatureGroup(name=name, overlay=True, control=True, show=show)
     n = len(lats)
     if len(lons) != n:
         raise ValueError("lats and lons differ in length")
-    vals = list(values) if values is not None else None
+    vals = [float(v) for v in values] if values is not None else None
     vmax = max(vals) if vals else 0.0
     vmin = min(vals) if vals else 0.0
+    feats = []
     for i in range(n):
         t = (vals[i] - vmin) / (vmax - vmin) if vals and vmax > vmin else 1.0
         if isinstance(colors, str):
@@ -240,10 +226,16 @@ def add_point_layer(m: folium.Map, lats: Sequence[float], lons: Sequence[float],
             r = radius
         else:
             r = radius[i]
-        add_circle(fg, lats[i], lons[i], radius=r, color=c, fill_opacity=fill_opacity,
-                   tooltip=tooltips[i] if tooltips is not None else None, weight=0.6)
-    fg.add_to(m)
-    return fg
+        props = {"_style": {"radius": float(r), "fillColor": c, "color": "#333333", "weight": 0.6,
+                            "fill": True, "fillOpacity": fill_opacity}}
+        if tooltips is not None:
+            props["_tip"] = html.escape(str(tooltips[i]))
+        feats.append({"type": "Feature", "properties": props,
+                      "geometry": {"type": "Point", "coordinates": [float(lons[i]), float(lats[i])]}})
+    data = {"type": "FeatureCollection", "features": feats}
+    layer = JsonLayer(json.dumps(data, separators=(",", ":")), name=name, show=show, data=data)
+    layer.add_to(m)
+    return layer
 
 
 def fit_to(m: folium.Map, points: Iterable[tuple[float, float]], *, pad_deg: float = 2.0,

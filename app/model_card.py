@@ -15,7 +15,14 @@ METRIC_LABELS = {
     "country_top3": ("Country accuracy (top-3)", "%"),
     "country_top5": ("Country accuracy (top-5)", "%"),
     "cell_top1": ("Cell accuracy (top-1)", "%"),
+    "cell_top3": ("Cell accuracy (top-3)", "%"),
     "cell_top5": ("Cell accuracy (top-5)", "%"),
+    "cell_top10": ("Cell accuracy (top-10)", "%"),
+    "country_top10": ("Country accuracy (top-10)", "%"),
+    "geoscore_median": ("Median GeoGuessr score", "pts"),
+    "geoscore_scaled_mean": ("Mean score, map scaled to the test area", "pts"),
+    "map_size_km": ("Test area diagonal", "km"),
+    "n_with_coords": ("Test examples with coordinates", ""),
     "median_km": ("Median error", "km"),
     "mean_km": ("Mean error", "km"),
     "geoscore_mean": ("Mean GeoGuessr score", "pts"),
@@ -57,15 +64,24 @@ def _fmt(v: Any, unit: str) -> str:
 
 
 def metrics_table(metrics: dict | None) -> pd.DataFrame:
-    """Scalar metrics as a table: Group (e.g. per_location / per_image), Metric, Value (formatted)."""
-    rows = []
+    """Scalar test metrics as a table: one row per metric, one column per group (``per location``:
+    views of one place fused; ``per image``; ``all`` for ungrouped keys), values formatted."""
+    if isinstance(metrics, dict) and isinstance(metrics.get("test"), dict):
+        metrics = metrics["test"]  # training checkpoints keep history, val and test blocks
+    rows: dict[str, dict[str, str]] = {}
+    groups: list[str] = []
     for key, v in flatten(metrics or {}).items():
         if not isinstance(v, (int, float, str)) or isinstance(v, bool):
             continue
         group, _, name = key.rpartition(".")
+        group = group.replace("_", " ") or "all"
         label, unit = METRIC_LABELS.get(name, (name.replace("_", " "), ""))
-        rows.append({"Group": group.replace("_", " ") or "all", "Metric": label, "Value": _fmt(v, unit)})
-    return pd.DataFrame(rows, columns=["Group", "Metric", "Value"])
+        rows.setdefault(label, {})[group] = _fmt(v, unit)
+        if group not in groups:
+            groups.append(group)
+    groups.sort(key=lambda g: (g != "per location", g))
+    return pd.DataFrame([{"Metric": k, **{g: r.get(g, "") for g in groups}} for k, r in rows.items()],
+                        columns=["Metric", *groups])
 
 
 def describe(meta: dict, n_cells: int) -> dict[str, str]:
@@ -75,8 +91,10 @@ def describe(meta: dict, n_cells: int) -> dict[str, str]:
     crop = get("crop", "preprocess.crop")
     size = get("input_size", "preprocess.input_size")
     cfg = {k.split(".", 1)[1]: v for k, v in m.items() if k.startswith("config.")}
-    train_bits = [f"{k}={cfg[k]}" for k in ("mode", "epochs", "lr", "batch_size", "label_smoothing_km", "tau_km",
-                                             "regression", "seed") if k in cfg]
+    train_bits = [f"{k}={cfg[k]}" for k in ("mode", "finetune_blocks", "epochs", "lr", "batch_size", "tau",
+                                             "label_smoothing_km", "regression", "aug_rounds", "seed") if k in cfg]
+    if isinstance(cfg.get("train_seconds"), (int, float)):
+        train_bits.append(f"{cfg['train_seconds'] / 60:.0f} min on CPU")
     vers = {k.split(".", 1)[1]: v for k, v in m.items() if k.startswith("versions.")}
     return {
         "Backbone": str(get("backbone", "config.backbone") or "unknown"),
@@ -86,3 +104,13 @@ def describe(meta: dict, n_cells: int) -> dict[str, str]:
         "Training": ", ".join(train_bits) or "see the checkpoint's config",
         "Versions": ", ".join(f"{k} {v}" for k, v in vers.items()) or "unknown",
     }
+
+
+def crop_note(meta: dict | None) -> str:
+    """One sentence on whether the model sees the bottom band (from the checkpoint's crop)."""
+    if not meta:
+        return ""
+    crop = flatten(meta).get("crop", flatten(meta).get("preprocess.crop"))
+    if crop:
+        return f"This model never sees the bottom {float(crop):.0%} of a photo (cropped in training and prediction)."
+    return "This model sees the whole picture, bottom band included."

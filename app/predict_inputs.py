@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
 from app.predict_logic import Truth, parse_latlon, views_key
 from app.sources import (SUPPORTED_EXT, LoadedViews, StreetViewRequest, error_message, fetch_streetview,
-                         find_api_key, load_paths, load_uploads, request_from_link)
+                         find_api_key, load_uploads, request_from_link)
 
 SOURCES = ["Upload", "Camera", "Test set", "Street View"]
 
@@ -70,13 +71,16 @@ def _random_test() -> None:
 
 
 def test_input() -> PageInput | None:
-    from app.resources import get_test_locations
+    from app.resources import get_predictor, get_test_locations
 
     try:
         locs = get_test_locations()
     except Exception as e:  # noqa: BLE001 - no data is a message, not a crash
         st.warning(f"No test set available: {e}")
         return None
+    seen = getattr(get_predictor(), "train_groups", set())
+    if seen:  # never offer a place the model was trained or selected on
+        locs = locs[~locs["group_id"].isin(seen)].reset_index(drop=True)
     if locs.empty:
         st.warning("The test set has no images with known coordinates on this machine.")
         return None
@@ -87,12 +91,19 @@ def test_input() -> PageInput | None:
     i = c1.selectbox("Test-set location (the answer is hidden until you predict)", range(len(locs)),
                      format_func=lambda j: f"#{j + 1}: {locs.iloc[j]['source']}, {len(locs.iloc[j]['paths'])} view(s)",
                      key="test_idx")
-    c2.button("🎲 Random", on_click=_random_test, width="stretch")
+    c2.button("Random", icon=":material/casino:", on_click=_random_test, width="stretch")
     row = locs.iloc[int(i)]
     paths = list(row["paths"])
     if len(paths) > 1 and not c3.checkbox(f"Use all {len(paths)} views (fused)", value=True, key="test_all_views"):
         paths = paths[:1]
-    lv = load_paths(paths)
+    files, missing = [], []
+    for path in paths:
+        try:
+            files.append((Path(path).name, Path(path).read_bytes()))
+        except OSError:
+            missing.append(f"{Path(path).name}: cannot read the test image")
+    lv = _decoded(files, "test")
+    lv.errors = missing + [e for e in lv.errors if e not in missing]
     return PageInput(key=views_key(lv.blobs, "test"), views=lv,
                      truth=Truth(float(row["lat"]), float(row["lon"]), "test set"),
                      label=f"test-set location #{int(i) + 1}")
@@ -108,11 +119,15 @@ def _secrets():
 def streetview_input() -> PageInput | None:
     with st.form("sv_form", border=True):
         place = st.text_input("Google Maps / Street View link, or coordinates 'lat, lon'",
-                              placeholder="https://www.google.com/maps/@45.8150,15.9819,3a,75y,90h,90t/… or 45.815, 15.982")
+                              placeholder="https://www.google.com/maps/@45.8150,15.9819,3a,75y,90h,90t/… or 45.815, 15.982",
+                              key="sv_place")
         c1, c2, c3 = st.columns(3)
-        heading = c1.slider("Heading (°, 0 = north)", 0, 359, 0)
-        pitch = c2.slider("Pitch (°)", -90, 90, 0)
-        fov = c3.slider("Field of view (°)", 10, 120, 90)
+        heading = c1.slider("Heading (°, 0 = north)", 0, 359, 0, key="sv_heading")
+        pitch = c2.slider("Pitch (°)", -90, 90, 0, key="sv_pitch")
+        fov = c3.slider("Field of view (°)", 10, 120, 90, key="sv_fov")
+        if find_api_key(None, _secrets()):
+            st.caption("An API key from the environment or Streamlit secrets is available: leave the field empty to "
+                       "use it.")
         typed = st.text_input("Your Street View Static API key", type="password", key="sv_key",
                               help="Used for this request only. Leave empty to use GOOGLE_MAPS_API_KEY from the "
                                    "environment or .streamlit/secrets.toml. Never shown, logged or saved.")

@@ -7,7 +7,6 @@ to disk, and nothing that holds an API key is cached at all.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -23,9 +22,12 @@ def model_path() -> str | None:
 
 @st.cache_resource(show_spinner="Loading the model…")
 def _load_predictor(path: str | None):
+    from model.explain import warm_up
     from model.predict import Predictor
 
-    return Predictor.load(path=path)
+    p = Predictor.load(path=path)
+    warm_up(p)
+    return p
 
 
 def get_predictor():
@@ -72,5 +74,3 @@ def clear_all() -> None:
     st.cache_resource.clear()
     st.cache_data.clear()
 
-
-ROOT = Path(__file__).resolve().parent.parent

@@ -57,6 +57,7 @@ class EfficientNetLite(nn.Module):
     def forward_trunk(self, x: torch.Tensor, start_block: int) -> torch.Tensor:
         """Stem and blocks ``[0, start_block)``: ``(B, 3, S, S)`` -> feature map ``(B, C, h, w)``."""
         n = self.net
+        x = x.contiguous(memory_format=torch.channels_last)  # 2-5x faster depthwise convs on CPU
         x = n._swish(n._bn0(n._conv_stem(x)))
         for i in range(start_block):
             x = n._blocks[i](x, drop_connect_rate=self._dc(i))
@@ -65,6 +66,7 @@ class EfficientNetLite(nn.Module):
     def forward_tail(self, h: torch.Tensor, start_block: int) -> torch.Tensor:
         """Blocks ``[start_block, end)``, head conv and pooling: ``(B, C, h, w)`` -> ``(B, 1280)``."""
         n = self.net
+        h = h.contiguous(memory_format=torch.channels_last)
         for i in range(start_block, self.num_blocks):
             h = n._blocks[i](h, drop_connect_rate=self._dc(i))
         h = n._swish(n._bn1(n._conv_head(h)))
@@ -140,6 +142,6 @@ def create_model(name: str, pretrained: bool = True, **kwargs) -> nn.Module:
     if name not in BACKBONES:
         raise KeyError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}")
     spec = BACKBONES[name]
-    m = spec.factory(pretrained=pretrained, **kwargs)
+    m = spec.factory(pretrained=pretrained, **kwargs).to(memory_format=torch.channels_last)
     m.name, m.input_size, m.mean, m.std = name, spec.input_size, spec.mean, spec.std
     return m

@@ -77,6 +77,7 @@ def save_checkpoint(path: str | os.PathLike, net: GeoNet, cells: CellSet, config
     fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".pt.tmp")
     os.close(fd)
     torch.save(ck, tmp)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, p)
     return p
 

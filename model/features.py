@@ -85,3 +85,28 @@ def extract(backbone: torch.nn.Module, paths: list[str], *, start_block: int = 0
         np.save(file.with_suffix(".ok.npy"), ok)
         os.replace(tmp, file)
     return out, ok
+
+
+def pooled(backbone: torch.nn.Module, maps: np.ndarray, start_block: int, source: Path | None = None,
+           batch_size: int = 128, desc: str = "pooling") -> np.ndarray:
+    """Run the frozen tail over cached trunk maps ``(N, C, h, w)`` -> pooled features ``(N, D)`` float32.
+
+    With ``source`` (the trunk-map cache file) the result is cached beside it as ``*.pooled.npy``.
+    """
+    if start_block == 0:
+        return np.asarray(maps, np.float32)
+    file = source.with_suffix(".pooled.npy") if source is not None else None
+    if file is not None and file.exists():
+        return np.load(file)
+    out = []
+    backbone.eval()
+    with torch.inference_mode():
+        for s in tqdm(range(0, len(maps), batch_size), desc=desc, unit="batch", leave=False):
+            h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32))
+            out.append(backbone.forward_tail(h, start_block).float().numpy())
+    res = np.concatenate(out)
+    if file is not None:
+        tmp = file.with_suffix(".tmp.npy")
+        np.save(tmp, res)
+        os.replace(tmp, file)
+    return res

@@ -92,6 +92,12 @@ class Predictor:
                 "crop": self.crop, "input_size": self.input_size, "config": self.ck["config"],
                 "metrics": self.ck["metrics"], "versions": self.ck["versions"], "path": str(self.path)}
 
+    @property
+    def train_groups(self) -> set[str]:
+        """Location groups the model was trained or selected on (never show them as held-out)."""
+        ex = self.ck.get("extra", {})
+        return set(ex.get("train_groups", [])) | set(ex.get("val_groups", []))
+
     def preprocess(self, img: Image.Image, crop: float | None = None) -> torch.Tensor:
         """PIL image -> model input (3, S, S), with the bottom band cropped (``crop`` None: the model's own)."""
         return self._tf(crop_bottom(img.convert("RGB"), self.crop if crop is None else crop))

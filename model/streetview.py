@@ -13,8 +13,9 @@ and the app (pull one image with the user's own key)::
 
 Endpoints: ``{base_url}/metadata`` (JSON ``{"status", "pano_id", "location": {"lat", "lng"}, "date",
 "copyright"}``) and ``{base_url}`` (a JPEG; requested with ``return_error_code=true`` so "no imagery"
-is an HTTP 404, not a grey placeholder). ``base_url`` defaults to Google's and is overridable, which is
-how the tests point the client at a fake server on 127.0.0.1.
+is an HTTP 404, not a grey placeholder). ``base_url`` (or ``$GSV_BASE_URL``) defaults to Google's and is
+overridable, which is how the tests point the client at a fake server on 127.0.0.1; plain http is
+refused for any other host, since the key travels in the query string.
 
 Units: lat/lon in WGS-84 degrees, heading in degrees clockwise from north (0-360), pitch in degrees
 (-90 down .. 90 up), fov in degrees (10-120), radius in metres, size in pixels (at most 640x640).
@@ -46,6 +47,7 @@ import requests
 
 DEFAULT_BASE_URL = "https://maps.googleapis.com/maps/api/streetview"
 KEY_ENV_VARS = ("GOOGLE_MAPS_API_KEY", "GSV_API_KEY", "GOOGLE_API_KEY")
+BASE_URL_ENV = "GSV_BASE_URL"  # endpoint root override (tests); https, or http to this machine only
 MAX_SIZE = 640  # pixels, per side (Street View Static API limit)
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -133,9 +135,13 @@ class _RedactFilter(logging.Filter):
     """Logging filter that masks ``key=...`` in records (urllib3 logs request URLs at DEBUG)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if "key=" in str(record.msg) or any("key=" in str(a) for a in (record.args or ())):
-            record.msg = redact(record.getMessage())
-            record.args = None
+        try:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            if "key=" in str(record.msg) or any("key=" in str(a) for a in args if a is not None):
+                record.msg = redact(record.getMessage())
+                record.args = None
+        except Exception:  # never break logging; drop the suspicious record's arguments instead
+            record.msg, record.args = redact(record.msg), None
         return True
 
 
@@ -253,7 +259,12 @@ class StreetViewClient:
             raise MissingKeyError("An API key is required.")
         self._key = str(key).strip()
         self._secret = signing_secret.strip() if signing_secret else None
-        self.base_url = (base_url or os.environ.get("GSV_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme != "https" and (parts.hostname or "") not in ("localhost", "::1") \
+                and not (parts.hostname or "").startswith("127."):
+            raise ValueError("base_url must use https (plain http only to this machine, for tests): "
+                             "the API key travels in the query string")
         self.timeout = float(timeout)
         self.retries = int(retries)
         self._ua = user_agent

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .backbones import BACKBONES, create_model
 from .cells import SCHEMES, CellSet, build_cells
 from .checkpoint import save_checkpoint, write_json
-from .features import DEFAULT_CACHE, extract
+from .features import DEFAULT_CACHE, extract, pooled
 from .losses import geo_loss
 from .manifest import read_manifest
 from .network import REGRESSIONS, GeoHead, GeoNet, latlon_to_offset
@@ -100,19 +100,8 @@ class CachedInputs:
         self.pos = {int(i): j for j, i in enumerate(train_idx)}
         self.pool = pool
         if pool:  # frozen mode: run the (frozen) tail once, keep pooled vectors
-            self.clean = self._pool(net, self.clean)
-            self.rounds = [self._pool(net, r) for r in self.rounds]
-
-    @staticmethod
-    def _pool(net: GeoNet, maps: np.ndarray, bs: int = 256) -> np.ndarray:
-        if net.start_block == 0:
-            return np.asarray(maps, np.float32)
-        out = []
-        with torch.inference_mode():
-            for s in range(0, len(maps), bs):
-                h = torch.from_numpy(np.asarray(maps[s:s + bs], np.float32))
-                out.append(net.backbone.forward_tail(h, net.start_block).numpy())
-        return np.concatenate(out)
+            self.clean = pooled(bb, self.clean, sb, getattr(self.clean, "filename", None) and Path(self.clean.filename))
+            self.rounds = [pooled(bb, r, sb, getattr(r, "filename", None) and Path(r.filename)) for r in self.rounds]
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator | None) -> torch.Tensor:
         """Inputs for rows ``idx``; with ``rng``, each training row takes a random round (clean or augmented)."""
@@ -256,13 +245,15 @@ def main(argv=None) -> dict:
     net, cells, hist = fit(df, args, out)
     config["mode"] = args.mode
     config["train_seconds"] = time.time() - t0
-    ck = save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"]})
+    extra = {"train_groups": sorted(set(df.loc[df["split"] == "train", "group_id"])),
+             "val_groups": sorted(set(df.loc[df["split"] == "val", "group_id"]))}
+    ck = save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"]}, extra)
     result = {"checkpoint": str(ck), "train_seconds": config["train_seconds"], "epochs": hist["epochs"]}
     if not args.no_eval and (df["split"] == "test").any():
         from .evaluate import evaluate_checkpoint
 
         m = evaluate_checkpoint(ck, df[df["split"] == "test"], out / "eval_test", cache=args.cache or None)
-        save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"], "test": m})
+        save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"], "test": m}, extra)
         result["test"] = m
     write_json(out / "metrics.json", result)
     print(f"saved {ck}")

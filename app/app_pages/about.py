@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import model_card
 
-st.title("ℹ️ About this model")
+st.title(":material/info: About this model")
 st.markdown("A PyTorch model that guesses where a street-level photo was taken: it scores a set of geographic "
             "**cells** (regions of the world built from the training locations), then reads off the most likely "
             "country, region and coordinates, and the point that maximises the expected GeoGuessr score.")
@@ -46,10 +46,10 @@ st.markdown("""
 - **Labels from reverse geocoding.** Country and region labels come from the nearest GeoNames place, so a few
   points near borders carry the neighbour's label.
 - **Shortcuts.** A "Google" watermark and the blurred capture car sit in the bottom band of every view, and the
-  game UI at the edges of screenshots: cues that identify the *source* rather than the place. The model is trained
-  with the bottom band cropped; use Grad-CAM and the shortcut test on the Predict page to check what it uses.
+  game UI at the edges of screenshots: cues that identify the *source* rather than the place. {crop_note} Use
+  Grad-CAM and the shortcut test on the Predict page to check what it uses.
 - **Splits by place.** Train, validation and test sets never share a group of places within 1 km of each other.
-""")
+""".format(crop_note=model_card.crop_note(predictor.meta if predictor is not None else None)))
 
 st.header("Test metrics of the shipped model")
 if predictor is not None:

@@ -1,5 +1,314 @@
-"""Play: head-to-head against the model (placeholder; built on app.maps and app.widgets)."""
-import streamlit as st
+"""Play: head-to-head GeoGuessr against the model on held-out test-set places.
 
-st.title("🎮 Play")
-st.info("Coming soon: guess where a test-set photo was taken, then see the model's guess and both scores.")
+Thin page: the rules are ``app.game``, the data, maps and tables ``app.play_logic``, the scores
+table ``app.leaderboard``. The game lives in ``st.session_state["play_game"]`` (a ``GameState``).
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from app import game as g
+from app import play_logic as pl
+from app.leaderboard import Entry, Leaderboard, LeaderboardError
+from app.regions import RegionError, region_label, region_options
+from app.widgets import predictor_or_stop, show_map
+from model import explain as ex
+from model.images import ImageLoadError
+from model.manifest import ManifestError
+
+GAME, VIEWS, CAMS, MSG = "play_game", "play_views", "play_cams", "play_msg"
+TIME_WORDS = {None: "No limit"} | {s: f"{s} s" for s in g.TIME_LIMITS if s}
+
+st.title(":material/sports_esports: Play against the model")
+predictor = predictor_or_stop()
+try:
+    locations = pl.load_playable(predictor.train_groups)
+except ManifestError as e:
+    st.error(f"No test data to play with: {e}")
+    st.stop()
+if not locations:
+    st.warning("No held-out test location with coordinates is available: every test place was used in training.")
+    st.stop()
+names = pl.country_names(locations)
+options = region_options([x.country_code for x in g.region_pool(locations, "world")], names)  # one per place group
+
+
+def flash(msg: str) -> None:
+    st.session_state[MSG] = msg
+
+
+def start(cfg: g.GameConfig) -> None:
+    st.session_state[GAME] = state = g.new_game(cfg, locations, time.time())
+    st.query_params.from_dict(pl.config_query(cfg))
+    if len(state.rounds) < cfg.n_rounds:
+        flash(f"This region has {len(state.rounds)} places to play: the game has {len(state.rounds)} rounds.")
+
+
+def setup() -> None:
+    """The options form; a seed from the URL prefills it (same seed, same rounds)."""
+    u = pl.options_from_query(st.query_params, [o.region for o in options])
+    if "seed" in u:
+        st.info(f"Shared game: seed **{u['seed']}**. Start it to play the same places as whoever sent the link.")
+    st.session_state.setdefault("play_seed", u.get("seed") or g.new_seed())
+    with st.form("play_setup"):
+        c1, c2, c3 = st.columns(3)
+        regions = [o.region for o in options]
+        labels = {o.region: f"{o.label} ({o.n_locations} places)" for o in options}
+        region = c1.selectbox("Region", regions, index=regions.index(u.get("region", regions[0])),
+                              format_func=labels.get, key="play_region")
+        rounds = c2.number_input("Rounds", 1, g.MAX_ROUNDS, u.get("n_rounds", 5), key="play_rounds")
+        limit = c3.selectbox("Time limit per round", list(TIME_WORDS), format_func=TIME_WORDS.get, key="play_time",
+                             index=list(TIME_WORDS).index(u.get("time_limit_s")))
+        views = c1.radio("Views", g.VIEW_MODES, index=g.VIEW_MODES.index(u.get("views", "all")), key="play_views_mode",
+                         format_func={"all": "All views (look around)", "single": "Single view"}.get)
+        seed = c2.text_input("Seed", key="play_seed", help="The same seed gives the same rounds to anyone.")
+        cam = c3.toggle("Grad-CAM of the model's guess after each reveal", key="play_gradcam")
+        if st.form_submit_button("Start game", type="primary", icon=":material/play_arrow:"):
+            try:
+                start(g.GameConfig(seed=(seed or "").strip(), region=region, n_rounds=int(rounds), views=views,
+                                   time_limit_s=limit, gradcam=cam).validate())
+            except (g.GameError, RegionError) as e:
+                st.error(str(e))
+                return
+            st.rerun()
+
+
+def header(state: g.GameState) -> None:
+    t = g.totals(state)
+    c = st.columns(4)
+    c[0].metric("Round", f"{min(state.index + 1, len(state.rounds))} of {len(state.rounds)}")
+    c[1].metric("Your points", f"{t.player:,}")
+    c[2].metric("Model points", f"{t.model:,}")
+    c[3].metric("Region", region_label(state.config.region, names))
+    st.caption(f"{pl.scoring_note(state.map_size_km)} Seed {state.config.seed}."
+               + ("" if state.phase == "over" else f" {g.verdict(t, final=False)}"))
+
+
+def round_views(state: g.GameState) -> dict:
+    """The current round's views (images for the model, clean JPEG bytes for the page), loaded once."""
+    key = (state.game_id, state.index)
+    got = st.session_state.get(VIEWS)
+    if not got or got["key"] != key:
+        plan, got = state.current, {"key": key, "images": [], "blobs": [], "heads": [], "errors": []}
+        for k in plan.views:
+            try:
+                img, blob = pl.load_view(plan.location.paths[k], k)
+            except ImageLoadError as e:
+                got["errors"].append(str(e))
+                continue
+            got["images"].append(img)
+            got["blobs"].append(blob)
+            got["heads"].append(plan.location.headings[k] if k < len(plan.location.headings) else None)
+        st.session_state[VIEWS] = got
+    return got
+
+
+@st.fragment
+def viewer() -> None:
+    """Look around: one view at a time, chosen by heading (reruns only this part)."""
+    state = st.session_state[GAME]
+    v = round_views(state)
+    n = len(v["blobs"])
+    k = 0
+    if n > 1:
+        k = st.segmented_control("Look around", list(range(n)), default=0, required=True,
+                                 key=f"look_{state.game_id}_{state.index}",
+                                 format_func=lambda i: pl.compass_point(v["heads"][i]) or f"View {i + 1}")
+        k = 0 if k is None else int(k)
+    cap = pl.view_caption(k, n, v["heads"][k])
+    st.image(v["blobs"][k], caption=cap, alt=f"Street-level photo: {cap}", width="stretch")
+
+
+def finish_round() -> bool:
+    """Ask the model, score the round, go to the reveal. False (and a message) if the model failed."""
+    state, v = st.session_state[GAME], round_views(st.session_state[GAME])
+    try:
+        with st.spinner("The model is guessing…"), ex.model_lock(predictor):
+            pred = predictor.predict(v["images"], top_k=len(predictor.cells.table))
+    except Exception as e:  # noqa: BLE001 - keep the round playable and say what happened
+        flash(f"The model could not answer: {type(e).__name__}: {e}")
+        return False
+    move = pl.model_move(pred, state.config.region, state.map_size_km)
+    st.session_state[GAME] = g.submit(state, move, time.time())
+    return True
+
+
+def on_click(map_key: str) -> None:
+    click = (st.session_state.get(map_key) or {}).get("last_clicked")
+    if click:
+        try:
+            st.session_state[GAME] = g.set_guess(st.session_state[GAME], click["lat"], click["lng"], time.time())
+        except g.GameError as e:
+            flash(str(e))
+
+
+@st.fragment
+def guess_panel() -> None:
+    """The map to click (a click reruns only this fragment; the pin is drawn on the first click) and the button."""
+    state = st.session_state[GAME]
+    key = f"play_map_{state.game_id}_{state.index}"
+    st_folium(pl.guess_map(pl.region_bounds(locations, state.config.region)), key=key, height=440,
+              use_container_width=True, returned_objects=["last_clicked"], feature_group_to_add=pl.pin_layer(state.guess),
+              on_change=lambda: on_click(key))
+    if state.guess:
+        st.caption(f"Your pin: {state.guess[0]:.4f}, {state.guess[1]:.4f}. Click elsewhere to move it.")
+    else:
+        st.caption("Click the map to place your pin.")
+    if st.button("Guess", type="primary", disabled=state.guess is None, key="play_submit", width="stretch",
+                 icon=":material/where_to_vote:") and finish_round():
+        st.rerun(scope="app")
+
+
+@st.fragment(run_every=1.0)
+def timer() -> None:
+    state = st.session_state.get(GAME)
+    if state is None or state.phase != "guess":
+        return
+    left = g.time_left(state, time.time())
+    st.progress(left / state.config.time_limit_s, text=f":material/timer: {left:.0f} s left")
+    if g.is_expired(state, time.time()) and finish_round():
+        st.rerun(scope="app")
+
+
+def guessing(state: g.GameState) -> None:
+    if g.is_expired(state, time.time()) and finish_round():  # the time ran out while nobody was looking
+        st.rerun()
+    if state.config.time_limit_s:
+        timer()
+    v = round_views(state)
+    for msg in v["errors"]:
+        st.error(msg)
+    if not v["images"]:
+        st.error("This place has no readable view; skip it by starting a new game.")
+        return
+    left, right = st.columns([3, 2])
+    with left:
+        viewer()
+    with right:
+        guess_panel()
+
+
+def gradcam(state: g.GameState, res: g.RoundResult) -> None:
+    key = (state.game_id, res.index)
+    got = st.session_state.get(CAMS)
+    v = round_views(state)
+    if not got or got[0] != key:
+        with st.spinner("Computing Grad-CAM…"):
+            got = (key, ex.explain(predictor, v["images"], ("cell", res.model.cell_id)))
+        st.session_state[CAMS] = got
+    e = got[1]
+    st.markdown(f"**What the model looked at** (Grad-CAM of its guess: {e.target})")
+    cols = st.columns(max(2, min(4, len(v["images"]))))
+    for i, img in enumerate(v["images"]):
+        cap = pl.view_caption(i, len(v["images"]), v["heads"][i])
+        cols[i % len(cols)].image(ex.overlay(img, e.cams[i], e.boxes[i]), caption=cap, alt=cap, width="stretch")
+
+
+def reveal(state: g.GameState) -> None:
+    res = state.results[-1]
+    word = {"player": "You win this round!", "model": "The model wins this round.", "tie": "This round is a tie."}
+    (st.success if res.winner == "player" else st.info)(f"{word[res.winner]} It was **{res.country}**."
+                                                        + (" Time ran out." if res.timed_out else ""))
+    left, right = st.columns([3, 2])
+    with left:
+        show_map(pl.reveal_map(res), key=f"play_reveal_{state.game_id}_{res.index}", height=440,
+                 legend=pl.REVEAL_LEGEND)
+    with right:
+        c1, c2 = st.columns(2)
+        c1.metric("Your distance", "no pin" if res.player_km is None else pl.fmt_km(res.player_km))
+        c2.metric("Model's distance", pl.fmt_km(res.model_km))
+        c1.metric("Your score", f"{res.player_score:,}")
+        c2.metric("Model's score", f"{res.model_score:,}")
+        st.markdown("**The model's top 3**" + ("" if state.config.region == "world" else " (told the region)"))
+        st.caption("Its pin is the point with the best expected score under these probabilities: between "
+                   "places when it hesitates, like a careful player.")
+        st.dataframe([{"Place": p, "Country": c, "Probability": f"{q:.1%}"} for p, c, q in res.model.top],
+                     hide_index=True, key=f"play_top_{res.index}")
+        last = state.is_last_round
+        if st.button("See the final result" if last else "Next round", type="primary", key="play_next",
+                     icon=":material/flag:" if last else ":material/arrow_forward:", width="stretch"):
+            st.session_state[GAME] = g.next_round(state, time.time())
+            st.rerun()
+    if state.config.gradcam and res.model.cell_id is not None:
+        gradcam(state, res)
+    else:
+        v = round_views(state)
+        cols = st.columns(max(2, min(4, len(v["blobs"]))))
+        for i, blob in enumerate(v["blobs"]):
+            cap = pl.view_caption(i, len(v["blobs"]), v["heads"][i])
+            cols[i % len(cols)].image(blob, caption=cap, alt=f"Street-level photo: {cap}", width="stretch")
+
+
+def game_over(state: g.GameState) -> None:
+    t = g.totals(state)
+    if t.winner == "player" and st.session_state.get("play_cheered") != state.game_id:
+        st.session_state["play_cheered"] = state.game_id
+        st.balloons()
+    st.subheader(g.verdict(t))
+    c = st.columns(4)
+    c[0].metric("Your total", f"{t.player:,} / {t.max_points:,}")
+    c[1].metric("Model's total", f"{t.model:,} / {t.max_points:,}")
+    c[2].metric("Margin", f"{t.margin:,}")
+    c[3].metric("Rounds won", f"{t.player_rounds_won} – {t.model_rounds_won}", help="You – the model")
+    with st.form("play_save"):
+        name = st.text_input("Your name for the leaderboard", key="play_name", max_chars=32)
+        if st.form_submit_button("Save to the leaderboard", icon=":material/emoji_events:"):
+            try:
+                cfg = state.config
+                new = board().add(Entry(state.game_id, name, cfg.seed, cfg.region, len(state.rounds), t.player,
+                                        t.model, cfg.views))
+                st.success("Saved." if new else "This game is already on the leaderboard.")
+            except (LeaderboardError, OSError) as e:
+                st.error(str(e))
+    a, b = st.columns(2)
+    if a.button("New game", key="play_new", icon=":material/refresh:", width="stretch"):
+        st.session_state.pop(GAME)
+        st.session_state["play_seed"] = g.new_seed()
+        st.query_params.clear()  # the old seed is no longer the game on offer
+        st.rerun()
+    if b.button("Replay this seed", key="play_replay", icon=":material/replay:", width="stretch"):
+        start(state.config)
+        st.rerun()
+
+
+def board() -> Leaderboard:
+    return Leaderboard()
+
+
+def leaderboard() -> None:
+    st.subheader("Leaderboard")
+    regions = ["all"] + [o.region for o in options]
+    only = st.selectbox("Games on", regions, key="play_board_region",
+                        format_func=lambda r: "All regions" if r == "all" else region_label(r, names))
+    try:
+        rows = board().top(10, region=None if only == "all" else only)
+    except Exception as e:  # noqa: BLE001 - an unusable leaderboard file must not break the game
+        st.warning(f"The leaderboard is unavailable: {type(e).__name__}: {e}")
+        return
+    if not rows:
+        st.caption("No game saved yet: finish a game and save it.")
+        return
+    st.dataframe(pl.board_rows(rows, names), hide_index=True, key="play_board",
+                 column_config={"Replay": st.column_config.LinkColumn("Replay", display_text="play this seed")})
+
+
+if MSG in st.session_state:
+    st.toast(st.session_state.pop(MSG), icon=":material/info:")
+state = st.session_state.get(GAME)
+if state is None:
+    st.caption("Guess where held-out street-level photos were taken, then see the model's guess on the same photos. "
+               "The places were never used to train the model.")
+    setup()
+else:
+    header(state)
+    {"guess": guessing, "reveal": reveal, "over": game_over}[state.phase](state)
+    if state.results:
+        with st.expander("Rounds so far" if state.phase != "over" else "Rounds", expanded=state.phase == "over"):
+            st.dataframe(pl.result_rows(state), hide_index=True, key="play_rounds_table")
+    if state.phase != "over" and st.button("Quit this game", key="play_quit", icon=":material/close:"):
+        st.session_state.pop(GAME)
+        st.rerun()
+leaderboard()

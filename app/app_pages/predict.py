@@ -12,7 +12,7 @@ from model import explain as ex
 
 TOP_K = 10  # guesses computed once per input; the slider only shows fewer
 
-st.title("📍 Where was this photo taken?")
+st.title(":material/location_on: Where was this photo taken?")
 st.caption("Upload a street-level photo, take one, pick a test-set image or pull one from Street View. "
            "Photos are processed on this machine and never leave it.")
 predictor = predictor_or_stop()
@@ -33,17 +33,22 @@ def run_prediction(p, inp: PageInput) -> dict:
 
 def side_panel(pred, truth: pl.Truth | None, rows: list[dict]) -> None:
     s = pl.summary(pred, truth)
+    top = pred.top[0]
+    st.markdown(f"#### {s['country'] or s['country_code']}\nMost likely place: **{top.name}**"
+                + (f", {top.admin1}" if top.admin1 and top.admin1 not in top.name else "") + f" ({top.country})")
     c1, c2 = st.columns(2)
-    c1.metric("Country", s["country"] or s["country_code"], help="Most probable country (sum over its cells)")
-    c2.metric("Country confidence", f"{s['country_prob']:.0%}")
-    c1.metric("Region", s["region"] or "–", help=f"Most probable cell: {s['place']}")
+    c1.metric("Country confidence", f"{s['country_prob']:.0%}", help="Probability of the most likely country "
+              "(sum over its cells)")
     c2.metric("Expected error", pl.fmt_km(s["expected_km"]),
               help="Mean distance from the predicted point to the truth if the model's probabilities are right")
     if truth is not None:
-        c1.metric("Model's guess: distance", pl.fmt_km(s["km"]), help="Great-circle distance to the actual location")
-        c2.metric("Model's guess: score", f"{s['score']:,}", help="GeoGuessr world map: 5000·exp(−d/1492.7 km)")
-        c1.metric("Expected-score guess", pl.fmt_km(s["best_km"]))
-        c2.metric("Expected-score guess: score", f"{s['best_score']:,}")
+        c1.metric("Distance (M)", pl.fmt_km(s["km"]),
+                  help="Great-circle distance from the model's most likely place (M on the map) to the actual location")
+        c2.metric("Score (M)", f"{s['score']:,}", help="GeoGuessr points, world map: 5000·exp(−d / 1492.7 km)")
+        c1.metric("Distance (E)", pl.fmt_km(s["best_km"]),
+                  help="Distance from the expected-score guess (E on the map: the point that maximises the expected "
+                       "GeoGuessr score under the model's probabilities)")
+        c2.metric("Score (E)", f"{s['best_score']:,}")
     st.dataframe(pl.guess_table(rows), hide_index=True, key="top_table",
                  column_config={"Probability": st.column_config.NumberColumn(format="%.1f %%")})
 
@@ -59,7 +64,7 @@ def gradcam_section(p, inp: PageInput, pred, top_n: int) -> None:
     pick = c3.selectbox("Explain", range(len(opts)), format_func=lambda i: opts[i][0],
                         key=f"cam_target_{inp.key}_{top_n}", disabled=not on)
     views = inp.views.images
-    cols = st.columns(min(4, len(views)))
+    cols = st.columns(max(2, min(4, len(views))))
     if not on:
         for i, img in enumerate(views):
             cols[i % len(cols)].image(pl.thumbnail(img), caption=inp.views.names[i], width="stretch")
@@ -132,7 +137,7 @@ if not inp.views.images:
 if inp.from_exif:
     st.warning(f"This photo carries GPS coordinates in its EXIF data ({inp.truth.lat:.5f}, {inp.truth.lon:.5f}): "
                "the file itself gives its location away. They are used as the actual location below; strip EXIF "
-               "data before sharing photos you do not want located.", icon="🛰️")
+               "data before sharing photos you do not want located.", icon=":material/satellite_alt:")
 try:
     res = run_prediction(predictor, inp)
 except Exception as e:  # noqa: BLE001 - a failed prediction is a message; the page keeps working

@@ -10,7 +10,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from model.geo import haversine_km
+from model.geo import EARTH_RADIUS_KM
 
 GROUP_KM = 1.0
 
@@ -23,40 +23,32 @@ def location_id(key: str) -> str:
 def group_ids(location_ids: list[str], lats, lons, km: float = GROUP_KM) -> list[str]:
     """Group id per location (12 hex digits); locations without coordinates form their own group.
 
-    Union-find over pairs closer than ``km`` kilometres, found through H3 cells (resolution 6,
-    edge ~3.2 km, searched with their neighbours), so it scales to millions of points.
+    Connected components of the "closer than ``km`` kilometres" graph (great-circle distance,
+    found as chord distance between unit vectors with a k-d tree, so it scales to millions).
     """
-    import h3
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
 
     n = len(location_ids)
     lats, lons = np.asarray(lats, float), np.asarray(lons, float)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    cells: dict[str, list[int]] = {}
-    for i in range(n):
-        if np.isfinite(lats[i]) and np.isfinite(lons[i]):
-            cells.setdefault(h3.latlng_to_cell(lats[i], lons[i], 6), []).append(i)
-    for cell, members in cells.items():
-        near = [j for c in h3.grid_disk(cell, 1) for j in cells.get(c, [])]
-        cand = np.array(near)
-        for i in members:
-            d = haversine_km(lats[i], lons[i], lats[cand], lons[cand])
-            for j in cand[np.asarray(d) < km]:
-                ri, rj = find(i), find(int(j))
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
+    ok = np.flatnonzero(np.isfinite(lats) & np.isfinite(lons))
+    pairs = np.zeros((0, 2), int)
+    if len(ok) > 1:
+        la, lo = np.radians(lats[ok]), np.radians(lons[ok])
+        xyz = np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+        chord = 2 * np.sin(km / (2 * EARTH_RADIUS_KM))
+        found = cKDTree(xyz).query_pairs(chord * (1 - 1e-12), output_type="ndarray")
+        pairs = ok[found] if len(found) else pairs
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
     # name each group after its smallest location id, so ids do not depend on row order
-    members_of: dict[int, list[str]] = {}
-    for i in range(n):
-        members_of.setdefault(find(i), []).append(location_ids[i])
-    name = {root: hashlib.sha1(min(ids).encode()).hexdigest()[:12] for root, ids in members_of.items()}
-    return [name[find(i)] for i in range(n)]
+    first: dict[int, str] = {}
+    for c, lid in zip(comp, location_ids):
+        if c not in first or lid < first[c]:
+            first[c] = lid
+    name = {c: hashlib.sha1(lid.encode()).hexdigest()[:12] for c, lid in first.items()}
+    return [name[c] for c in comp]
 
 
 def grouped_split(df: pd.DataFrame, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
@@ -70,17 +62,15 @@ def grouped_split(df: pd.DataFrame, fractions: tuple[float, float, float] = (0.8
     if len(f) != 3 or (f < 0).any() or f.sum() <= 0:
         raise ValueError(f"split fractions must be three non-negative numbers, got {fractions}")
     cum = np.cumsum(f / f.sum())
-    out = pd.Series("", index=df.index, dtype=object)
+    assign: dict[str, str] = {}
     groups = df.groupby("group_id", sort=True)[strata].first()
-    for _, gids in groups.groupby(groups.fillna(""), sort=True):
+    for stratum, gids in groups.groupby(groups.fillna(""), sort=True):
         ids = sorted(gids.index)
-        rng = np.random.default_rng([seed, int(hashlib.sha1(str(_).encode()).hexdigest()[:8], 16)])
-        ids = [ids[k] for k in rng.permutation(len(ids))]
-        for k, gid in enumerate(ids):
+        rng = np.random.default_rng([seed, int(hashlib.sha1(str(stratum).encode()).hexdigest()[:8], 16)])
+        for k, idx in enumerate(rng.permutation(len(ids))):
             pos = (k + 0.5) / len(ids)
-            out[df["group_id"] == gid] = ("train", "val", "test")[int(np.searchsorted(cum, pos, side="right"))
-                                                                  if pos < cum[-1] else 2]
-    return out
+            assign[ids[idx]] = ("train", "val", "test")[min(2, int(np.searchsorted(cum, pos, side="right")))]
+    return df["group_id"].map(assign).astype(object)
 
 
 def parse_fractions(spec: str) -> tuple[float, float, float]:

@@ -4,8 +4,11 @@ Uses the real ``datasets`` streaming path, ``load_dataset(name, split=..., strea
 the requested samples are downloaded; ``name`` may be a Hub id (e.g. an OpenStreetView-5M Parquet
 export, a GeoGuessr country dataset) or a local folder of the same layout (Parquet files or an
 ImageFolder with ``<label>/`` folders), which is how it is tested offline (``HF_HUB_OFFLINE=1``).
-Script-based Hub datasets can be read through the Hub's Parquet conversion with
-``revision="refs/convert/parquet"``.
+Script-based Hub datasets can be read through the Hub's Parquet conversion, where it exists, with
+``revision="refs/convert/parquet"``. Note: the official ``osv5m/osv5m`` repository uses a loading
+script (no longer run by ``datasets`` >= 4) and has no such conversion; its schema (``id``,
+``latitude``, ``longitude``, ``country``, ``region``, ``sequence``, ``captured_at``, ``image``) is
+what the tests use, so any Parquet export of it imports as is.
 
 Columns are found by name (first match wins, or pass them explicitly):
 image (an ``Image`` feature, else ``image``/``img``/``jpg``), latitude (``latitude``/``lat``),

@@ -34,11 +34,11 @@ class RateLimiter:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
                 self._last = now
-                if self._tokens >= 1.0:
+                if self._tokens >= 1.0 - 1e-9:
                     self._tokens -= 1.0
                     return
                 wait = (1.0 - self._tokens) / self.rate
-            self._sleep(min(wait, 1.0))
+            self._sleep(min(max(wait, 1e-4), 1.0))
 
     def slow_down(self) -> None:
         """Halve the rate (not below ``min_rate``) and drop saved-up tokens."""

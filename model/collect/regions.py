@@ -42,17 +42,22 @@ class Area:
 
 
 @lru_cache(maxsize=2)
-def _countries(path: str = str(COUNTRIES_50M)) -> dict[str, tuple[str, Polygon | MultiPolygon]]:
+def _countries(path: str = str(COUNTRIES_50M)) -> dict[str, tuple[str, list[dict]]]:
+    """ISO alpha-2 -> (name, GeoJSON geometries); shapes are built lazily by :func:`_geometry`."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    parts: dict[str, list] = {}
-    names: dict[str, str] = {}
+    out: dict[str, tuple[str, list[dict]]] = {}
     for f in data["features"]:
         code = (f["properties"].get("iso_a2") or "").upper()
         if not code or code == "-99" or f.get("geometry") is None:
             continue
-        parts.setdefault(code, []).append(shapely.make_valid(shape(f["geometry"])))
-        names.setdefault(code, f["properties"].get("name", code))
-    return {c: (names[c], shapely.union_all(g) if len(g) > 1 else g[0]) for c, g in parts.items()}
+        out.setdefault(code, (f["properties"].get("name", code), []))[1].append(f["geometry"])
+    return out
+
+
+@lru_cache(maxsize=256)
+def _geometry(code: str) -> Polygon | MultiPolygon:
+    geoms = [shapely.make_valid(shape(g)) for g in _countries()[code][1]]
+    return shapely.union_all(geoms) if len(geoms) > 1 else geoms[0]
 
 
 def country_codes() -> list[str]:
@@ -80,7 +85,7 @@ def to_country_code(label: str) -> str:
         c = pycountry.countries.get(alpha_3=up)
         if c is not None:
             return c.alpha_2
-    for code, (name, _) in _countries().items():
+    for code, (name, _) in _countries().items():  # Natural Earth's own names ("Dem. Rep. Congo")
         if name.upper() == up:
             return code
     try:
@@ -105,10 +110,9 @@ def _pycountry(**kw):
 def country_area(label: str) -> Area:
     """The polygon of one country (code or name)."""
     code = to_country_code(label)
-    hit = _countries().get(code)
-    if hit is None:
+    if code not in _countries():
         raise RegionError(f"no polygon for country {code} in {COUNTRIES_50M.name}")
-    return Area(code, hit[1])
+    return Area(code, _geometry(code))
 
 
 def parse_countries(spec: str) -> list[str]:

@@ -38,6 +38,10 @@ from .ratelimit import RateLimiter
 FIXED = ("plan", "headings", "size", "fov", "pitch", "radius", "api_source", "crop_bottom")
 
 
+class _Halted(StreetViewError):
+    """Raised inside a worker when the run is stopping (not a failure of the request)."""
+
+
 class CollectionError(RuntimeError):
     """The collection cannot go on (bad key, invalid request, persistent quota, settings mismatch)."""
 
@@ -120,6 +124,7 @@ class Collector:
         self.summary = RunSummary()
         self._fatal: str | None = None
         self._stop = False
+        self._halt = threading.Event()  # set on Ctrl-C or a fatal error: ends backoff waits at once
         self._lock = threading.Lock()
         parse_size(cfg.size)
 
@@ -155,11 +160,14 @@ class Collector:
 
     # ---------------------------------------------------------------- requests
     def _request(self, what: str, fn: Callable):
-        """One API call with rate limit and retries; returns None if it finally failed (transient)."""
+        """One API call with rate limit and retries. Returns None if it finally failed (transient,
+        counted), if the run is stopping, or after a fatal answer (which stops the run)."""
         if self._fatal:
             return None
 
         def attempt():
+            if self._halt.is_set():
+                raise _Halted("stopping")
             self.limiter.acquire()
             with self._lock:
                 if what == "metadata":
@@ -176,13 +184,15 @@ class Collector:
 
         try:
             result = retry_call(attempt, retries=self.cfg.retries, base_delay=self.cfg.backoff,
-                                on_retry=on_retry)
+                                on_retry=on_retry, sleep=self._halt.wait)
+        except _Halted:
+            return None
         except (RequestDenied, InvalidRequest) as e:
-            self._fatal = f"Stopped: {e}"
+            self._set_fatal(f"Stopped: {e}")
             return None
         except QuotaExceeded as e:
-            self._fatal = (f"Stopped: still over the quota after {self.cfg.retries} retries ({e}). "
-                           "Wait or raise the quota, then run the same command again to resume.")
+            self._set_fatal(f"Stopped: still over the quota after {self.cfg.retries} retries ({e}). "
+                            "Wait or raise the quota, then run the same command again to resume.")
             return None
         except (NoCoverage, NotFound):
             raise
@@ -192,6 +202,11 @@ class Collector:
             return None
         self.limiter.ok()
         return result
+
+    def _set_fatal(self, message: str) -> None:
+        with self._lock:
+            self._fatal = self._fatal or message
+        self._halt.set()
 
     # ---------------------------------------------------------------- work units
     def _point(self, pt: PlanPoint) -> None:
@@ -238,7 +253,6 @@ class Collector:
         from tqdm import tqdm
 
         t0 = time.monotonic()
-        self._stop = False
         self.out.mkdir(parents=True, exist_ok=True)
         clean_temp_files(self.out)
         self.journal = j = Journal(self.out / "journal.jsonl")
@@ -271,6 +285,7 @@ class Collector:
                                         req_s=f"{n_req / max(1e-9, time.monotonic() - t0):.1f}", refresh=False)
                 except KeyboardInterrupt:
                     self._stop = True
+                    self._halt.set()
                     self.summary.interrupted = True
                     self.log("\nInterrupted: finishing requests in flight; progress is saved.")
                     ex.shutdown(wait=True, cancel_futures=True)

@@ -1,127 +1,14 @@
-"""Fixtures for the app tests: a tiny fake predictor (same API as ``model.predict.Predictor``),
-real shared images read at run time from ``<repo>/../shared/geodata``, and the real model if shipped."""
+"""Fixtures for the app tests: the fake predictor, real shared images read at run time from
+``<repo>/../shared/geodata`` (skipped when absent), and whether the real model is shipped."""
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, field
+import os
 from pathlib import Path
-from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pytest
-import torch
-from PIL import Image
-from torch import nn
 
-from model.inference import decode, fuse_views
-from model.transforms import crop_bottom, eval_transform
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "geodata"
-DEFAULT_MODEL = REPO / "assets" / "models" / "default.pt"
-
-
-@dataclass
-class Guess:
-    cell_id: int
-    name: str
-    country_code: str
-    country: str
-    admin1: str
-    lat: float
-    lon: float
-    prob: float
-
-
-@dataclass
-class Prediction:
-    top: list
-    lat: float
-    lon: float
-    best_lat: float
-    best_lon: float
-    country_code: str
-    country: str
-    country_probs: list
-    cell_probs: np.ndarray
-    entropy: float
-    expected_km: float
-    extra: dict = field(default_factory=dict)
-
-
-CELLS = pd.DataFrame({
-    "key": ["HR/a", "HR/b", "FR/a", "FR/b", "US/a", "JP/a"],
-    "name": ["Zagreb", "Split", "Paris", "Lyon", "Denver", "Tokyo"],
-    "country_code": ["HR", "HR", "FR", "FR", "US", "JP"],
-    "country": ["Croatia", "Croatia", "France", "France", "United States", "Japan"],
-    "admin1": ["Grad Zagreb", "Splitsko-Dalmatinska", "Ile-de-France", "Auvergne-Rhone-Alpes", "Colorado", "Tokyo"],
-    "lat": [45.81, 43.51, 48.86, 45.76, 39.74, 35.68],
-    "lon": [15.98, 16.44, 2.35, 4.84, -104.99, 139.69],
-    "n_train": [10, 8, 12, 5, 20, 9],
-})
-
-
-class TinyNet(nn.Module):
-    """Two convolutions, global pooling, a linear layer: (B, 3, 64, 64) -> (B, 6) cell logits."""
-
-    def __init__(self, n_cells: int = len(CELLS)):
-        super().__init__()
-        torch.manual_seed(0)
-        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
-                                  nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU())
-        self.fc = nn.Linear(16, n_cells)
-        for p in self.body.parameters():  # a frozen backbone, like the shipped model may have
-            p.requires_grad_(False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.body(x).mean(dim=(2, 3)))
-
-
-class FakePredictor:
-    """Same public surface as ``model.predict.Predictor``; tiny and deterministic."""
-
-    input_size = 64
-    mean = (0.5, 0.5, 0.5)
-    std = (0.5, 0.5, 0.5)
-
-    def __init__(self):
-        self.net = TinyNet().eval()
-        self.cells = SimpleNamespace(table=CELLS.copy())
-        self.meta = {"backbone": "tiny-cnn", "cell_scheme": "geocells", "crop": 0.1,
-                     "config": {"mode": "head", "epochs": 3, "seed": 0},
-                     "metrics": {"per_location": {"country_top1": 0.5, "median_km": 812.3, "geoscore_mean": 2100.0},
-                                 "per_image": {"country_top1": 0.45, "n": 100}},
-                     "versions": {"torch": torch.__version__}}
-        self.calls = 0
-
-    def preprocess(self, img: Image.Image, crop: float | None = None) -> torch.Tensor:
-        c = self.meta["crop"] if crop is None else crop
-        return eval_transform(self.input_size, self.mean, self.std)(crop_bottom(img, c))
-
-    def predict(self, images, top_k: int = 5, crop: float | None = None) -> Prediction:
-        self.calls += 1
-        views = [images] if isinstance(images, Image.Image) else list(images)
-        x = torch.stack([self.preprocess(v, crop) for v in views])
-        with torch.no_grad():
-            logits = self.net(x).numpy()
-        lp = fuse_views(logits)
-        probs = np.exp(lp)
-        d = decode(probs, CELLS)
-        t = CELLS
-        top = [Guess(int(i), t.name[i], t.country_code[i], t.country[i], t.admin1[i], float(t.lat[i]),
-                     float(t.lon[i]), float(probs[i])) for i in d["order"][:top_k]]
-        names = dict(zip(t.country_code, t.country))
-        cp = [(c, names[c], float(p)) for c, p in d["country_probs"].items()]
-        return Prediction(top=top, lat=d["lat"], lon=d["lon"], best_lat=d["best_lat"], best_lon=d["best_lon"],
-                          country_code=cp[0][0], country=cp[0][1], country_probs=cp, cell_probs=probs,
-                          entropy=d["entropy"], expected_km=d["expected_km"])
-
-    def cell_logits_model(self) -> nn.Module:
-        return self.net
-
-    def gradcam_layer(self) -> nn.Module:
-        return self.net.body[2]
+from tests.app.apphelpers import DEFAULT_MODEL, SHARED, FakePredictor, make_dev_checkpoint
 
 
 @pytest.fixture
@@ -150,26 +37,26 @@ def shared_ui_screenshot() -> Path:
     return SHARED / df[df["source"] == "screenshots_ui"].iloc[0]["image"]
 
 
-def jpeg_with_gps(src: Path, lat: float, lon: float) -> bytes:
-    """JPEG bytes of ``src`` carrying EXIF GPS (lat, lon in degrees)."""
-    img = Image.open(src).convert("RGB")
-    exif = Image.Exif()
-    gps = exif.get_ifd(0x8825)
-
-    def dms(v: float):
-        v = abs(v)
-        d = int(v)
-        m = int((v - d) * 60)
-        s = round(((v - d) * 60 - m) * 60, 4)
-        return (d, m, s)
-
-    gps[1], gps[2] = ("N" if lat >= 0 else "S"), dms(lat)
-    gps[3], gps[4] = ("E" if lon >= 0 else "W"), dms(lon)
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", exif=exif)
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="session")
 def has_real_model() -> bool:
     return DEFAULT_MODEL.is_file()
+
+
+@pytest.fixture(scope="session")
+def model_env(tmp_path_factory):
+    """Point the app at a checkpoint (GEOLOC_MODEL) for the session (the shipped model, else a dev
+    checkpoint); caches are cleared around it so the model loads once."""
+    from app.resources import clear_all
+
+    old = os.environ.get("GEOLOC_MODEL")
+    if DEFAULT_MODEL.is_file():
+        os.environ.pop("GEOLOC_MODEL", None)
+    else:
+        os.environ["GEOLOC_MODEL"] = str(make_dev_checkpoint(tmp_path_factory.mktemp("model") / "dev.pt"))
+    clear_all()
+    yield
+    clear_all()
+    if old is None:
+        os.environ.pop("GEOLOC_MODEL", None)
+    else:
+        os.environ["GEOLOC_MODEL"] = old

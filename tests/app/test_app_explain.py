@@ -118,6 +118,14 @@ def test_lock_is_per_model_and_reentrant(fake_predictor):
         pass
 
 
+def test_lock_is_the_predictors_own():
+    """model.predict.Predictor serialises its forward passes with ``self.lock``: Grad-CAM must use it."""
+    class WithLock:
+        lock = threading.RLock()
+
+    assert ex.model_lock(WithLock()) is WithLock.lock
+
+
 def test_concurrent_explanations_and_predictions(fake_predictor):
     """Sessions share one model: Grad-CAM and predictions from many threads stay correct."""
     img = striped()

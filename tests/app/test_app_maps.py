@@ -21,7 +21,7 @@ def test_base_map_loads_only_vendored_leaflet():
     assert maps.LEAFLET_JS in html and maps.LEAFLET_CSS in html
     assert not CDN.findall(html), CDN.findall(html)[:3]
     assert "Country borders (offline)" in html
-    assert '"iso_a2": "FR"' in html or '"iso_a2":"FR"' in html
+    assert '"_tip":"France"' in html and "L.geoJson" in html
     assert maps.OfflineMap.default_js == [("leaflet", "/app/static/leaflet/leaflet.js")]
 
 
@@ -111,11 +111,14 @@ def test_mix_color_endpoints_and_clipping():
 
 def test_point_layer_sizes_and_colours_by_value():
     m = maps.base_map(online_tiles=False)
-    fg = maps.add_point_layer(m, [1, 2, 3], [4, 5, 6], name="errs", values=[0, 5, 10],
-                              tooltips=["a", "b", "c"], scale_radius=(2, 12), show=False)
-    circles = list(fg._children.values())
-    assert [c.options["radius"] for c in circles] == [2, 7, 12]
-    assert circles[0].options["fillColor"] == "#fff5eb"
+    layer = maps.add_point_layer(m, [1, 2, 3], [4, 5, 6], name="errs", values=[0, 5, 10],
+                                 tooltips=["a", "b", "<c>"], scale_radius=(2, 12), show=False)
+    feats = layer.data["features"]
+    assert [f["properties"]["_style"]["radius"] for f in feats] == [2, 7, 12]
+    assert feats[0]["properties"]["_style"]["fillColor"] == "#fff5eb"
+    assert feats[2]["properties"]["_tip"] == "&lt;c&gt;" and feats[1]["geometry"]["coordinates"] == [5.0, 2.0]
+    html = rendered(maps.finish(m))
+    assert "L.circleMarker" in html and '"errs"' in html
     with pytest.raises(ValueError):
         maps.add_point_layer(m, [1], [1, 2], name="bad")
 
@@ -127,3 +130,19 @@ def test_fit_to_and_legend():
     maps.fit_to(m, [])  # no-op
     legend = maps.legend_markdown(["truth", "guess"])
     assert "Actual location" in legend and "Your guess" in legend
+
+
+def test_antimeridian_rings_are_unwrapped():
+    ring = [[178, -17], [180, -17], [-180, -16], [-179, -16], [180, -16.5], [178, -17]]
+    out = maps.unwrap_ring(ring)
+    assert [p[0] for p in out] == [178, 180, 180, 181, 180, 178]
+    pole = [[-180, -85], [0, -80], [180, -85], [-180, -85]]
+    assert maps.unwrap_ring(pole) == pole  # odd jumps: encloses a pole, unchanged
+    gj = maps.countries_geojson("110m")
+    for f in gj["features"]:
+        if f["properties"]["name"] in ("Fiji", "Russia"):
+            polys = f["geometry"]["coordinates"]
+            polys = [polys] if f["geometry"]["type"] == "Polygon" else polys
+            for poly in polys:
+                for r in poly:
+                    assert all(abs(b[0] - a[0]) <= 180 for a, b in zip(r, r[1:]))

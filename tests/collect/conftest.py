@@ -14,17 +14,11 @@ from tests.collect.helpers import KEY, KEY_VARS  # noqa: E402
 from tests.fakes.streetview_server import SHARED_IMAGES, FakeStreetView, shared_images  # noqa: E402
 
 
-def pytest_collection_modifyitems(config, items):
-    if not shared_images():
-        skip = pytest.mark.skip(reason=f"shared Street View images not found at {SHARED_IMAGES}")
-        for item in items:
-            if "needs_images" in item.keywords or "fake" in getattr(item, "fixturenames", ()):
-                item.add_marker(skip)
-
-
 @pytest.fixture
 def fake():
     """A running fake Street View server accepting ``KEY``; dense coverage (0.01 deg grid)."""
+    if not shared_images():
+        pytest.skip(f"shared Street View images not found at {SHARED_IMAGES}")
     with FakeStreetView(key=KEY, grid_deg=0.01, coverage=0.9) as f:
         yield f
 

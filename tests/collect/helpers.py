@@ -28,3 +28,15 @@ def cli(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 
 def popen_cli(args: list[str], *, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "model.collect", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run the CLI in this process (argparse exits included): (exit code, stdout, stderr)."""
+    from model.collect.__main__ import main
+
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse: --help, bad arguments
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -142,6 +142,8 @@ def test_argument_validation():
     with pytest.raises(MissingKeyError):
         StreetViewClient("  ")
     assert StreetViewClient("k").base_url == DEFAULT_BASE_URL
+    with pytest.raises(ValueError, match="https"):
+        StreetViewClient("k", base_url="http://maps.example.org/streetview")  # key in clear text
 
 
 def test_get_api_key(tmp_path, monkeypatch):
@@ -200,3 +202,24 @@ def test_errors_form_a_hierarchy():
     for cls in (NoCoverage, NotFound, QuotaExceeded, RequestDenied, InvalidRequest, UnknownError, ServerError,
                 NetworkError, MissingKeyError):
         assert issubclass(cls, StreetViewError)
+
+
+def test_url_signing(fake):
+    import base64
+    import hashlib
+    import hmac
+    from urllib.parse import urlencode
+
+    secret = base64.urlsafe_b64encode(b"0123456789abcdef0123").decode()
+    c = StreetViewClient(KEY, base_url=fake.base_url, signing_secret=secret)
+    c.metadata(45.8, 15.9, radius=1000)
+    params = dict(fake.requests[-1].params)
+    sig = params.pop("signature")
+    signed = "/maps/api/streetview/metadata?" + urlencode(params)
+    want = base64.urlsafe_b64encode(hmac.new(base64.urlsafe_b64decode(secret), signed.encode(),
+                                             hashlib.sha1).digest()).decode()
+    assert sig == want
+    fake.fail_next("drop")
+    with pytest.raises(NetworkError) as ei:
+        c.metadata(45.8, 15.9)
+    assert secret not in str(ei.value) and KEY not in str(ei.value) and secret not in repr(c)

@@ -71,6 +71,8 @@ def test_faults_are_survived_and_result_unchanged(fake, tmp_path):
     fake.reset_log()
     fake.settings.fault_rates = {"429": 0.12, "500": 0.08, "drop": 0.08, "UNKNOWN_ERROR": 0.05, "slow": 0.03}
     fake.settings.slow_s = 0.6
+    for kind in ("429", "drop", "500", "slow"):  # at least one of each, whatever the dice say
+        fake.fail_next(kind)
     s = make(fake, tmp_path / "faulty", plan, timeout=0.4, retries=12).run()
     assert s.complete, s.text()
     assert s.retries > 0 and fake.count(outcome="http-429") > 0 and fake.count(outcome="drop") > 0

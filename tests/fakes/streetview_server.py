@@ -13,6 +13,7 @@ read at run time from ``<repo>/../shared/geodata/images`` (never copied into the
         ...
         fake.requests                                    # log: list of LoggedRequest
         fake.count("image")                              # image requests answered so far
+        fake.wait_idle(); fake.reset_log()               # e.g. between a killed run and its resume
 
 The fake world: panoramas sit on a lat/lon grid of ``grid_deg`` degrees (with a small deterministic
 offset); a grid point has one with probability ``coverage`` (a hash, so the same everywhere and every
@@ -112,6 +113,8 @@ class FakeStreetView:
         self._lock = threading.Lock()
         self._rng = random.Random(self.settings.seed)
         self._panos: dict[str, tuple[float, float, str]] = {}
+        self._inflight = 0
+        self._last_seen = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -157,6 +160,19 @@ class FakeStreetView:
         with self._lock:
             return sum(1 for r in self.requests if (endpoint is None or r.endpoint == endpoint)
                        and (outcome is None or r.outcome == outcome))
+
+    def wait_idle(self, quiet_s: float = 0.2, timeout: float = 10.0) -> None:
+        """Wait until no request is being handled and none has arrived for ``quiet_s`` seconds
+        (e.g. after killing a client, before counting the next run's requests)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                busy = self._inflight > 0
+                last = self._last_seen
+            if not busy and time.monotonic() - last >= quiet_s:
+                return
+            time.sleep(0.02)
+        raise TimeoutError("the fake server did not go idle")
 
     def reset_log(self) -> None:
         with self._lock:
@@ -225,6 +241,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
     server_fake: FakeStreetView
 
     def log_message(self, *args) -> None:  # quiet
@@ -243,6 +260,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(code, json.dumps(data).encode(), "application/json; charset=UTF-8")
 
     def do_GET(self) -> None:  # noqa: N802
+        fake = self.server_fake
+        with fake._lock:
+            fake._inflight += 1
+            fake._last_seen = time.monotonic()
+        try:
+            self._get()
+        finally:
+            with fake._lock:
+                fake._inflight -= 1
+                fake._last_seen = time.monotonic()
+
+    def _get(self) -> None:
         fake = self.server_fake
         s = fake.settings
         parts = urlsplit(self.path)

@@ -1,0 +1,273 @@
+"""Data of the Explore page (no Streamlit): evaluations of a checkpoint on a manifest split, cached
+on disk, and the per-location table every view of the page works on.
+
+An *evaluation folder* holds the files of ``python -m model.evaluate`` (``predictions.csv``,
+``metrics.json``, ``classification_report_country.csv``, ``confusion_country.csv``) and, when it
+was made here, ``source.json`` (checkpoint, manifest, split). Evaluations computed by the page live
+in ``<cache>/eval/<key>/`` where the key hashes the checkpoint (path, size, mtime), the manifest
+(path, size, mtime) and the split; ``<cache>`` is ``$GEOLOC_EXPLORE_CACHE`` or ``data/cache``.
+
+Units: coordinates in degrees, distances in km, scores in GeoGuessr points (0..5000),
+confidences and accuracies in 0..1.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE_ENV = "GEOLOC_EXPLORE_CACHE"
+EVAL_FORMAT = 1
+RANK_COLUMNS = ("cell_rank", "country_rank", "loc_cell_rank", "loc_country_rank")
+Progress = Callable[[int, int, str], None]  # (done, total, message)
+
+
+def cache_root() -> Path:
+    """Disk cache of the page (evaluations, audits, thumbnails): ``$GEOLOC_EXPLORE_CACHE`` or ``data/cache``."""
+    env = os.environ.get(CACHE_ENV, "").strip()
+    return Path(env).expanduser() if env else ROOT / "data" / "cache"
+
+
+def file_stamp(path: str | os.PathLike) -> str:
+    """``resolved path|size|mtime_ns`` of a file: changes whenever the file is replaced or edited."""
+    p = Path(path).expanduser().resolve()
+    st = p.stat()
+    return f"{p}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def eval_key(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: str) -> str:
+    """Cache key of an evaluation: hash of the checkpoint's and the manifest's stamps and the split."""
+    text = f"v{EVAL_FORMAT}\n{file_stamp(checkpoint)}\n{file_stamp(manifest)}\n{split}"
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def eval_dir_for(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: str) -> Path:
+    """Where the evaluation of ``checkpoint`` on ``split`` of ``manifest`` is (or will be) cached."""
+    return cache_root() / "eval" / eval_key(checkpoint, manifest, split)
+
+
+def has_evaluation(folder: str | os.PathLike | None) -> bool:
+    """True if ``folder`` holds a ``predictions.csv``."""
+    return folder is not None and (Path(folder) / "predictions.csv").is_file()
+
+
+def select_split(df: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Rows of a manifest in ``split`` ("all" = every row; a manifest without splits is used whole)."""
+    if split == "all" or not (df["split"] != "").any():
+        return df.reset_index(drop=True)
+    return df[df["split"] == split].reset_index(drop=True)
+
+
+def _outputs_in_chunks(predictor: Any, paths: list[str], chunk: int, progress: Progress | None) -> dict:
+    """Network outputs of ``model.evaluate.network_outputs`` computed ``chunk`` images at a time
+    (one progress step each), holding the model's lock per chunk so other sessions can interleave."""
+    from model.evaluate import network_outputs
+    from model.explain import model_lock
+    from model.images import ImageLoadError
+
+    parts: list[dict | int] = []
+    for s in range(0, len(paths), chunk):
+        sub = paths[s:s + chunk]
+        try:
+            with model_lock(predictor):
+                parts.append(network_outputs(predictor.net, predictor.ck, sub, cache=None))
+        except ImageLoadError:  # no image of the chunk loaded: filled with "not ok" rows below
+            parts.append(len(sub))
+        if progress:
+            progress(min(s + chunk, len(paths)), len(paths), "images")
+    good = [p for p in parts if isinstance(p, dict)]
+    if not good:
+        raise ValueError(f"none of the {len(paths)} images could be loaded")
+    out: dict[str, np.ndarray] = {}
+    for k in good[0]:
+        arrays = [p[k] if isinstance(p, dict) else
+                  np.zeros((p,) + good[0][k].shape[1:], good[0][k].dtype) for p in parts]
+        out[k] = np.concatenate(arrays)
+    return out
+
+
+def run_evaluation(predictor: Any, manifest: str | os.PathLike, split: str, out_dir: str | os.PathLike,
+                   progress: Progress | None = None, chunk: int = 16, top_k: int = 10) -> dict:
+    """Evaluate a loaded ``model.predict.Predictor`` on ``split`` of ``manifest`` and write the files of
+    ``model.evaluate`` (same columns) plus ``source.json`` into ``out_dir`` atomically. Returns the metrics.
+
+    Same computation as ``model.evaluate.evaluate_checkpoint`` but reusing the loaded model and
+    reporting progress per chunk of images.
+    """
+    from model.evaluate import compute_metrics, predictions_table
+    from model.manifest import read_manifest
+    from model.metrics import classification_report_frame, confusion_frame, map_size_for
+
+    df = select_split(read_manifest(manifest), split)
+    if df.empty:
+        raise ValueError(f"no rows with split={split!r} in {manifest}")
+    outs = _outputs_in_chunks(predictor, df["path"].tolist(), chunk, progress)
+    size = map_size_for(df["lat"], df["lon"])
+    pred = predictions_table(df, outs, predictor.cells, top_k, size)
+    m = compute_metrics(pred, size)
+    m["skipped_images"] = int((~outs["ok"]).sum())
+    m["checkpoint"] = str(predictor.path)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
+    csv = pred.copy()
+    for c in RANK_COLUMNS:
+        csv[c] = csv[c].map(lambda v: " ".join(map(str, v)))
+    csv.to_csv(tmp / "predictions.csv", index=False, float_format="%.6f")
+    loc = pred.drop_duplicates("location_id")
+    lab = loc["true_country"] != ""
+    y_true, y_pred = loc.loc[lab, "true_country"].tolist(), loc.loc[lab, "loc_pred_country"].tolist()
+    if y_true:
+        classification_report_frame(y_true, y_pred).to_csv(tmp / "classification_report_country.csv", index=False)
+        confusion_frame(y_true, y_pred).to_csv(tmp / "confusion_country.csv")
+    (tmp / "metrics.json").write_text(json.dumps(_plain(m), indent=2))
+    info = {"format": EVAL_FORMAT, "checkpoint": str(Path(predictor.path).resolve()),
+            "manifest": str(Path(manifest).resolve()), "split": split, "n_images": int(len(df))}
+    (tmp / "source.json").write_text(json.dumps(info, indent=2))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return m
+
+
+def _plain(x: Any) -> Any:
+    from model.checkpoint import plain
+
+    return plain(x)
+
+
+def _ranks(v: Any) -> list[str]:
+    if isinstance(v, (list, tuple)):
+        return [str(x) for x in v]
+    return str(v).split() if isinstance(v, str) and v.strip() else []
+
+
+@dataclass
+class Evaluation:
+    """One evaluation, loaded: ``images`` (one row per image, predictions.csv), ``locations`` (one
+    row per location, see :func:`location_table`), ``metrics`` (metrics.json), ``report`` (the
+    per-country classification report or None) and ``info`` (source.json, empty if absent)."""
+
+    folder: Path
+    images: pd.DataFrame
+    locations: pd.DataFrame
+    metrics: dict = field(default_factory=dict)
+    report: pd.DataFrame | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def checkpoint(self) -> str:
+        """The checkpoint the evaluation was made with ("" if unknown)."""
+        return str(self.info.get("checkpoint") or self.metrics.get("checkpoint") or "")
+
+
+def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
+    """``predictions.csv`` with rank columns as lists of strings and text columns as strings."""
+    df = pd.read_csv(path, dtype={"image": str, "location_id": str, "source": str, "split": str,
+                                  "true_country": str, "true_admin1": str, "pred_country": str,
+                                  "loc_pred_country": str}, keep_default_na=False,
+                     na_values={c: [""] for c in ("true_lat", "true_lon", "distance_km", "loc_distance_km", "score",
+                                                  "loc_score", "loc_best_distance_km", "loc_best_score")})
+    for c in RANK_COLUMNS:
+        if c in df:
+            df[c] = df[c].map(_ranks)
+    for c in ("source", "split", "true_country", "true_admin1"):
+        if c not in df:
+            df[c] = ""
+    return df
+
+
+def resolve_image(image: str, base: Path | None) -> str:
+    """Absolute path of a manifest ``image`` entry (relative to the manifest's folder ``base``)."""
+    p = Path(image)
+    return str(p if p.is_absolute() or base is None else base / p)
+
+
+def location_table(images: pd.DataFrame, base: Path | None = None) -> pd.DataFrame:
+    """One row per location from a predictions table (fused views, the ``loc_*`` columns).
+
+    Columns: location_id, source, split, n_views, images / paths (lists, paths absolute via the
+    manifest folder ``base``), true_lat/lon/country/admin1/cell, pred_lat/lon/country/cell,
+    best_lat/lon (expected-score guess), distance_km, best_distance_km, score, confidence (top country,
+    0..1), cell_confidence (top cell), country_rank / cell_rank (lists), correct (country right),
+    cell_correct, bucket (error bucket index, -1 without coordinates).
+    """
+    from app.explore_stats import bucket_index
+
+    if images.empty:
+        return pd.DataFrame(columns=["location_id", "source", "paths", "distance_km", "correct", "bucket"])
+    g = images.groupby("location_id", sort=False)
+    first = g.head(1).set_index("location_id")
+
+    def col(name: str, fallback: str | None = None, default: Any = np.nan) -> pd.Series:
+        for c in (name, fallback):
+            if c and c in first:
+                return first[c]
+        return pd.Series(default, index=first.index)
+
+    out = pd.DataFrame({
+        "source": col("source", default=""), "split": col("split", default=""),
+        "n_views": g.size(), "images": g["image"].agg(list),
+        "true_lat": col("true_lat"), "true_lon": col("true_lon"), "true_country": col("true_country", default=""),
+        "true_admin1": col("true_admin1", default=""), "true_cell": col("true_cell", default=-1),
+        "pred_lat": col("loc_pred_lat", "pred_lat"), "pred_lon": col("loc_pred_lon", "pred_lon"),
+        "pred_country": col("loc_pred_country", "pred_country", ""),
+        "pred_cell": col("loc_pred_cell", "pred_cell", -1),
+        "best_lat": col("loc_best_lat", "loc_pred_lat"), "best_lon": col("loc_best_lon", "loc_pred_lon"),
+        "distance_km": col("loc_distance_km", "distance_km"), "best_distance_km": col("loc_best_distance_km"),
+        "score": col("loc_score", "score"),
+        "confidence": col("loc_country_confidence", "country_confidence"),
+        "cell_confidence": col("loc_confidence", "confidence"),
+        "country_rank": col("loc_country_rank", "country_rank", None), "cell_rank": col("loc_cell_rank", "cell_rank", None),
+    }).reset_index()
+    out["paths"] = [[resolve_image(i, base) for i in ims] for ims in out["images"]]
+    for c in ("country_rank", "cell_rank"):
+        out[c] = [v if isinstance(v, list) else [] for v in out[c]]
+    out["correct"] = (out["true_country"] != "") & (out["pred_country"] == out["true_country"])
+    out["cell_correct"] = out["true_cell"].astype(int) == out["pred_cell"].astype(int)
+    out["bucket"] = bucket_index(out["distance_km"].to_numpy(float))
+    return out
+
+
+def _read_json(p: Path) -> dict:
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def folder_stamp(folder: str | os.PathLike) -> str:
+    """Stamp of an evaluation folder (its predictions.csv and source.json): the loading cache key."""
+    f = Path(folder)
+    return "|".join(file_stamp(f / n) for n in ("predictions.csv", "source.json", "metrics.json") if (f / n).is_file())
+
+
+def load_evaluation(folder: str | os.PathLike, manifest: str | os.PathLike | None = None) -> Evaluation:
+    """Load an evaluation folder; image paths resolve against ``manifest``'s folder (default: the
+    manifest named in source.json). Cached in memory per folder stamp."""
+    return _load(str(Path(folder).resolve()), folder_stamp(folder), str(manifest) if manifest else "")
+
+
+@lru_cache(maxsize=8)
+def _load(folder: str, _stamp: str, manifest: str) -> Evaluation:
+    f = Path(folder)
+    if not has_evaluation(f):
+        raise FileNotFoundError(f"no predictions.csv in {f}")
+    info = _read_json(f / "source.json")
+    man = manifest or info.get("manifest", "")
+    base = Path(man).parent if man else None
+    images = read_predictions(f / "predictions.csv")
+    rep_p = f / "classification_report_country.csv"
+    report = pd.read_csv(rep_p, keep_default_na=False) if rep_p.is_file() else None
+    return Evaluation(folder=f, images=images, locations=location_table(images, base),
+                      metrics=_read_json(f / "metrics.json"), report=report, info=info)

@@ -1,0 +1,147 @@
+"""Maps of the Explore page (no Streamlit), built on ``app.maps`` (offline Leaflet).
+
+- :func:`errors_map`: every test location as a dot coloured by its error bucket, clustered where
+  dense (Leaflet.markercluster vendored in ``app/static/markercluster/``; a cluster is a ring whose
+  colours give the share of each error bucket among its locations), and for the selected location
+  the actual place, the model's guess and the great-circle line between them.
+- :func:`accuracy_map`: per-country accuracy as a choropleth (countries with a test location).
+
+Coordinates in degrees, distances in km.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+
+import folium
+import numpy as np
+import pandas as pd
+from folium.plugins import MarkerCluster
+
+from app import maps
+from app.explore_stats import BUCKET_COLORS, BUCKET_LABELS, UNKNOWN_COLOR, bucket_color
+from model.geo import haversine_km
+from model.revgeo import country_name
+
+CLUSTER_URL = f"{maps.STATIC_URL}/markercluster"
+
+_ICON_JS = """function(cluster) {
+  var ms = cluster.getAllChildMarkers(), n = ms.length, c = {}, order = %s, acc = 0, stops = [];
+  ms.forEach(function(m) { var k = m.options.fillColor || '%s'; c[k] = (c[k] || 0) + 1; });
+  order.forEach(function(k) { if (c[k]) { stops.push(k + ' ' + (acc / n * 360) + 'deg ' + ((acc + c[k]) / n * 360)
+    + 'deg'); acc += c[k]; } });
+  var s = n < 10 ? 30 : (n < 100 ? 38 : 46);
+  return L.divIcon({html: '<div class="geo-cluster-ring" style="width:' + s + 'px;height:' + s + 'px;'
+    + 'background:conic-gradient(' + stops.join(',') + ')"><span>' + n + '</span></div>',
+    className: 'geo-cluster', iconSize: L.point(s, s)});
+}"""
+_CLUSTER_CSS = ("<style>.geo-cluster-ring{border-radius:50%;display:flex;align-items:center;justify-content:center;"
+                "border:2px solid #fff;box-shadow:0 0 3px rgba(0,0,0,.6);box-sizing:border-box}"
+                ".geo-cluster-ring span{background:rgba(255,255,255,.9);border-radius:9px;padding:1px 5px;"
+                "font:bold 11px/1.2 sans-serif;color:#222}</style>")
+
+
+class OfflineMarkerCluster(MarkerCluster):
+    """``folium.plugins.MarkerCluster`` loading Leaflet.markercluster from the app's static files."""
+
+    default_js = [("markerclusterjs", f"{CLUSTER_URL}/leaflet.markercluster.js")]
+    default_css = [("markercluster_css", f"{CLUSTER_URL}/MarkerCluster.css"),
+                   ("markercluster_default_css", f"{CLUSTER_URL}/MarkerCluster.Default.css")]
+
+
+def fmt_km(d: float) -> str:
+    """Distance for people: '850 m', '12.3 km', '1,234 km' ('?' if unknown)."""
+    if d is None or not math.isfinite(d):
+        return "?"
+    if d < 1:
+        return f"{d * 1000:.0f} m"
+    return f"{d:.1f} km" if d < 100 else f"{d:,.0f} km"
+
+
+def location_tooltip(r: pd.Series) -> str:
+    """One line per location: truth -> guess, error, score, confidence."""
+    t = country_name(r["true_country"]) or "?"
+    p = country_name(r["pred_country"]) or "?"
+    s = f"{t} → {p}: {fmt_km(float(r['distance_km']))}"
+    if not pd.isna(r.get("score")):
+        s += f", {float(r['score']):,.0f} points"
+    return s + f" (confidence {float(r['confidence']):.0%}; {r['source']})"
+
+
+def errors_map(locs: pd.DataFrame, selected: pd.Series | None = None, *, cluster: bool = True,
+               online_tiles: bool = True) -> folium.Map:
+    """The test set on a map: a dot per located row of ``locs`` coloured by error bucket (clustered if
+    ``cluster``); the ``selected`` row (if any) adds the actual place, the guess and the line."""
+    m = maps.base_map(online_tiles=online_tiles)
+    m.options["max_zoom"] = 18  # Leaflet.markercluster needs the map's maxZoom (there is no base tile layer)
+    m.get_root().header.add_child(folium.Element(_CLUSTER_CSS))
+    located = locs[locs["true_lat"].notna() & locs["true_lon"].notna()]
+    if cluster:
+        fg: folium.map.FeatureGroup | MarkerCluster = OfflineMarkerCluster(
+            name="Test locations (by error)", maxClusterRadius=35, showCoverageOnHover=False,
+            spiderfyOnMaxZoom=True, disableClusteringAtZoom=7,
+            icon_create_function=_ICON_JS % (json.dumps(list(BUCKET_COLORS) + [UNKNOWN_COLOR]), UNKNOWN_COLOR))
+    else:
+        fg = folium.FeatureGroup(name="Test locations (by error)")
+    for _, r in located.iterrows():
+        maps.add_circle(fg, r["true_lat"], r["true_lon"], radius=6, color=bucket_color(int(r["bucket"])),
+                        fill_opacity=0.9, tooltip=location_tooltip(r), weight=0.8)
+    fg.add_to(m)
+    pts = list(zip(located["true_lat"], located["true_lon"]))
+    if selected is not None and not pd.isna(selected["true_lat"]):
+        sel = folium.FeatureGroup(name="Selected location")
+        tip = fmt_km(float(selected["distance_km"]))
+        maps.add_great_circle(sel, selected["pred_lat"], selected["pred_lon"], selected["true_lat"],
+                              selected["true_lon"], color=maps.KIND_STYLES["model"]["color"], tooltip=tip)
+        maps.add_marker(sel, selected["pred_lat"], selected["pred_lon"], "model",
+                        f"Model's guess: {country_name(selected['pred_country'])}, {tip} away")
+        maps.add_marker(sel, selected["true_lat"], selected["true_lon"], "truth",
+                        f"Actual location: {country_name(selected['true_country'])}", size=26)
+        sel.add_to(m)
+        pts = [(selected["true_lat"], selected["true_lon"]), (selected["pred_lat"], selected["pred_lon"])]
+        maps.fit_to(m, pts, pad_deg=3.0, max_zoom=6)
+    elif pts:
+        maps.fit_to(m, pts, pad_deg=5.0, max_zoom=5)
+    return maps.finish(m)
+
+
+def accuracy_map(per_country: pd.DataFrame, *, online_tiles: bool = True) -> folium.Map:
+    """Choropleth of per-country accuracy (red 0 % ... green 100 %) from ``explore_stats.per_country``;
+    the tooltip gives the country and its accuracy."""
+    m = maps.base_map(online_tiles=online_tiles)
+    vals = {str(r.country): float(r.accuracy) for r in per_country.itertuples()}
+    maps.add_country_choropleth(m, vals, name="Country accuracy", fmt=lambda v: f"{v:.0%}", vmax=1.0,
+                                min_value=-1.0, low="#d73027", high="#1a9850")
+    return maps.finish(m)
+
+
+def nearest_location(locs: pd.DataFrame, lat: float, lon: float, max_km: float = 300.0) -> str | None:
+    """``location_id`` of the located row nearest to a map click (degrees; the longitude may lie
+    outside -180..180 after panning), or None if none is within ``max_km``."""
+    located = locs[locs["true_lat"].notna()]
+    if located.empty or lat is None or lon is None:
+        return None
+    lon = (float(lon) + 180.0) % 360.0 - 180.0
+    d = np.asarray(haversine_km(float(lat), lon, located["true_lat"].to_numpy(float),
+                                located["true_lon"].to_numpy(float)), float)
+    i = int(np.argmin(d))
+    return str(located["location_id"].iloc[i]) if d[i] <= max_km else None
+
+
+def clicked_location(state: dict | None, locs: pd.DataFrame, max_km: float = 1.0) -> str | None:
+    """The location whose dot was clicked, from st_folium's returned state
+    (``{"last_object_clicked": {"lat": .., "lng": ..}}``); None if the click hit no test location
+    (e.g. the model's guess marker)."""
+    obj = (state or {}).get("last_object_clicked") if isinstance(state, dict) else None
+    if not isinstance(obj, dict) or obj.get("lat") is None or obj.get("lng") is None:
+        return None
+    return nearest_location(locs, float(obj["lat"]), float(obj["lng"]), max_km=max_km)
+
+
+def bucket_legend() -> str:
+    """HTML legend of the error buckets (``st.markdown(..., unsafe_allow_html=True)``)."""
+    items = [f'<span style="display:inline-block;width:11px;height:11px;border-radius:50%;background:{c};'
+             f'border:1px solid #555;margin:0 4px 0 10px;vertical-align:middle"></span>{html.escape(lab)}'
+             for c, lab in zip(BUCKET_COLORS, BUCKET_LABELS)]
+    return '<div style="font-size:0.85rem">' + "".join(items) + "</div>"

@@ -1,0 +1,248 @@
+"""Glue of the Play page that needs no Streamlit: playable locations from the manifest, leak-free
+view images, the model's move, the maps and the tables. Rules live in ``app.game``.
+
+Leak-free means nothing shown before the reveal can give the place away: views are re-encoded
+JPEGs without metadata (no EXIF GPS, no file name), errors never quote a path, the guess map is
+framed on the whole region, never on the round. Coordinates are degrees, distances km.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlencode
+
+import folium
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from app import maps
+from app.game import (MAX_ROUNDS, TIME_LIMITS, VIEW_MODES, GameConfig, GameState, Location, ModelMove, RoundResult,
+                      clean_seed)
+from app.predict_logic import fmt_km
+from app.regions import WORLD, in_region, parse_region, region_label
+from model.geo import geoscore, pairwise_km
+from model.images import ImageLoadError, open_image
+
+COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+WINNER_WORDS = {"player": "You", "model": "Model", "tie": "Tie"}
+MODEL_KIND = "best"  # the model plays its expected-score guess: the app's marker kind for that
+REVEAL_LEGEND = ("truth", "guess", MODEL_KIND)
+
+
+# ----------------------------------------------------------------------------------- locations
+def playable_locations(df: pd.DataFrame, train_groups: Iterable[str] = (), *, check_files: bool = True) -> list[Location]:
+    """Held-out locations of a manifest: split "test", with coordinates (label-only screenshot rows
+    are dropped), group not in ``train_groups`` (what the model trained or was selected on), and
+    image files that exist. Views are ordered by their ``view`` index."""
+    excluded = {str(g) for g in train_groups}
+    t = df[(df["split"] == "test") & df["lat"].notna() & df["lon"].notna()]
+    t = t[~t["group_id"].astype(str).isin(excluded)]
+    if check_files:
+        t = t[[Path(p).is_file() for p in t["path"]]]
+    out = []
+    for loc_id, g in t.sort_values(["location_id", "view"]).groupby("location_id", sort=True):
+        heads = tuple(None if pd.isna(h) else float(h) for h in g["heading"]) if "heading" in g else ()
+        r = g.iloc[0]
+        out.append(Location(location_id=str(loc_id), group_id=str(r["group_id"]), lat=float(r["lat"]),
+                            lon=float(r["lon"]), country_code=str(r["country_code"]).upper(),
+                            country=str(r["country"]), paths=tuple(str(p) for p in g["path"]), headings=heads))
+    return out
+
+
+@lru_cache(maxsize=4)
+def _playable_cached(manifest: str, mtime: float, train_groups: frozenset[str]) -> tuple[Location, ...]:
+    from model.manifest import read_manifest
+
+    return tuple(playable_locations(read_manifest(manifest), train_groups))
+
+
+def load_playable(train_groups: Iterable[str], manifest: str | os.PathLike | None = None) -> list[Location]:
+    """:func:`playable_locations` of the default manifest (``model.manifest.resolve_manifest``),
+    cached per process by manifest path, modification time and training groups."""
+    from model.manifest import resolve_manifest
+
+    p = resolve_manifest(manifest)
+    return list(_playable_cached(str(p), p.stat().st_mtime, frozenset(str(g) for g in train_groups)))
+
+
+def country_names(locations: Iterable[Location]) -> dict[str, str]:
+    """{country code: English name} of the given locations."""
+    return {x.country_code: x.country for x in locations if x.country_code}
+
+
+def region_bounds(locations: Sequence[Location], region: str) -> list[tuple[float, float]]:
+    """Corner points (lat, lon) framing all playable locations of a region (empty for the world),
+    rounded outwards to whole degrees: the guess map shows the region, and no location's coordinates."""
+    if parse_region(region)[0] == WORLD:
+        return []
+    pts = [(x.lat, x.lon) for x in locations if in_region(x.country_code, region)]
+    if not pts:
+        return []
+    lats, lons = [p[0] for p in pts], [p[1] for p in pts]
+    return [(math.floor(min(lats)), math.floor(min(lons))), (math.ceil(max(lats)), math.ceil(max(lons)))]
+
+
+# ----------------------------------------------------------------------------------- views
+def compass_point(heading: float | None) -> str:
+    """'NE' for a camera heading of 45 degrees (eight points), '' when unknown."""
+    if heading is None or not math.isfinite(heading):
+        return ""
+    return COMPASS[int((float(heading) % 360.0 + 22.5) // 45) % 8]
+
+
+def heading_label(heading: float | None) -> str:
+    """'facing NE (45°)' for a camera heading in degrees, '' when unknown."""
+    if not compass_point(heading):
+        return ""
+    return f"facing {compass_point(heading)} ({float(heading) % 360.0:.0f}°)"
+
+
+def view_caption(k: int, n: int, heading: float | None) -> str:
+    """Neutral caption of the k-th (0-based) of n views: 'View 2 of 4 · facing E (90°)'."""
+    h = heading_label(heading)
+    return f"View {k + 1} of {n}" + (f" · {h}" if h else "")
+
+
+def load_view(path: str, k: int) -> tuple[Image.Image, bytes]:
+    """A view as (RGB image for the model, JPEG bytes for the page). The bytes are re-encoded without
+    EXIF or other metadata; errors name the view, never the file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ImageLoadError(f"view {k + 1}: cannot be read ({e.strerror or type(e).__name__})") from None
+    img = open_image(data, f"view {k + 1}")
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return img, buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------- model
+def model_move(pred: Any, region: str, map_size_km: float | None, top_n: int = 3) -> ModelMove:
+    """The model's pin for a round. World: its expected-score guess (``pred.best_lat/lon``). A region
+    game tells the model the region, as the player knows it: cell probabilities are restricted to the
+    region's countries and renormalised, and the pin is the candidate cell position with the highest
+    expected score on that map (size ``map_size_km``). Without a cell in the region, as for the world.
+
+    ``pred.top`` should list all cells (``predict(..., top_k=n_cells)``)."""
+    top = list(pred.top)
+    inside = [g for g in top if in_region(g.country_code, region)] if parse_region(region)[0] != WORLD else []
+    if not inside:
+        lat, lon = float(pred.best_lat), float(pred.best_lon)
+        near = min(top, key=lambda g: (g.lat - lat) ** 2 + (g.lon - lon) ** 2)
+        return ModelMove(lat, lon, tuple((g.name, g.country, float(g.prob)) for g in top[:top_n]), int(near.cell_id))
+    p = np.array([max(float(g.prob), 0.0) for g in inside])
+    p = p / p.sum() if p.sum() > 0 else np.full(len(inside), 1.0 / len(inside))
+    order = np.argsort(-p)
+    keep = order[: max(1, int(np.searchsorted(np.cumsum(p[order]), 0.999)) + 1)][:1024]
+    lat = np.array([inside[i].lat for i in keep])
+    lon = np.array([inside[i].lon for i in keep])
+    pk = p[keep] / p[keep].sum()
+    expected = geoscore(pairwise_km(lat, lon, lat, lon), map_size_km) @ pk
+    b = int(keep[int(np.argmax(expected))])
+    best = [(inside[i].name, inside[i].country, float(p[i])) for i in order[:top_n]]
+    return ModelMove(float(inside[b].lat), float(inside[b].lon), tuple(best), int(inside[b].cell_id))
+
+
+# ----------------------------------------------------------------------------------- maps
+def guess_map(bounds: Sequence[tuple[float, float]]) -> folium.Map:
+    """The map the player clicks: the world, or framed on a region's ``bounds``. It never changes
+    during a round (its pin is drawn by :func:`pin_layer`), so zoom and pan survive each click."""
+    m = maps.base_map(center=(20.0, 10.0), zoom=1 if not bounds else 4, online_tiles=True)
+    if bounds:
+        maps.fit_to(m, bounds, pad_deg=0.5, max_zoom=9)
+    return maps.finish(m)
+
+
+def pin_layer(guess: tuple[float, float] | None) -> folium.FeatureGroup:
+    """The player's pin as a feature group added to the map without re-rendering it."""
+    fg = folium.FeatureGroup(name="Your pin")
+    if guess is not None:
+        maps.add_marker(fg, guess[0], guess[1], "guess", "Your pin")
+    return fg
+
+
+def reveal_map(res: RoundResult) -> folium.Map:
+    """After a round: the actual place, the player's pin and the model's pin (marker kind
+    :data:`MODEL_KIND`), great-circle lines from each pin to the truth (distances in the tooltips),
+    zoomed to fit them."""
+    m = maps.base_map(online_tiles=True)
+    tl, tn = res.truth
+    pts = [res.truth, (res.model.lat, res.model.lon)]
+    maps.add_great_circle(m, res.model.lat, res.model.lon, tl, tn, color=maps.KIND_STYLES[MODEL_KIND]["color"],
+                          tooltip=f"Model: {fmt_km(res.model_km)}")
+    maps.add_marker(m, res.model.lat, res.model.lon, MODEL_KIND,
+                    f"Model: {fmt_km(res.model_km)}, {res.model_score:,} points")
+    if res.guess is not None:
+        maps.add_great_circle(m, res.guess[0], res.guess[1], tl, tn, color=maps.KIND_STYLES["guess"]["color"],
+                              tooltip=f"You: {fmt_km(res.player_km)}")
+        maps.add_marker(m, res.guess[0], res.guess[1], "guess",
+                        f"You: {fmt_km(res.player_km)}, {res.player_score:,} points")
+        pts.append(res.guess)
+    maps.add_marker(m, tl, tn, "truth", f"Actual location: {res.country}", size=26)
+    maps.fit_to(m, pts, pad_deg=0.5, max_zoom=10)
+    return maps.finish(m)
+
+
+# ----------------------------------------------------------------------------------- URLs
+def config_query(cfg: GameConfig) -> dict[str, str]:
+    """The URL query parameters of a game's options (``?seed=...&region=...``): a shareable game."""
+    q = {"seed": cfg.seed, "region": cfg.region, "rounds": str(cfg.n_rounds), "views": cfg.views}
+    if cfg.time_limit_s:
+        q["time"] = str(cfg.time_limit_s)
+    return q
+
+
+def options_from_query(q: Mapping[str, Any], regions: Iterable[str]) -> dict[str, Any]:
+    """Game options (``GameConfig`` field names) read from URL parameters; invalid or unknown values,
+    and regions not in ``regions`` (the playable ones), are left out."""
+    out: dict[str, Any] = {}
+    if clean_seed(q.get("seed")):
+        out["seed"] = clean_seed(q.get("seed"))
+    if q.get("region") in set(regions):
+        out["region"] = q.get("region")
+    rounds, limit = str(q.get("rounds", "")), str(q.get("time", ""))
+    if rounds.isdigit() and 1 <= int(rounds) <= MAX_ROUNDS:
+        out["n_rounds"] = int(rounds)
+    if q.get("views") in VIEW_MODES:
+        out["views"] = q.get("views")
+    if limit.isdigit() and int(limit) in TIME_LIMITS:
+        out["time_limit_s"] = int(limit)
+    return out
+
+
+def replay_link(entry: Any) -> str:
+    """Relative link to the Play page with a saved game's seed and options (for the leaderboard)."""
+    return "play?" + urlencode({"seed": entry.seed, "region": entry.region, "rounds": entry.rounds,
+                                "views": entry.views})
+
+
+# ----------------------------------------------------------------------------------- tables
+def board_rows(entries: Sequence[Any], names: dict[str, str]) -> list[dict]:
+    """Leaderboard rows for display (``app.leaderboard.Entry`` objects, best first)."""
+    return [{"Player": e.player, "Date": e.played_at[:10], "Region": region_label(e.region, names), "Rounds": e.rounds,
+             "Seed": e.seed, "Player points": e.player_score, "Model points": e.model_score, "Margin": e.margin,
+             "Replay": replay_link(e)} for e in entries]
+
+
+
+def result_rows(state: GameState) -> pd.DataFrame:
+    """Per-round table of the finished rounds: country, distances (km), points, round winner."""
+    rows = [{"Round": r.index + 1, "Country": r.country,
+             "Your distance": "no pin" if r.player_km is None else fmt_km(r.player_km), "Your points": r.player_score,
+             "Model distance": fmt_km(r.model_km), "Model points": r.model_score, "Winner": WINNER_WORDS[r.winner]}
+            for r in state.results]
+    return pd.DataFrame(rows, columns=["Round", "Country", "Your distance", "Your points", "Model distance",
+                                       "Model points", "Winner"])
+
+
+def scoring_note(map_size_km: float | None) -> str:
+    """How points are computed in this game, in words."""
+    if map_size_km is None:
+        return "Points: 5000·exp(−d / 1492.7 km), the GeoGuessr world-map formula."
+    return (f"Points: 5000·exp(−10·d / S) with S = {map_size_km:,.0f} km, the diagonal of this region's map "
+            "(GeoGuessr scales scores with the map size).")

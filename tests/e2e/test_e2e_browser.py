@@ -1,0 +1,140 @@
+"""Browser test: the real app (``streamlit run app/main.py``) in Debian's Chromium via Playwright,
+with every request that does not go to 127.0.0.1 blocked (offline). A photo is uploaded, the map
+renders with its markers and country borders, Grad-CAM turns on; screenshots are saved under
+``tests/artifacts/`` (gitignored)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.app.apphelpers import DEFAULT_MODEL, SHARED, jpeg_with_gps, make_dev_checkpoint
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+MAP = "iframe[title='streamlit_folium.st_folium']"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if not DEFAULT_MODEL.is_file():
+        env["GEOLOC_MODEL"] = str(make_dev_checkpoint(tmp_path_factory.mktemp("model") / "dev.pt"))
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def offline_page(browser, blocked: list[str]):
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+
+    def route(r):
+        u = r.request.url
+        if u.startswith(("http://127.0.0.1", "data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(u)
+            r.abort()
+
+    page.route("**/*", route)
+    page.set_default_timeout(90_000)
+    return page
+
+
+def test_upload_renders_offline_map_with_markers(server, browser, tmp_path):
+    df_row = next(line.split(",") for line in (SHARED / "manifest.csv").read_text().splitlines()[1:]
+                  if ",test" in line and "gsv_strips," in line)
+    src = SHARED / df_row[0]
+    photo = tmp_path / "street.jpg"  # the shared image with EXIF GPS added, made at run time
+    photo.write_bytes(jpeg_with_gps(src, float(df_row[6]), float(df_row[7])))
+    blocked: list[str] = []
+    page = offline_page(browser, blocked)
+    bad: list[str] = []
+    page.on("response", lambda r: bad.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(server)
+    page.wait_for_selector(IDLE)
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    frame = page.frame_locator(MAP)
+    frame.locator(".geo-marker-truth").first.wait_for()
+    page.wait_for_selector(IDLE)
+    for kind in ("truth", "model", "best", "candidate"):
+        assert frame.locator(f".geo-marker-{kind}").count() >= 1, kind
+    assert frame.locator(".geo-marker-candidate").count() == 5
+    assert frame.locator("path.leaflet-interactive").count() > 100  # country borders + lines drawn
+    assert page.get_by_text("GPS coordinates in its EXIF data").count() == 1
+    assert page.get_by_text("Distance (M)").count() == 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(800)  # let tiles-free map settle for the picture
+    page.screenshot(path=str(ARTIFACTS / "e2e_predict.png"), full_page=True)
+
+    page.get_by_text("Grad-CAM overlay").click()
+    page.get_by_text("Heat in the bottom band").wait_for()
+    page.wait_for_selector(IDLE)
+    page.screenshot(path=str(ARTIFACTS / "e2e_gradcam.png"), full_page=True)
+    assert not blocked, blocked[:5]
+    assert not bad, bad[:5]
+    page.close()
+
+
+def test_about_page(server, browser):
+    blocked: list[str] = []
+    page = offline_page(browser, blocked)
+    page.goto(server + "/about")
+    page.get_by_text("Photos never leave this machine").wait_for()
+    assert page.get_by_text("What Grad-CAM can and cannot tell").count() == 1
+    assert not blocked, blocked[:5]
+    page.close()
