@@ -228,7 +228,8 @@ def location_table(images: pd.DataFrame, base: Path | None = None) -> pd.DataFra
         "score": col("loc_score", "score"),
         "confidence": col("loc_country_confidence", "country_confidence"),
         "cell_confidence": col("loc_confidence", "confidence"),
-        "country_rank": col("loc_country_rank", "country_rank", None), "cell_rank": col("loc_cell_rank", "cell_rank", None),
+        "country_rank": col("loc_country_rank", "country_rank", None),
+        "cell_rank": col("loc_cell_rank", "cell_rank", None),
     }).reset_index()
     out["paths"] = [[resolve_image(i, base) for i in ims] for ims in out["images"]]
     for c in ("country_rank", "cell_rank"):

@@ -189,7 +189,8 @@ def calibration_tab(view: pd.DataFrame) -> None:
         return
     bins, ece = xs.reliability(conf, ok, nb)
     m = st.columns(4)
-    m[0].metric("Expected calibration error", f"{ece:.3f}", help="Σ share of bin × |accuracy − confidence|; 0 is perfect")
+    m[0].metric("Expected calibration error", f"{ece:.3f}",
+                help="Σ share of bin × |accuracy − confidence|; 0 is perfect")
     m[1].metric("Mean confidence", _pct(float(conf.mean())))
     m[2].metric("Accuracy", _pct(float(ok.mean())))
     gap = float(conf.mean() - ok.mean())
@@ -228,7 +229,8 @@ def audit_tab(predictor: Any, ev: xd.Evaluation) -> None:
         import time
 
         t0 = time.perf_counter()
-        rows = au.run_audit(predictor, _audit_rows(ev), int(size), int(seed), progress_callback(bar, "Locations audited"))
+        rows = au.run_audit(predictor, _audit_rows(ev), int(size), int(seed),
+                            progress_callback(bar, "Locations audited"))
         au.write_audit(ev.folder, rows, {"checkpoint": str(predictor.path), "data": ev.info.get("manifest", ""),
                                          "split": ev.info.get("split", ""), "limit": int(size), "seed": int(seed),
                                          "seconds": time.perf_counter() - t0})
@@ -251,7 +253,8 @@ def _audit_report(rows: pd.DataFrame, doc: dict, predictor: Any) -> None:
                     "–" if math.isnan(d) else f"{d * 100:+.0f} pts vs {_pct(o['acc_shown'])} shown")
     for msg in au.verdicts(o):
         st.markdown(f"- {msg}")
-    by = pd.DataFrame([{"Source": s, "Locations": g["n"], "Bottom heat": g["bottom_share"], "Edge heat": g["edge_share"],
+    by = pd.DataFrame([{"Source": s, "Locations": g["n"], "Bottom heat": g["bottom_share"],
+                        "Edge heat": g["edge_share"],
                         "Accuracy shown": g["acc_shown"], "Bottom hidden": g["acc_no_bottom"],
                         "Edges hidden": g["acc_no_edges"], "Country changed (bottom hidden)": g["changed_no_bottom"],
                         "Country changed (edges hidden)": g["changed_no_edges"]} for s, g in doc["by_source"].items()])

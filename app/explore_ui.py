@@ -50,8 +50,9 @@ def _default_manifest() -> str:
     return str(p) if p else ""
 
 
-def _computed(predictor: Any) -> xd.Evaluation:
-    from model.manifest import ManifestError, read_manifest, resolve_manifest
+def _computed(predictor: Any) -> tuple[Path, Path, str]:
+    """Manifest and split widgets: (evaluation folder, manifest, split) of the loaded model."""
+    from model.manifest import ManifestError, resolve_manifest
 
     c1, c2 = st.columns([4, 1])
     text = c1.text_input("Manifest (CSV, or a folder with manifest.csv)", value=_default_manifest(), key="ex_manifest")
@@ -61,41 +62,53 @@ def _computed(predictor: Any) -> xd.Evaluation:
     except ManifestError as e:
         st.error(str(e))
         st.stop()
-    folder = xd.eval_dir_for(predictor.path, man, split)
-    if not xd.has_evaluation(folder):
-        n = len(xd.select_split(read_manifest(man), split))
-        st.info(f"First use of this model on the {split} split of {man.name}: evaluating {n} images once; the "
-                f"result is cached on disk (`{folder}`) for every later visit.")
-        bar = st.progress(0.0, text="Evaluating…")
-        try:
-            xd.run_evaluation(predictor, man, split, folder, progress=progress_callback(bar, "Images evaluated"))
-        except (ValueError, ManifestError) as e:
-            st.error(f"The evaluation failed: {e}")
-            st.stop()
-        bar.empty()
-    return xd.load_evaluation(folder, man)
+    return xd.eval_dir_for(predictor.path, man, split), man, split
 
 
-def _from_folder() -> xd.Evaluation:
+def _evaluate(predictor: Any, folder: Path, man: Path, split: str) -> None:
+    """First use of a model on a split: evaluate it with a progress bar (the result is cached on disk)."""
+    from model.manifest import ManifestError, read_manifest
+
+    n = len(xd.select_split(read_manifest(man), split))
+    note = st.info(f"First use of this model on the {split} split of `{man}`: evaluating its {n} images once. The "
+                   "result is cached on disk for every later visit and every user.", icon=":material/hourglass_top:")
+    bar = st.progress(0.0, text="Evaluating…")
+    try:
+        xd.run_evaluation(predictor, man, split, folder, progress=progress_callback(bar, "Images evaluated"))
+    except (ValueError, ManifestError) as e:
+        st.error(f"The evaluation failed: {e}")
+        st.stop()
+    bar.empty()
+    note.empty()
+
+
+def _from_folder() -> tuple[Path, str | None]:
+    """Folder widgets: (evaluation folder, manifest its image paths are relative to)."""
     c1, c2 = st.columns(2)
     folder = c1.text_input("Evaluation folder (written by `python -m model.evaluate --out DIR`)",
                            value="runs/eval-default", key="ex_folder")
-    man = c2.text_input("Manifest the images' paths are relative to", value=_default_manifest(), key="ex_folder_manifest")
+    man = c2.text_input("Manifest the images' paths are relative to", value=_default_manifest(),
+                        key="ex_folder_manifest")
     f = Path(folder.strip()).expanduser()
-    if not f.is_absolute():
-        f = xd.ROOT / f
-    if not xd.has_evaluation(f):
-        st.error(f"No predictions.csv in {f}. Run `python -m model.evaluate --split test --out {folder}` first, "
-                 "or evaluate the loaded model instead.")
-        st.stop()
-    return xd.load_evaluation(f, man.strip() or None)
+    return (f if f.is_absolute() else xd.ROOT / f), (man.strip() or None)
 
 
 def choose_evaluation(predictor: Any) -> xd.Evaluation:
-    """The evaluation to explore (data source widgets in an expander); stops the page if there is none."""
+    """The evaluation to explore (data source widgets in an expander; a first evaluation runs below it
+    with a progress bar); stops the page if there is none."""
     with st.expander("Data: which evaluation to explore", icon=":material/dataset:"):
         mode = st.radio("Source", MODES, horizontal=True, key="ex_mode", label_visibility="collapsed")
-        ev = _computed(predictor) if mode == MODES[0] else _from_folder()
+        if mode == MODES[0]:
+            folder, man, split = _computed(predictor)
+        else:
+            (folder, man), split = _from_folder(), ""
+    if not xd.has_evaluation(folder):
+        if mode != MODES[0]:
+            st.error(f"No predictions.csv in {folder}. Run `python -m model.evaluate --split test --out {folder}` "
+                     "first, or evaluate the loaded model (Data, above).")
+            st.stop()
+        _evaluate(predictor, folder, man, split)
+    ev = xd.load_evaluation(folder, man)
     locs = ev.locations
     what = f"split **{ev.info['split']}** of `{Path(ev.info['manifest']).name}`" if ev.info else f"`{ev.folder}`"
     st.caption(f"Evaluation of `{Path(ev.checkpoint).name or '?'}` on {what}: {len(locs)} locations, "

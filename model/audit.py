@@ -152,8 +152,9 @@ def verdicts(s: dict, ratio: float = 1.5, drop: float = 0.10) -> list[str]:
     for region, what in (("bottom", "the capture car or the watermark"), ("edge", "game UI (compass, minimap)")):
         r = s.get(f"{region}_ratio", 0.0)
         if r >= ratio:
-            out.append(f"The {region} {'band' if region == 'bottom' else 'frame'} draws {s[f'{region}_share']:.0%} of "
-                       f"the heat for {s[f'{region}_area']:.0%} of the picture ({r:.1f}×): {what} may be doing the work.")
+            part = "bottom band" if region == "bottom" else "edge frame"
+            out.append(f"The {part} draws {s[f'{region}_share']:.0%} of the heat for {s[f'{region}_area']:.0%} of the "
+                       f"picture ({r:.1f}×): {what} may be doing the work.")
     for v, what in (("no_bottom", "the bottom band"), ("no_edges", "the edges")):
         a, b = s.get("acc_shown", math.nan), s.get(f"acc_{v}", math.nan)
         if not (math.isnan(a) or math.isnan(b)) and a - b >= drop:

@@ -36,7 +36,7 @@ def network_outputs(net, ck: dict, paths: list[str], cache: str | Path | None = 
                        desc="evaluate")
     outs: dict[str, list] = {}
     with torch.inference_mode():
-        for s in tqdm(range(0, len(paths), batch_size), desc="heads", leave=False):
+        for s in tqdm(range(0, len(paths), batch_size), desc="heads", leave=False, disable=None):
             h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32))
             o = net.forward_cached(h) if net.start_block else net.forward_features(h)
             for k in ("logits", "offset", "xyz"):

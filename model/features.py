@@ -58,7 +58,7 @@ def extract(backbone: torch.nn.Module, paths: list[str], *, start_block: int = 0
         torch.manual_seed(seed + int(variant[3:] or 0))
     backbone.eval()
     out, ok = None, np.zeros(len(paths), bool)
-    for s in tqdm(range(0, len(paths), batch_size), desc=desc, unit="batch", leave=False):
+    for s in tqdm(range(0, len(paths), batch_size), desc=desc, unit="batch", leave=False, disable=None):
         xs, idx = [], []
         for i in range(s, min(s + batch_size, len(paths))):
             try:
@@ -101,7 +101,7 @@ def pooled(backbone: torch.nn.Module, maps: np.ndarray, start_block: int, source
     out = []
     backbone.eval()
     with torch.inference_mode():
-        for s in tqdm(range(0, len(maps), batch_size), desc=desc, unit="batch", leave=False):
+        for s in tqdm(range(0, len(maps), batch_size), desc=desc, unit="batch", leave=False, disable=None):
             h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32))
             out.append(backbone.forward_tail(h, start_block).float().numpy())
     res = np.concatenate(out)

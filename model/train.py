@@ -109,11 +109,26 @@ class CachedInputs:
         for i in idx:
             r = rng.integers(0, len(self.rounds) + 1) if (rng is not None and self.rounds) else 0
             xs.append(self.clean[i] if r == 0 else self.rounds[r - 1][self.pos[int(i)]])
-        return torch.from_numpy(np.asarray(np.stack(xs), np.float32))
+        x = np.asarray(np.stack(xs), np.float32)
+        if rng is not None and not self.pool and x.ndim == 4 and x.shape[-1] >= 6:
+            x = _random_map_crop(x, rng)
+        return torch.from_numpy(x)
 
     def fwd(self, net: GeoNet):
         """The network entry point matching these inputs (pooled features or trunk maps)."""
         return net.forward_features if self.pool else net.forward_cached
+
+
+def _random_map_crop(x: np.ndarray, rng: np.random.Generator, min_frac: float = 0.75) -> np.ndarray:
+    """Feature-space random crop: a random window of the trunk maps (B, C, h, w), one size per batch,
+    one position per sample (about a random crop of 56-100% of the image area, then resize)."""
+    h, w = x.shape[-2:]
+    s = int(rng.integers(int(np.ceil(h * min_frac)), h + 1))
+    if s == h:
+        return x
+    oy = rng.integers(0, h - s + 1, len(x))
+    ox = rng.integers(0, w - s + 1, len(x))
+    return np.stack([m[:, a:a + s, b:b + s] for m, a, b in zip(x, oy, ox)])
 
 
 def build_net(args, n_cells: int) -> GeoNet:
@@ -151,7 +166,7 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
     sums: dict[str, float] = {}
     n = 0
     fwd = inputs.fwd(net)
-    bar = tqdm(range(0, len(order), args.batch_size), desc="train" if training else "val", leave=False, unit="batch")
+    bar = tqdm(range(0, len(order), args.batch_size), desc="train" if training else "val", leave=False, disable=None, unit="batch")
     for s in bar:
         b = order[s:s + args.batch_size]
         x = inputs.batch(b, rng if training else None)

@@ -31,17 +31,20 @@ def _row(src, bottom, edge, country, shown, no_bottom, no_edges, km=(100.0, 900.
     r = {"location_id": f"{src}-{bottom}", "source": src, "true_country": country, "bottom_share": bottom,
          "edge_share": edge, "bottom_area": 0.15, "edge_area": 0.25}
     for v, c, d in zip(au.VARIANTS, (shown, no_bottom, no_edges), km):
-        r.update({f"{v}_country": c, f"{v}_correct": c == country, f"{v}_km": d, f"{v}_score": 5000 * math.exp(-d / 1492.7)})
+        r.update({f"{v}_country": c, f"{v}_correct": c == country, f"{v}_km": d,
+                  f"{v}_score": 5000 * math.exp(-d / 1492.7)})
     return r
 
 
 def test_summaries_and_verdicts():
-    rows = pd.DataFrame([_row("gsv", 0.45, 0.10, "HR", "HR", "US", "HR"), _row("gsv", 0.35, 0.20, "NO", "NO", "NO", "NO"),
+    rows = pd.DataFrame([_row("gsv", 0.45, 0.10, "HR", "HR", "US", "HR"),
+                         _row("gsv", 0.35, 0.20, "NO", "NO", "NO", "NO"),
                          _row("ui", 0.05, 0.60, "FR", "FR", "FR", "ES")])
     s = au.summarize(rows)
     o = s["overall"]
     assert o["n"] == 3 and o["bottom_share"] == pytest.approx(0.85 / 3) and o["edge_ratio"] == pytest.approx(0.3 / 0.25)
-    assert o["acc_shown"] == 1.0 and o["acc_no_bottom"] == pytest.approx(2 / 3) and o["acc_no_edges"] == pytest.approx(2 / 3)
+    assert o["acc_shown"] == 1.0
+    assert o["acc_no_bottom"] == pytest.approx(2 / 3) and o["acc_no_edges"] == pytest.approx(2 / 3)
     assert o["changed_no_bottom"] == pytest.approx(1 / 3) and o["median_km_no_bottom"] == 900.0
     g = s["by_source"]["gsv"]
     assert g["n"] == 2 and g["bottom_ratio"] == pytest.approx(0.4 / 0.15) and g["acc_no_edges"] == 1.0
@@ -71,7 +74,7 @@ class BottomBandNet(nn.Module):
             self.fc.bias.zero_()
             self.fc.weight[0] = torch.tensor([3.0, -1.0, -1.0])  # Zagreb (HR)
             self.fc.weight[2] = torch.tensor([-1.0, -1.0, 3.0])  # Paris (FR)
-            self.fc.bias[4] = 0.5                                # Denver (US) when the band is grey
+            self.fc.bias[4] = 2.0                                # Denver (US) when the band is grey
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.body(x)
@@ -84,7 +87,7 @@ def _shortcut_photos(tmp_path) -> pd.DataFrame:
     for i, (cc, lat, lon, color) in enumerate([("HR", 45.81, 15.98, (255, 0, 0)), ("FR", 48.86, 2.35, (0, 0, 255)),
                                                ("HR", 43.51, 16.44, (255, 0, 0))]):
         a = np.full((100, 100, 3), 128, np.uint8)
-        a[76:] = color  # the bottom 24 % carries the label
+        a[85:] = color  # the bottom 15 % carries the label
         p = tmp_path / f"{i}.png"
         Image.fromarray(a).save(p)
         rows.append({"location_id": f"L{i}", "source": "planted", "country_code": cc, "lat": lat, "lon": lon,
@@ -117,7 +120,7 @@ def test_audit_on_real_images(shared_rows, tmp_path):
     assert (rows.set_index("location_id")["n_views"] == views.reindex(rows["location_id"]).to_numpy()).all()
     for c in ("bottom_share", "edge_share"):
         assert rows[c].between(0, 1).all()
-    assert (rows["bottom_area"] == pytest.approx(0.15)) and (rows["edge_area"].round(2) == 0.25).all()
+    assert np.allclose(rows["bottom_area"], 0.15, atol=0.01) and np.allclose(rows["edge_area"], 0.25, atol=0.02)
     assert (rows["bottom_share"] + rows["edge_share"] <= 1 + 1e-6).all()
     assert rows["hide_crop"].iloc[0] == pytest.approx(0.25)
     doc = au.write_audit(tmp_path, rows, {"limit": None, "seed": 0})

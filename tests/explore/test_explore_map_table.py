@@ -6,8 +6,6 @@ import io
 import re
 
 import numpy as np
-import pandas as pd
-import pytest
 from PIL import Image
 
 from app import explore_map as xm
