@@ -64,7 +64,8 @@ def save_checkpoint(path: str | os.PathLike, net: GeoNet, cells: CellSet, config
         "preprocess": {"input_size": int(bb.input_size), "mean": list(bb.mean), "std": list(bb.std),
                        "crop": float(config.get("crop", 0.0))},
         "head": {"in_dim": int(bb.feature_dim), "n_cells": len(cells), "hidden": int(config["hidden"]),
-                 "dropout": float(config["dropout"]), "regression": config["regression"]},
+                 "dropout": float(config["dropout"]), "regression": config["regression"],
+                 "n_countries": int(net.head.country.out_features) if getattr(net.head, "country", None) else 0},
         "head_state": {k: v.detach().clone() for k, v in net.head.state_dict().items()},
         "backbone_state": tail,
         "pretrained": bool(config.get("pretrained", True)),
@@ -97,7 +98,7 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[GeoNet, Cell
         if unexpected:
             raise ValueError(f"{p}: backbone weights do not match {ck['backbone']}: {unexpected[:3]}")
     h = ck["head"]
-    head = GeoHead(h["in_dim"], h["n_cells"], h["hidden"], h["dropout"], h["regression"])
+    head = GeoHead(h["in_dim"], h["n_cells"], h["hidden"], h["dropout"], h["regression"], h.get("n_countries", 0))
     head.load_state_dict(ck["head_state"])
     net = GeoNet(bb, head, ck["start_block"]).eval()
     return net, CellSet.from_state(ck["cells"]), ck

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, write_json
 from .features import DEFAULT_CACHE, extract
 from .geo import geoscore, haversine_km
-from .inference import decode, fuse_views, softmax
+from .inference import cell_country_index, combine_country, decode, fuse_views, softmax
 from .manifest import read_manifest
 from .metrics import classification_report_frame, confusion_frame, map_size_for, summarize
 
@@ -39,7 +39,7 @@ def network_outputs(net, ck: dict, paths: list[str], cache: str | Path | None = 
         for s in tqdm(range(0, len(paths), batch_size), desc="heads", leave=False, disable=None):
             h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32))
             o = net.forward_cached(h) if net.start_block else net.forward_features(h)
-            for k in ("logits", "offset", "xyz"):
+            for k in ("logits", "offset", "xyz", "country_logits"):
                 if k in o:
                     outs.setdefault(k, []).append(o[k].numpy())
     res = {k: np.concatenate(v) for k, v in outs.items()}
@@ -55,18 +55,20 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
     df = df.reset_index(drop=True)
     ok = out["ok"]
     true_cell = cells.assign(df["lat"], df["lon"], df["country_code"], df["admin1"])
+    _, cidx = cell_country_index(t)
+    cl = out.get("country_logits")
     rows = []
     loc_cache: dict[str, dict] = {}
     for loc, g in df[ok].groupby("location_id", sort=False):
         idx = g.index.to_numpy()
-        lp = fuse_views(out["logits"][idx])
-        p = np.exp(lp)
+        p = combine_country(fuse_views(out["logits"][idx]), fuse_views(cl[idx]) if cl is not None else None, cidx)
         off = out["offset"][idx].mean(0) if "offset" in out else None
         xyz = out["xyz"][idx].mean(0) if "xyz" in out else None
         loc_cache[loc] = decode(p, t, off, xyz, map_size_km)
     for i in np.flatnonzero(ok):
         r = df.iloc[i]
-        p = softmax(out["logits"][i].astype(np.float64))
+        p = combine_country(np.log(softmax(out["logits"][i].astype(np.float64)) + 1e-30),
+                            np.log(softmax(cl[i].astype(np.float64)) + 1e-30) if cl is not None else None, cidx)
         d = decode(p, t, out["offset"][i] if "offset" in out else None, out["xyz"][i] if "xyz" in out else None,
                    map_size_km)
         L = loc_cache[r["location_id"]]

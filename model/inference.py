@@ -25,6 +25,31 @@ def fuse_views(logits: np.ndarray) -> np.ndarray:
     return lp - np.log(np.exp(lp - lp.max()).sum()) - lp.max()
 
 
+def cell_country_index(table: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The country head's classes (sorted codes of the cell table) and each cell's class index (C,)."""
+    codes = sorted(set(table["country_code"]))
+    pos = {c: i for i, c in enumerate(codes)}
+    return codes, np.array([pos[c] for c in table["country_code"]])
+
+
+def combine_country(cell_logp: np.ndarray, country_logp: np.ndarray | None, cell_cidx: np.ndarray) -> np.ndarray:
+    """Cell probabilities (C,) whose per-country mass follows the country head.
+
+    ``cell_logp`` (C,) and ``country_logp`` (K,) are log-probabilities; within a country the cells
+    keep their relative probabilities: p(cell) = p_head(country) * p(cell) / p_cells(country).
+    Without a country head the cell probabilities are returned as they are.
+    """
+    p = np.exp(cell_logp - cell_logp.max())
+    p /= p.sum()
+    if country_logp is None:
+        return p
+    q = np.exp(country_logp - country_logp.max())
+    q /= q.sum()
+    mass = np.bincount(cell_cidx, weights=p, minlength=len(q))
+    out = p * q[cell_cidx] / np.maximum(mass[cell_cidx], 1e-12)
+    return out / out.sum()
+
+
 def cell_positions(table: pd.DataFrame, offset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Per-cell position estimates (C,) lat/lon: centroids, moved by offsets (C, 2) when given."""
     c_lat, c_lon = table["lat"].to_numpy(float), table["lon"].to_numpy(float)

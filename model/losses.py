@@ -31,13 +31,15 @@ def smoothed_targets(lat: torch.Tensor, lon: torch.Tensor, c_lat: torch.Tensor, 
 
 
 def geo_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cells: dict[str, torch.Tensor],
-             tau_km: float, reg_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+             tau_km: float, reg_weight: float, country_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Combined loss over a batch.
 
     ``batch``: ``lat``/``lon`` (B,) with NaN for label-only rows, ``cell`` (B,) true cell id,
     ``offset`` (B, 2) target offset from the true cell's centroid, ``country_mask`` (B, C) bool.
     Rows with coordinates: soft cross-entropy on smoothed targets (+ offset/direct regression);
-    label-only rows: negative log of the predicted probability mass of their country.
+    label-only rows: negative log of the predicted probability mass of their country. With a
+    country head (``country_logits`` (B, K), targets ``country_idx`` (B,), -1 = unknown), its
+    cross-entropy is added with ``country_weight``.
     """
     logp = F.log_softmax(out["logits"], dim=1)
     has = ~torch.isnan(batch["lat"])
@@ -61,6 +63,12 @@ def geo_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cells
             reg = (1 - F.cosine_similarity(out["xyz"][has], tgt, dim=1)).sum() / n
             total = total + reg_weight * reg
             parts["reg"] = reg.item()
+    if "country_logits" in out and "country_idx" in batch:
+        ok = batch["country_idx"] >= 0
+        if ok.any():
+            cl = F.cross_entropy(out["country_logits"][ok], batch["country_idx"][ok], reduction="sum") / n
+            total = total + country_weight * cl
+            parts["country_head"] = cl.item()
     lab = ~has & batch["country_mask"].any(1)
     if lab.any():
         m = batch["country_mask"][lab]

@@ -18,10 +18,11 @@ REGRESSIONS = ("offset", "direct", "none")
 
 
 class GeoHead(nn.Module):
-    """MLP head: features (B, D) -> dict(logits (B, C), offset (B, C, 2) | xyz (B, 3), embed (B, H))."""
+    """MLP head: features (B, D) -> dict(logits (B, C), offset (B, C, 2) | xyz (B, 3), embed (B, H),
+    country_logits (B, K) when ``n_countries``)."""
 
     def __init__(self, in_dim: int, n_cells: int, hidden: int = 512, dropout: float = 0.3,
-                 regression: str = "offset"):
+                 regression: str = "offset", n_countries: int = 0):
         super().__init__()
         if regression not in REGRESSIONS:
             raise ValueError(f"regression must be one of {REGRESSIONS}")
@@ -36,6 +37,9 @@ class GeoHead(nn.Module):
             nn.init.zeros_(self.reg.bias)
         elif regression == "direct":
             self.reg = nn.Linear(hidden, 3)
+        # Optional country classifier (K countries of the cell table, sorted): a direct country signal
+        # that re-weights the cells' country marginals at inference (see inference.combine_country).
+        self.country = nn.Linear(hidden, n_countries) if n_countries else None
 
     def forward(self, f: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.trunk(f)
@@ -44,6 +48,8 @@ class GeoHead(nn.Module):
             out["offset"] = self.reg(h).view(-1, self.n_cells, 2)
         elif self.regression == "direct":
             out["xyz"] = self.reg(h)
+        if self.country is not None:
+            out["country_logits"] = self.country(h)
         return out
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from .images import ImageLoadError, open_image
-from .inference import decode, fuse_views
+from .inference import cell_country_index, combine_country, decode, fuse_views
 from .revgeo import country_name
 from .transforms import crop_bottom, eval_transform
 
@@ -76,6 +76,7 @@ class Predictor:
         self.input_size, self.mean, self.std, self.crop = pp["input_size"], tuple(pp["mean"]), tuple(pp["std"]), pp["crop"]
         self._tf = eval_transform(self.input_size, self.mean, self.std)
         self.lock = threading.RLock()
+        self._cidx = cell_country_index(cells.table)[1]
         self.net.eval()
 
     @classmethod
@@ -117,7 +118,8 @@ class Predictor:
         c = self.crop if crop is None else float(crop)
         x = torch.stack([self.preprocess(im, c) for im in pil])
         out = self.outputs(x)
-        probs = np.exp(fuse_views(out["logits"]))
+        cl = out.get("country_logits")
+        probs = combine_country(fuse_views(out["logits"]), fuse_views(cl) if cl is not None else None, self._cidx)
         off = out["offset"].mean(0) if "offset" in out else None
         xyz = out["xyz"].mean(0) if "xyz" in out else None
         return self._answer(probs, off, xyz, top_k, len(pil), c)

@@ -25,6 +25,7 @@ from .checkpoint import save_checkpoint, write_json
 from .features import DEFAULT_CACHE, extract, pooled
 from .losses import geo_loss
 from .manifest import read_manifest
+from .inference import cell_country_index
 from .network import REGRESSIONS, GeoHead, GeoNet, latlon_to_offset
 from .splits import ensure_split, kfold
 
@@ -49,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--regression", default="offset", choices=REGRESSIONS)
     ap.add_argument("--reg-weight", type=float, default=1.0)
     ap.add_argument("--tau", type=float, default=300.0, help="haversine label smoothing (km); 0 = one-hot")
+    ap.add_argument("--no-country-head", dest="country_head", action="store_false",
+                    help="no direct country classifier beside the cell classifier")
+    ap.add_argument("--country-weight", type=float, default=1.0, help="loss weight of the country head")
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--optimizer", default="adamw", choices=["adam", "adamw"])
@@ -74,7 +78,11 @@ def row_targets(df: pd.DataFrame, cells: CellSet) -> dict[str, torch.Tensor]:
     c = np.clip(cell, 0, None)
     off = latlon_to_offset(t["lat"].to_numpy()[c], t["lon"].to_numpy()[c], df["lat"].to_numpy(), df["lon"].to_numpy())
     off = np.nan_to_num(off)
-    return {"lat": torch.tensor(df["lat"].to_numpy(), dtype=torch.float32),
+    codes, _ = cell_country_index(t)
+    cpos = {c: i for i, c in enumerate(codes)}
+    cidx = np.array([cpos.get(c, -1) for c in df["country_code"]])
+    return {"country_idx": torch.tensor(cidx, dtype=torch.long),
+            "lat": torch.tensor(df["lat"].to_numpy(), dtype=torch.float32),
             "lon": torch.tensor(df["lon"].to_numpy(), dtype=torch.float32),
             "cell": torch.tensor(c, dtype=torch.long),
             "offset": torch.tensor(off, dtype=torch.float32),
@@ -131,14 +139,14 @@ def _random_map_crop(x: np.ndarray, rng: np.random.Generator, min_frac: float = 
     return np.stack([m[:, a:a + s, b:b + s] for m, a, b in zip(x, oy, ox)])
 
 
-def build_net(args, n_cells: int) -> GeoNet:
+def build_net(args, n_cells: int, n_countries: int = 0) -> GeoNet:
     bb = create_model(args.backbone, pretrained=not args.no_pretrained)
     if args.mode == "full" or not hasattr(bb, "forward_trunk"):
         args.mode = "full" if args.mode != "frozen" else "frozen"
         sb = 0
     else:
         sb = max(0, bb.num_blocks - args.finetune_blocks)
-    head = GeoHead(bb.feature_dim, n_cells, args.hidden, args.dropout, args.regression)
+    head = GeoHead(bb.feature_dim, n_cells, args.hidden, args.dropout, args.regression, n_countries)
     net = GeoNet(bb, head, sb)
     for p in bb.parameters():
         p.requires_grad = args.mode == "full"
@@ -173,7 +181,7 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
         batch = {k: v[b] for k, v in tg.items()}
         with torch.set_grad_enabled(training):
             out = fwd(x)
-            loss, parts = geo_loss(out, batch, cells_t, args.tau, args.reg_weight)
+            loss, parts = geo_loss(out, batch, cells_t, args.tau, args.reg_weight, args.country_weight)
         if training:
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -193,7 +201,7 @@ def fit(df: pd.DataFrame, args, out_dir: Path) -> tuple[GeoNet, CellSet, dict]:
     cells = build_cells(train_df, args.cells, min_size=args.min_cell, max_size=args.max_cell,
                         resolution=args.grid_res, seed=args.seed)
     log.info("%d %s cells from %d training locations", len(cells), args.cells, train_df["location_id"].nunique())
-    net = build_net(args, len(cells))
+    net = build_net(args, len(cells), len(cell_country_index(cells.table)[0]) if args.country_head else 0)
     tg = row_targets(df, cells)
     ok_rows = usable(df, cells)
     if args.mode == "full":
