@@ -35,7 +35,7 @@ bench: $(STAMP)
 
 ## Reproduce the shipped default model (see README) and its test-split evaluation.
 train-default: $(STAMP)
-	$(BIN)/python -m model.train $(DEFAULT_RECIPE) --out runs/default
+	$(BIN)/python -m model.train $$($(BIN)/python -m model.recipes) --out runs/default
 	cp runs/default/model.pt assets/models/default.pt
 
 evaluate-default: $(STAMP)

@@ -20,7 +20,7 @@ PICK = "pick"
 
 
 def confusion_chart(counts: pd.DataFrame, order: Sequence[str] | None = None, names: dict[str, str] | None = None,
-                    cell_px: int = 18) -> alt.LayerChart:
+                    cell_px: int = 22) -> alt.LayerChart:
     """Heatmap of :func:`app.explore_stats.confusion_counts` (rows: truth, columns: guess; colour: share
     of the row; text: count). ``order`` sorts both axes; ``names`` maps labels to tooltip names."""
     df = counts.copy()
@@ -42,7 +42,7 @@ def confusion_chart(counts: pd.DataFrame, order: Sequence[str] | None = None, na
     text = base.mark_text(fontSize=9).encode(
         text="n:Q", color=alt.condition(alt.datum.row_share > 0.55, alt.value("white"), alt.value("#222")))
     side = max(220, cell_px * len(labels))
-    return (rect + text).properties(height=side, width=side)
+    return (rect + text).properties(height=side)
 
 
 def reliability_chart(bins: pd.DataFrame, what: str = "country") -> alt.VConcatChart:

@@ -5,6 +5,7 @@ evaluation; the logic is in the pure ``app.explore_*`` modules and ``model.audit
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -115,7 +116,7 @@ def confusion_tab(predictor: Any, view: pd.DataFrame, locs: pd.DataFrame, same_m
                     key=lambda k: (k == "other", xe.continent(k) if lvl == "country" else "", country_name(k)))
     tips = {k: country_name(k) for k in labels} if lvl == "country" else None
     st.altair_chart(xc.confusion_chart(counts, labels, tips), key="ex_cm_chart", on_select=_pair_from_chart,
-                    selection_mode=xc.PICK)
+                    selection_mode=xc.PICK, width="stretch")
     st.caption("Rows: actual class; columns: the model's guess; colour: share of the row; numbers: locations. "
                "Countries are grouped by continent. Click a cell to list its images.")
     wrong = xs.top_confusions(counts, k=200)
@@ -239,7 +240,7 @@ def audit_tab(predictor: Any, ev: xd.Evaluation) -> None:
 
 def _audit_report(rows: pd.DataFrame, doc: dict, predictor: Any) -> None:
     o = doc["overall"]
-    if doc.get("checkpoint") and str(doc["checkpoint"]) != str(predictor.path):
+    if doc.get("checkpoint") and Path(doc["checkpoint"]).resolve() != Path(predictor.path).resolve():
         st.warning(f"This audit was made with `{doc['checkpoint']}`, not the loaded model.")
     st.markdown(f"**Audit of {o['n']} locations** (sample of {doc.get('limit') or 'all'}, seed {doc.get('seed', 0)}).")
     m = st.columns(4)
@@ -251,7 +252,10 @@ def _audit_report(rows: pd.DataFrame, doc: dict, predictor: Any) -> None:
         d = o[f"acc_{v}"] - o["acc_shown"]
         m[i].metric(f"Country accuracy, {au.VARIANT_LABELS[v].lower()}", _pct(o[f"acc_{v}"]),
                     "–" if math.isnan(d) else f"{d * 100:+.0f} pts vs {_pct(o['acc_shown'])} shown")
-    for msg in au.verdicts(o):
+    overall, per_source = au.verdicts(o), au.source_verdicts(doc)
+    if per_source and overall[0].startswith("No region"):
+        overall = [f"Over the whole sample: {overall[0][0].lower()}{overall[0][1:]} Per source, however:"]
+    for msg in overall + per_source:
         st.markdown(f"- {msg}")
     by = pd.DataFrame([{"Source": s, "Locations": g["n"], "Bottom heat": g["bottom_share"],
                         "Edge heat": g["edge_share"],

@@ -165,6 +165,16 @@ def verdicts(s: dict, ratio: float = 1.5, drop: float = 0.10) -> list[str]:
     return out
 
 
+def source_verdicts(doc: dict, min_n: int = 3) -> list[str]:
+    """Findings of :func:`verdicts` for each source with at least ``min_n`` audited locations (the
+    overall mean can hide a source that leans on a shortcut), as "source (n=..): finding"."""
+    out = []
+    for src, g in sorted(doc.get("by_source", {}).items()):
+        if g.get("n", 0) >= min_n:
+            out += [f"{src} (n={g['n']}): {v}" for v in verdicts(g) if not v.startswith("No region")]
+    return out
+
+
 def write_audit(out_dir: str | os.PathLike, rows: pd.DataFrame, meta: dict) -> dict:
     """Write ``audit.csv`` and ``audit.json`` (``meta`` + the summary) into ``out_dir``; returns the JSON."""
     from .checkpoint import plain, write_json

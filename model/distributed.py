@@ -4,9 +4,10 @@
 one GPU per process); :func:`from_env` sees torchrun's ``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` and
 returns a :class:`DistContext`, which :func:`model.train.fit` uses as follows:
 
-- feature extraction is sharded: rank r computes a contiguous slice of the images (augmentation
-  randomness is replayed so each image gets the augmentation it gets in one process), rank 0
-  gathers the slices and writes the usual feature cache, every rank then reads it;
+- feature extraction (and pooling cached trunk maps) is sharded: rank r computes a contiguous
+  slice of the images (augmentation randomness is replayed so each image gets the augmentation
+  it gets in one process), rank 0 gathers the slices and writes the usual feature cache, every
+  rank then reads it;
 - training: every rank draws the same global batch order (same seed); each takes its slice of
   every global batch (``--batch-size`` is the global batch), the trainable modules are wrapped in
   ``DistributedDataParallel`` and each local loss is scaled by ``n_local * world / n_global``,
@@ -118,6 +119,30 @@ class DistContext:
             save_cache(file, full, oks.astype(bool))
         self.barrier()
         return load_cache(file)
+
+
+    def pooled(self, backbone: nn.Module, maps: np.ndarray, start_block: int, source: Path | None = None,
+               **kw) -> np.ndarray:
+        """:func:`model.features.pooled` split over the ranks; rank 0 writes its ``*.pooled.npy`` cache."""
+        from .features import pooled
+
+        if start_block == 0:
+            return np.asarray(maps, np.float32)
+        file = source.with_suffix(".pooled.npy") if source is not None else None
+        if file is not None and file.exists():
+            return np.load(file)
+        part = self.shard(len(maps))
+        mine = pooled(backbone, maps[part], start_block, None, **kw) if part.stop > part.start \
+            else np.zeros((0, 0), np.float32)
+        full = self.gather_rows(mine, to_all=file is None)
+        if file is None:
+            return full
+        if self.is_main:
+            tmp = file.with_suffix(".tmp.npy")
+            np.save(tmp, full)
+            os.replace(tmp, file)
+        self.barrier()
+        return np.load(file)
 
 
 class _Method(nn.Module):

@@ -10,6 +10,8 @@ Every head returns the same dict as :class:`model.network.GeoHead`: ``logits`` (
   ``direct`` apply unchanged (cosine loss on the sphere: no wrap-around problem at ±180°);
 - ``none``: classification only.
 
+With ``n_countries`` K > 0 every head also has a country classifier ``head.country`` on the same
+hidden vector: ``country_logits`` (B, K) (see :func:`model.inference.combine_country`).
 The classifier is always ``head.cls`` (the app reads ``net.head.cls.weight``). ``HEADS``:
 
 - ``mlp``: the project's default :class:`~model.network.GeoHead` (Linear + LayerNorm + GELU);
@@ -43,7 +45,7 @@ def latlon_to_unit(latlon: torch.Tensor) -> torch.Tensor:
 class CellOutputs(nn.Module):
     """Classifier + regressor on a hidden vector ``(B, H)`` -> the head output dict."""
 
-    def __init__(self, hidden: int, n_cells: int, regression: str):
+    def __init__(self, hidden: int, n_cells: int, regression: str, n_countries: int = 0):
         super().__init__()
         if regression not in HEAD_REGRESSIONS:
             raise ValueError(f"regression must be one of {HEAD_REGRESSIONS}, got {regression!r}")
@@ -58,6 +60,7 @@ class CellOutputs(nn.Module):
             self.reg = nn.Linear(hidden, 3)
         elif regression == "latlon":
             self.reg = nn.Linear(hidden, 2)
+        self.country = nn.Linear(hidden, n_countries) if n_countries else None
 
     def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {"logits": self.cls(h), "embed": h}
@@ -69,21 +72,27 @@ class CellOutputs(nn.Module):
             # outputs are (lat/90, lon/180): unit-scale targets for a linear layer
             out["latlon"] = self.reg(h) * h.new_tensor([90.0, 180.0])
             out["xyz"] = latlon_to_unit(out["latlon"])
+        if self.country is not None:
+            out["country_logits"] = self.country(h)
         return out
 
 
 class _OutputsHead(nn.Module):
     """A hidden trunk (B, D) -> (B, H) followed by :class:`CellOutputs`; ``cls`` is the classifier."""
 
-    def __init__(self, trunk: nn.Module, hidden: int, n_cells: int, regression: str):
+    def __init__(self, trunk: nn.Module, hidden: int, n_cells: int, regression: str, n_countries: int = 0):
         super().__init__()
         self.trunk = trunk
-        self.out = CellOutputs(hidden, n_cells, regression)
+        self.out = CellOutputs(hidden, n_cells, regression, n_countries)
         self.regression, self.n_cells = regression, n_cells
 
     @property
     def cls(self) -> nn.Linear:
         return self.out.cls
+
+    @property
+    def country(self) -> nn.Linear | None:
+        return self.out.country
 
     def forward(self, f: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.out(self.trunk(f))
@@ -93,17 +102,17 @@ class LinearHead(_OutputsHead):
     """Final layer only: dropout on the features, then one linear classifier (+ regressor)."""
 
     def __init__(self, in_dim: int, n_cells: int, hidden: int = 0, dropout: float = 0.0,
-                 regression: str = "offset"):
-        super().__init__(nn.Dropout(dropout), in_dim, n_cells, regression)
+                 regression: str = "offset", n_countries: int = 0):
+        super().__init__(nn.Dropout(dropout), in_dim, n_cells, regression, n_countries)
 
 
 class AlexNetHead(_OutputsHead):
     """The AlexNet reference head: ``(B, D)`` -> FC 244 -> ReLU -> dropout -> classifier/regressor."""
 
     def __init__(self, in_dim: int, n_cells: int, hidden: int = ALEXNET_HIDDEN, dropout: float = 0.3,
-                 regression: str = "latlon"):
+                 regression: str = "latlon", n_countries: int = 0):
         trunk = nn.Sequential(nn.Linear(in_dim, ALEXNET_HIDDEN), nn.ReLU(), nn.Dropout(dropout))
-        super().__init__(trunk, ALEXNET_HIDDEN, n_cells, regression)
+        super().__init__(trunk, ALEXNET_HIDDEN, n_cells, regression, n_countries)
 
 
 class ViTMLPHead(_OutputsHead):
@@ -111,17 +120,18 @@ class ViTMLPHead(_OutputsHead):
     ReLU + dropout, then classifier/regressor on the 64-d vector."""
 
     def __init__(self, in_dim: int, n_cells: int, hidden: int = 64, dropout: float = 0.3,
-                 regression: str = "latlon"):
+                 regression: str = "latlon", n_countries: int = 0):
         layers: list[nn.Module] = []
         d = in_dim
         for w in VIT_MLP_WIDTHS:
             layers += [nn.Linear(d, w), nn.BatchNorm1d(w), nn.ReLU(), nn.Dropout(dropout)]
             d = w
-        super().__init__(nn.Sequential(*layers), d, n_cells, regression)
+        super().__init__(nn.Sequential(*layers), d, n_cells, regression, n_countries)
 
 
-def _mlp(in_dim: int, n_cells: int, hidden: int = 512, dropout: float = 0.3, regression: str = "offset") -> GeoHead:
-    return GeoHead(in_dim, n_cells, hidden, dropout, regression)
+def _mlp(in_dim: int, n_cells: int, hidden: int = 512, dropout: float = 0.3, regression: str = "offset",
+         n_countries: int = 0) -> GeoHead:
+    return GeoHead(in_dim, n_cells, hidden, dropout, regression, n_countries)
 
 
 HEADS: dict[str, Callable[..., nn.Module]] = {
@@ -133,10 +143,10 @@ HEADS: dict[str, Callable[..., nn.Module]] = {
 
 
 def build_head(kind: str, in_dim: int, n_cells: int, hidden: int = 512, dropout: float = 0.3,
-               regression: str = "offset") -> nn.Module:
+               regression: str = "offset", n_countries: int = 0) -> nn.Module:
     """Build a registered head. ``hidden`` is used by ``mlp`` only (the reference heads have fixed widths)."""
     if kind not in HEADS:
         raise KeyError(f"unknown head {kind!r}; available: {', '.join(sorted(HEADS))}")
     if kind == "mlp" and regression == "latlon":
         raise ValueError("regression 'latlon' needs a reference head (--head alexnet|vit_mlp|linear)")
-    return HEADS[kind](in_dim, n_cells, hidden=hidden, dropout=dropout, regression=regression)
+    return HEADS[kind](in_dim, n_cells, hidden=hidden, dropout=dropout, regression=regression, n_countries=n_countries)

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from .geo import geoscore, haversine_km
-from .inference import cell_positions, fuse_views
+from .inference import cell_country_index, cell_positions, combine_country, fuse_views
 from .manifest import read_manifest
 from .network import xyz_to_latlon
 from .splits import ensure_split
@@ -53,16 +53,20 @@ def suggest(trial: optuna.Trial, base: argparse.Namespace) -> argparse.Namespace
 def location_metrics(out: dict[str, np.ndarray], rows: pd.DataFrame, cells) -> dict[str, float]:
     """Per-location metrics of raw head outputs for manifest ``rows`` (views of a location fused).
 
-    ``out``: ``logits`` (N, C) and optionally ``offset`` (N, C, 2) / ``xyz`` (N, 3), aligned with
-    ``rows``. Returns ``geoscore_mean`` (world scale, points), ``median_km`` and ``country_top1``.
+    ``out``: ``logits`` (N, C) and optionally ``offset`` (N, C, 2) / ``xyz`` (N, 3) /
+    ``country_logits`` (N, K), aligned with ``rows``; decoded like :mod:`model.evaluate` (most
+    probable cell after the country head's re-weighting). Returns ``geoscore_mean`` (world scale,
+    points), ``median_km`` and ``country_top1``.
     """
     t = cells.table
     cc = t["country_code"].to_numpy()
+    _, cidx = cell_country_index(t)
+    cl = out.get("country_logits")
     rows = rows.reset_index(drop=True)
     scores, dists, hits = [], [], []
     for _, g in rows.groupby("location_id", sort=False):
         idx = g.index.to_numpy()
-        p = np.exp(fuse_views(out["logits"][idx]))
+        p = combine_country(fuse_views(out["logits"][idx]), fuse_views(cl[idx]) if cl is not None else None, cidx)
         country = pd.Series(p, index=cc).groupby(level=0).sum().idxmax()
         if g["country_code"].iloc[0]:
             hits.append(country == g["country_code"].iloc[0])
@@ -91,7 +95,7 @@ def head_outputs(net, inputs, rows_idx: np.ndarray, batch_size: int = 256) -> di
     with torch.inference_mode():
         for s in range(0, len(rows_idx), batch_size):
             o = fwd(inputs.batch(rows_idx[s:s + batch_size], None))
-            for k in ("logits", "offset", "xyz"):
+            for k in ("logits", "offset", "xyz", "country_logits"):
                 if k in o:
                     outs.setdefault(k, []).append(o[k].float().numpy())
     return {k: np.concatenate(v) for k, v in outs.items()}

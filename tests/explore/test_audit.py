@@ -54,6 +54,9 @@ def test_summaries_and_verdicts():
     calm = au.verdicts(au.summarize_group(pd.DataFrame([_row("x", 0.15, 0.25, "HR", "HR", "HR", "HR")])))
     assert len(calm) == 1 and calm[0].startswith("No region")
     assert au.summarize(rows.iloc[0:0]) == {"overall": {"n": 0}, "by_source": {}}
+    per_source = au.source_verdicts(s, min_n=2)
+    assert per_source and all(v.startswith("gsv (n=2): ") for v in per_source)  # "ui" has one location only
+    assert any("game UI" in v for v in au.source_verdicts(s, min_n=1))
 
 
 class BottomBandNet(nn.Module):

@@ -78,3 +78,11 @@ def test_mlp_is_the_default_geohead_and_rejects_latlon():
         build_head("mlp", 10, 3, regression="latlon")
     with pytest.raises(KeyError, match="available"):
         build_head("nope", 10, 3)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "linear", "alexnet", "vit_mlp"])
+def test_country_classifier_beside_the_cells(kind):
+    h = build_head(kind, 40, 5, hidden=16, regression="offset", n_countries=3).eval()
+    out = h(torch.randn(4, 40))
+    assert out["country_logits"].shape == (4, 3) and h.country.out_features == 3
+    assert build_head(kind, 40, 5, hidden=16).country is None

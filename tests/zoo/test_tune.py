@@ -89,3 +89,19 @@ def test_search_space_is_the_issue_list():
     a = tune.suggest(trial, argparse.Namespace(lr=0, dropout=0, weight_decay=0, scheduler="plateau", tau=0,
                                                min_cell=0, max_cell=0, seed=0))
     assert (a.lr, a.scheduler, a.tau, a.min_cell, a.max_cell) == (1e-3, "cosine", 100.0, 5, 50)
+
+
+def test_location_metrics_follow_the_country_head():
+    """With a country head, the chosen cell is re-weighted by it (as in model.evaluate)."""
+    import numpy as np
+    import pandas as pd
+
+    from model.cells import CellSet
+
+    table = pd.DataFrame({"key": ["a", "b"], "name": ["a", "b"], "country_code": ["HR", "JP"], "country": ["", ""],
+                          "admin1": ["", ""], "lat": [45.0, 35.0], "lon": [16.0, 139.0], "n_train": [1, 1]})
+    cells = CellSet("country", table, {"HR": [0], "JP": [1]})
+    rows = pd.DataFrame({"location_id": ["y"], "lat": [35.0], "lon": [139.0], "country_code": ["JP"]})
+    out = {"logits": np.array([[1.0, 0.0]]), "country_logits": np.array([[0.0, 3.0]])}  # cells: HR; head: JP
+    assert tune.location_metrics(out, rows, cells)["country_top1"] == 1.0
+    assert tune.location_metrics({"logits": out["logits"]}, rows, cells)["country_top1"] == 0.0
