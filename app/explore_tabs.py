@@ -196,7 +196,7 @@ def calibration_tab(view: pd.DataFrame) -> None:
     m[2].metric("Accuracy", _pct(float(ok.mean())))
     gap = float(conf.mean() - ok.mean())
     m[3].metric("Over-confidence", f"{gap * 100:+.0f} pts", help="Mean confidence minus accuracy (negative: "
-                "the model is better than it says)", delta_color="off")
+                "the model is better than it says)")
     st.altair_chart(xc.reliability_chart(bins, level.lower()), width="stretch", key="ex_cal_chart")
     st.caption("Bars: accuracy of the locations in each confidence bin; red dots: their mean confidence; dashed: "
                "perfect calibration. Below the diagonal the model is over-confident, above it under-confident.")
@@ -245,9 +245,10 @@ def _audit_report(rows: pd.DataFrame, doc: dict, predictor: Any) -> None:
     st.markdown(f"**Audit of {o['n']} locations** (sample of {doc.get('limit') or 'all'}, seed {doc.get('seed', 0)}).")
     m = st.columns(4)
     m[0].metric("Heat in the bottom band", _pct(o["bottom_share"]), f"{o['bottom_ratio']:.1f}× its area "
-                f"({o['bottom_area']:.0%})", delta_color="off", help="Capture car, 'Google' watermark")
+                f"({o['bottom_area']:.0%})", delta_color="off", delta_arrow="off",
+                help="Capture car, 'Google' watermark")
     m[1].metric("Heat at the edges", _pct(o["edge_share"]), f"{o['edge_ratio']:.1f}× its area ({o['edge_area']:.0%})",
-                delta_color="off", help="Game UI: compass, minimap, score box")
+                delta_color="off", delta_arrow="off", help="Game UI: compass, minimap, score box")
     for i, v in ((2, "no_bottom"), (3, "no_edges")):
         d = o[f"acc_{v}"] - o["acc_shown"]
         m[i].metric(f"Country accuracy, {au.VARIANT_LABELS[v].lower()}", _pct(o[f"acc_{v}"]),

@@ -18,7 +18,8 @@ import torch
 
 from .backbones import create_model
 from .cells import CellSet
-from .network import GeoHead, GeoNet
+from .heads import build_head
+from .network import GeoNet
 
 FORMAT_VERSION = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "models" / "default.pt"
@@ -65,6 +66,7 @@ def save_checkpoint(path: str | os.PathLike, net: GeoNet, cells: CellSet, config
                        "crop": float(config.get("crop", 0.0))},
         "head": {"in_dim": int(bb.feature_dim), "n_cells": len(cells), "hidden": int(config["hidden"]),
                  "dropout": float(config["dropout"]), "regression": config["regression"],
+                 "kind": config.get("head", "mlp"),
                  "n_countries": int(net.head.country.out_features) if getattr(net.head, "country", None) else 0},
         "head_state": {k: v.detach().clone() for k, v in net.head.state_dict().items()},
         "backbone_state": tail,
@@ -97,8 +99,10 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[GeoNet, Cell
         missing, unexpected = bb.load_state_dict(ck["backbone_state"], strict=False)
         if unexpected:
             raise ValueError(f"{p}: backbone weights do not match {ck['backbone']}: {unexpected[:3]}")
+    bb.input_size = int(ck["preprocess"]["input_size"])  # may differ from the backbone's default (--input-size)
     h = ck["head"]
-    head = GeoHead(h["in_dim"], h["n_cells"], h["hidden"], h["dropout"], h["regression"], h.get("n_countries", 0))
+    head = build_head(h.get("kind", "mlp"), h["in_dim"], h["n_cells"], h["hidden"], h["dropout"], h["regression"],
+                      h.get("n_countries", 0))
     head.load_state_dict(ck["head_state"])
     net = GeoNet(bb, head, ck["start_block"]).eval()
     return net, CellSet.from_state(ck["cells"]), ck

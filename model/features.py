@@ -34,33 +34,68 @@ def _key(paths: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
+def cache_file(backbone: torch.nn.Module, paths: list[str], start_block: int, crop: float, variant: str,
+               cache_root: Path | None) -> Path | None:
+    """Where :func:`extract` caches these features (None without a cache root)."""
+    if cache_root is None:
+        return None
+    tag = f"{backbone.name}-s{backbone.input_size}-c{crop:g}-b{start_block}"
+    return Path(cache_root) / tag / f"{variant}-{_key(paths)}.npy"
+
+
+def load_cache(file: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Cached (features memory-mapped, ok mask) or None if not (completely) written."""
+    if file.exists() and file.with_suffix(".ok.npy").exists():
+        return np.load(file, mmap_mode="r"), np.load(file.with_suffix(".ok.npy"))
+    return None
+
+
+def save_cache(file: Path, out: np.ndarray, ok: np.ndarray) -> None:
+    """Write features and mask; the features file appears last (atomic rename), so readers never see a partial one."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp.npy")
+    np.save(tmp, out)
+    np.save(file.with_suffix(".ok.npy"), ok)
+    os.replace(tmp, file)
+
+
 def extract(backbone: torch.nn.Module, paths: list[str], *, start_block: int = 0, crop: float = 0.0,
             variant: str = "clean", seed: int = 0, batch_size: int = 32, cache_root: Path | None = DEFAULT_CACHE,
-            desc: str = "features") -> tuple[np.ndarray, np.ndarray]:
+            desc: str = "features", rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frozen features for ``paths``: ``(N, D)`` pooled if ``start_block == 0`` (full network),
     else trunk maps ``(N, C, h, w)`` up to ``start_block``; plus ``ok`` mask ``(N,)``.
 
     ``variant`` "clean" uses the evaluation transform; "aug<k>" applies the training
     augmentations with seed ``seed + k`` (one fixed augmented copy per image per round).
     Rows of images that fail to load are zeros with ``ok`` False; each failure is logged once.
+
+    ``rows=(lo, hi)`` (one shard of a data-parallel job, see :mod:`model.distributed`) computes only
+    rows ``[lo, hi)``, without the cache; the augmentation draws of the rows before ``lo`` are
+    replayed so that every row gets the same augmentation as in a full run. Images go to the
+    backbone's device; the result is on the CPU.
     """
     size, mean, std = backbone.input_size, backbone.mean, backbone.std
-    tag = f"{backbone.name}-s{size}-c{crop:g}-b{start_block}"
-    file = None
-    if cache_root is not None:
-        file = Path(cache_root) / tag / f"{variant}-{_key(paths)}.npy"
-        if file.exists() and file.with_suffix(".ok.npy").exists():
-            return np.load(file, mmap_mode="r"), np.load(file.with_suffix(".ok.npy"))
+    file = cache_file(backbone, paths, start_block, crop, variant, cache_root if rows is None else None)
+    if file is not None and (hit := load_cache(file)) is not None:
+        return hit
     if variant == "clean":
         tf = eval_transform(size, mean, std)
     else:
         tf = train_transform(size, mean, std)
         torch.manual_seed(seed + int(variant[3:] or 0))
     backbone.eval()
+    lo, hi = rows or (0, len(paths))
+    if variant != "clean":
+        for i in range(lo):  # replay: same random draws as the rows before this shard got
+            try:
+                tf(crop_bottom(open_image(paths[i]), crop))
+            except ImageLoadError:
+                pass
+    dev = next(backbone.parameters()).device
     out, ok = None, np.zeros(len(paths), bool)
-    for s in tqdm(range(0, len(paths), batch_size), desc=desc, unit="batch", leave=False, disable=None):
+    for s in tqdm(range(lo, hi, batch_size), desc=desc, unit="batch", leave=False, disable=None):
         xs, idx = [], []
-        for i in range(s, min(s + batch_size, len(paths))):
+        for i in range(s, min(s + batch_size, hi)):
             try:
                 xs.append(tf(crop_bottom(open_image(paths[i]), crop)))
                 idx.append(i)
@@ -69,21 +104,19 @@ def extract(backbone: torch.nn.Module, paths: list[str], *, start_block: int = 0
         if not xs:
             continue
         with torch.inference_mode():
-            x = torch.stack(xs).contiguous(memory_format=torch.channels_last)
+            x = torch.stack(xs).contiguous(memory_format=torch.channels_last).to(dev)
             y = backbone(x) if start_block == 0 else backbone.forward_trunk(x, start_block)
-        y = y.float().contiguous().numpy().astype(np.float16)
+        y = y.float().cpu().contiguous().numpy().astype(np.float16)
         if out is None:
             out = np.zeros((len(paths),) + y.shape[1:], np.float16)
         out[idx] = y
         ok[idx] = True
     if out is None:
+        if rows is not None:  # a shard without any loadable image: no rows, no feature shape
+            return np.zeros((len(paths), 0), np.float16), ok
         raise ImageLoadError(f"none of the {len(paths)} images could be loaded")
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(".tmp.npy")
-        np.save(tmp, out)
-        np.save(file.with_suffix(".ok.npy"), ok)
-        os.replace(tmp, file)
+        save_cache(file, out, ok)
     return out, ok
 
 
@@ -98,12 +131,12 @@ def pooled(backbone: torch.nn.Module, maps: np.ndarray, start_block: int, source
     file = source.with_suffix(".pooled.npy") if source is not None else None
     if file is not None and file.exists():
         return np.load(file)
-    out = []
+    out, dev = [], next(backbone.parameters()).device
     backbone.eval()
     with torch.inference_mode():
         for s in tqdm(range(0, len(maps), batch_size), desc=desc, unit="batch", leave=False, disable=None):
-            h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32))
-            out.append(backbone.forward_tail(h, start_block).float().numpy())
+            h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32)).to(dev)
+            out.append(backbone.forward_tail(h, start_block).float().cpu().numpy())
     res = np.concatenate(out)
     if file is not None:
         tmp = file.with_suffix(".tmp.npy")

@@ -19,14 +19,15 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .backbones import BACKBONES, create_model
+from .backbones import BACKBONES, PretrainedWeightsMissing, create_model
 from .cells import SCHEMES, CellSet, build_cells
 from .checkpoint import save_checkpoint, write_json
 from .features import DEFAULT_CACHE, extract, pooled
 from .losses import geo_loss
 from .manifest import read_manifest
 from .inference import cell_country_index
-from .network import REGRESSIONS, GeoHead, GeoNet, latlon_to_offset
+from .heads import HEAD_REGRESSIONS, HEADS, build_head
+from .network import GeoNet, latlon_to_offset
 from .splits import ensure_split, kfold
 
 log = logging.getLogger("model.train")
@@ -39,6 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", default="runs/latest", help="run directory")
     ap.add_argument("--backbone", default="efficientnet_lite2", choices=sorted(BACKBONES))
     ap.add_argument("--no-pretrained", action="store_true", help="random backbone weights")
+    ap.add_argument("--input-size", type=int, default=0, help="input px (0 = the backbone's own size)")
     ap.add_argument("--mode", default="finetune", choices=["frozen", "finetune", "full"])
     ap.add_argument("--finetune-blocks", type=int, default=5, help="last N backbone blocks trained (finetune)")
     ap.add_argument("--aug-rounds", type=int, default=2, help="augmented copies cached per training image")
@@ -47,7 +49,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--min-cell", type=int, default=8, help="geocells: min training locations per cell")
     ap.add_argument("--max-cell", type=int, default=40, help="geocells: max training locations per cell")
     ap.add_argument("--grid-res", type=int, default=2, help="grid: H3 resolution")
-    ap.add_argument("--regression", default="offset", choices=REGRESSIONS)
+    ap.add_argument("--regression", default="offset", choices=HEAD_REGRESSIONS,
+                    help="latlon = the references' 2-output regressor (reference heads only)")
+    ap.add_argument("--head", default="mlp", choices=sorted(HEADS),
+                    help="head (model/heads.py); linear with --mode frozen retrains only the final layer")
     ap.add_argument("--reg-weight", type=float, default=1.0)
     ap.add_argument("--tau", type=float, default=300.0, help="haversine label smoothing (km); 0 = one-hot")
     ap.add_argument("--no-country-head", dest="country_head", action="store_false",
@@ -62,6 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--patience", type=int, default=3, help="early stopping: epochs without val-loss gain")
+    ap.add_argument("--scheduler", default="plateau", choices=["plateau", "cosine", "none"],
+                    help="LR schedule: ReduceLROnPlateau on val loss, cosine over --epochs, or constant")
+    ap.add_argument("--time-limit", type=float, default=0.0, help="minutes; stop after the epoch past it (0 = none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-locations", type=int, default=0, help="use a random subset of locations (0 = all)")
     ap.add_argument("--kfold", type=int, default=0, help="grouped K-fold cross-validation; report mean ± std")
@@ -98,18 +106,20 @@ def usable(df: pd.DataFrame, cells: CellSet) -> np.ndarray:
 class CachedInputs:
     """Inputs for cached training: clean maps for every row, augmented rounds for training rows."""
 
-    def __init__(self, net: GeoNet, df: pd.DataFrame, train_idx: np.ndarray, args, pool: bool):
+    def __init__(self, net: GeoNet, df: pd.DataFrame, train_idx: np.ndarray, args, pool: bool, dist=None):
         bb, sb, cache = net.backbone, net.start_block, (args.cache or None)
-        self.clean, self.ok = extract(bb, df["path"].tolist(), start_block=sb, crop=args.crop, cache_root=cache,
-                                      desc="features (clean)")
-        self.rounds = [extract(bb, df["path"].iloc[train_idx].tolist(), start_block=sb, crop=args.crop,
-                               variant=f"aug{k}", seed=args.seed, cache_root=cache, desc=f"features (aug{k})")[0]
+        extract_fn, pooled_fn = (dist.extract, dist.pooled) if dist is not None else (extract, pooled)
+        self.clean, self.ok = extract_fn(bb, df["path"].tolist(), start_block=sb, crop=args.crop, cache_root=cache,
+                                         desc="features (clean)")
+        self.rounds = [extract_fn(bb, df["path"].iloc[train_idx].tolist(), start_block=sb, crop=args.crop,
+                                  variant=f"aug{k}", seed=args.seed, cache_root=cache, desc=f"features (aug{k})")[0]
                        for k in range(1, args.aug_rounds + 1)]
         self.pos = {int(i): j for j, i in enumerate(train_idx)}
         self.pool = pool
         if pool:  # frozen mode: run the (frozen) tail once, keep pooled vectors
-            self.clean = pooled(bb, self.clean, sb, getattr(self.clean, "filename", None) and Path(self.clean.filename))
-            self.rounds = [pooled(bb, r, sb, getattr(r, "filename", None) and Path(r.filename)) for r in self.rounds]
+            self.clean = pooled_fn(bb, self.clean, sb,
+                                   getattr(self.clean, "filename", None) and Path(self.clean.filename))
+            self.rounds = [pooled_fn(bb, r, sb, getattr(r, "filename", None) and Path(r.filename)) for r in self.rounds]
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator | None) -> torch.Tensor:
         """Inputs for rows ``idx``; with ``rng``, each training row takes a random round (clean or augmented)."""
@@ -141,12 +151,15 @@ def _random_map_crop(x: np.ndarray, rng: np.random.Generator, min_frac: float = 
 
 def build_net(args, n_cells: int, n_countries: int = 0) -> GeoNet:
     bb = create_model(args.backbone, pretrained=not args.no_pretrained)
+    if getattr(args, "input_size", 0):
+        bb.input_size = args.input_size
     if args.mode == "full" or not hasattr(bb, "forward_trunk"):
         args.mode = "full" if args.mode != "frozen" else "frozen"
         sb = 0
     else:
         sb = max(0, bb.num_blocks - args.finetune_blocks)
-    head = GeoHead(bb.feature_dim, n_cells, args.hidden, args.dropout, args.regression, n_countries)
+    head = build_head(getattr(args, "head", "mlp"), bb.feature_dim, n_cells, args.hidden, args.dropout,
+                      args.regression, n_countries)
     net = GeoNet(bb, head, sb)
     for p in bb.parameters():
         p.requires_grad = args.mode == "full"
@@ -166,35 +179,67 @@ def _set_train(net: GeoNet, mode: str) -> None:
 
 
 def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, args, opt=None,
-              rng: np.random.Generator | None = None) -> dict[str, float]:
-    """One pass over rows ``idx`` (training if ``opt`` is given); returns mean loss parts."""
+              rng: np.random.Generator | None = None, fwd=None, dist=None) -> dict[str, float]:
+    """One pass over rows ``idx`` (training if ``opt`` is given); returns mean loss parts.
+
+    ``fwd`` replaces the network entry point (the DDP wrapper); with ``dist`` this process takes its
+    slice of every global batch and the loss parts are summed over the processes.
+    """
     training = opt is not None
     _set_train(net, args.mode) if training else net.eval()
     order = rng.permutation(idx) if training else idx
     sums: dict[str, float] = {}
     n = 0
-    fwd = inputs.fwd(net)
-    bar = tqdm(range(0, len(order), args.batch_size), desc="train" if training else "val", leave=False, disable=None, unit="batch")
+    fwd = fwd or inputs.fwd(net)
+    dev = next(net.parameters()).device
+    bar = tqdm(range(0, len(order), args.batch_size), desc="train" if training else "val", leave=False, unit="batch",
+               disable=True if dist is not None and not dist.is_main else None)
     for s in bar:
         b = order[s:s + args.batch_size]
-        x = inputs.batch(b, rng if training else None)
-        batch = {k: v[b] for k, v in tg.items()}
+        if dist is None:
+            x = inputs.batch(b, rng if training else None)
+        else:  # cached inputs draw a random round per row of the global batch: draw all, keep this slice
+            part, n_global = dist.shard(len(b)), len(b)
+            x = inputs.batch(b, rng if training else None)[part] if isinstance(inputs, CachedInputs) \
+                else inputs.batch(b[part], rng if training else None)
+            b = b[part]
+        x = x.to(dev)
+        batch = {k: v[b].to(dev) for k, v in tg.items()}
         with torch.set_grad_enabled(training):
             out = fwd(x)
             loss, parts = geo_loss(out, batch, cells_t, args.tau, args.reg_weight, args.country_weight)
         if training:
+            if dist is not None:  # DDP averages gradients over processes: make it the global-batch mean
+                loss = loss * (len(b) * dist.world / n_global) + 0.0 * sum(v.sum() for v in out.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v * len(b)
         n += len(b)
-        bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
+        bar.set_postfix(loss=f"{sums['loss'] / max(n, 1):.3f}")
+    if dist is not None:
+        sums, n = dist.sum_parts(sums, n)
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
-def fit(df: pd.DataFrame, args, out_dir: Path) -> tuple[GeoNet, CellSet, dict]:
-    """Train on ``df[split == train]``, select on ``val``; returns (best net, cells, history)."""
+def make_scheduler(opt: torch.optim.Optimizer, args):
+    """``--scheduler``: ReduceLROnPlateau (factor 0.3, patience 1) on val loss, cosine over the epochs, or None."""
+    kind = getattr(args, "scheduler", "plateau")
+    if kind == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.3, patience=1)
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, args.epochs))
+    return None
+
+
+def fit(df: pd.DataFrame, args, out_dir: Path, on_epoch=None, dist=None) -> tuple[GeoNet, CellSet, dict]:
+    """Train on ``df[split == train]``, select on ``val``; returns (best net, cells, history).
+
+    ``on_epoch(record, net, cells, inputs, val_rows)`` runs after every epoch (e.g. Optuna pruning);
+    a true return value stops training. ``dist`` (:class:`model.distributed.DistContext`) makes
+    this process one of a data-parallel job (only its rank 0 writes files).
+    """
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     train_df = df[df["split"] == "train"]
@@ -202,6 +247,9 @@ def fit(df: pd.DataFrame, args, out_dir: Path) -> tuple[GeoNet, CellSet, dict]:
                         resolution=args.grid_res, seed=args.seed)
     log.info("%d %s cells from %d training locations", len(cells), args.cells, train_df["location_id"].nunique())
     net = build_net(args, len(cells), len(cell_country_index(cells.table)[0]) if args.country_head else 0)
+    if dist is not None:
+        torch.manual_seed(args.seed + dist.rank)  # each process draws its own dropout/augmentations
+        net.to(dist.device)
     tg = row_targets(df, cells)
     ok_rows = usable(df, cells)
     if args.mode == "full":
@@ -210,7 +258,7 @@ def fit(df: pd.DataFrame, args, out_dir: Path) -> tuple[GeoNet, CellSet, dict]:
         inputs = ImageInputs(net, df, args)
     else:
         tr_all = np.flatnonzero((df["split"] == "train").to_numpy())
-        inputs = CachedInputs(net, df, tr_all, args, pool=(args.mode == "frozen"))
+        inputs = CachedInputs(net, df, tr_all, args, pool=(args.mode == "frozen"), dist=dist)
         ok_rows = ok_rows & np.asarray(inputs.ok, bool)
     tr = np.flatnonzero((df["split"] == "train").to_numpy() & ok_rows)
     va = np.flatnonzero((df["split"] == "val").to_numpy() & ok_rows)
@@ -218,31 +266,44 @@ def fit(df: pd.DataFrame, args, out_dir: Path) -> tuple[GeoNet, CellSet, dict]:
         va = tr[: max(1, len(tr) // 10)]
     cells_t = {"lat": torch.tensor(cells.table["lat"].to_numpy(), dtype=torch.float32),
                "lon": torch.tensor(cells.table["lon"].to_numpy(), dtype=torch.float32)}
+    if dist is not None:
+        cells_t = {k: v.to(dist.device) for k, v in cells_t.items()}
     groups = [{"params": [p for p in net.head.parameters()], "lr": args.lr}]
     bb_params = [p for p in net.backbone.parameters() if p.requires_grad]
     if bb_params:
         groups.append({"params": bb_params, "lr": args.backbone_lr if args.mode == "finetune" else args.lr})
     Opt = torch.optim.AdamW if args.optimizer == "adamw" else torch.optim.Adam
     opt = Opt(groups, weight_decay=args.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.3, patience=1)
-    best, best_state, bad, history = float("inf"), None, 0, []
+    sched = make_scheduler(opt, args)
+    fwd = dist.wrap(net, inputs.fwd(net).__name__) if dist is not None else None
+    best, best_state, bad, history, t_start = float("inf"), None, 0, [], time.time()
     for ep in range(1, args.epochs + 1):
         t0 = time.time()
-        trm = run_epoch(net, inputs, tr, tg, cells_t, args, opt, rng)
-        vam = run_epoch(net, inputs, va, tg, cells_t, args)
-        sched.step(vam["loss"])
+        trm = run_epoch(net, inputs, tr, tg, cells_t, args, opt, rng, fwd=fwd, dist=dist)
+        vam = run_epoch(net, inputs, va, tg, cells_t, args, dist=dist)
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(vam["loss"])
+        elif sched is not None:
+            sched.step()
         rec = {"epoch": ep, "train": trm, "val": vam, "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t0}
         history.append(rec)
-        write_json(out_dir / "metrics.json", {"epochs": history})
+        if dist is None or dist.is_main:
+            write_json(out_dir / "metrics.json", {"epochs": history})
         log.info("epoch %d: train %.4f  val %.4f  (%.0fs)", ep, trm["loss"], vam["loss"], rec["seconds"])
         if vam["loss"] < best - 1e-4:
             best, bad = vam["loss"], 0
             best_state = copy.deepcopy(net.state_dict())
         else:
             bad += 1
-            if bad >= args.patience:
-                log.info("early stopping after %d epochs without improvement", bad)
-                break
+        if on_epoch is not None and on_epoch(rec, net, cells, inputs, va):
+            log.info("stopped by the epoch callback")
+            break
+        if bad >= args.patience:
+            log.info("early stopping after %d epochs without improvement", bad)
+            break
+        if getattr(args, "time_limit", 0) and time.time() - t_start > args.time_limit * 60:
+            log.info("time limit of %g min reached after %d epochs", args.time_limit, ep)
+            break
     if best_state is not None:
         net.load_state_dict(best_state)
     return net.eval(), cells, {"epochs": history, "best_val_loss": best}
@@ -250,7 +311,12 @@ def fit(df: pd.DataFrame, args, out_dir: Path) -> tuple[GeoNet, CellSet, dict]:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    from .distributed import from_env, shutdown
+
+    dist = from_env()  # a DistContext under torchrun with several processes, else None
+    is_main = dist is None or dist.is_main
+    logging.basicConfig(level=logging.INFO if is_main else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -261,11 +327,20 @@ def main(argv=None) -> dict:
         df = df[df["location_id"].isin(set(keep))].reset_index(drop=True)
     config = {k: v for k, v in vars(args).items()}
     config["pretrained"] = not args.no_pretrained
-    write_json(out / "config.json", config)
+    if is_main:
+        write_json(out / "config.json", config)
     if args.kfold:
+        if dist is not None:
+            raise SystemExit("--kfold runs in one process (not under torchrun)")
         return run_kfold(df, args, out)
     t0 = time.time()
-    net, cells, hist = fit(df, args, out)
+    try:
+        net, cells, hist = fit(df, args, out, dist=dist)
+    except PretrainedWeightsMissing as e:
+        raise SystemExit(f"PretrainedWeightsMissing: {e}") from None
+    if not is_main:
+        shutdown(dist)
+        return {}
     config["mode"] = args.mode
     config["train_seconds"] = time.time() - t0
     extra = {"train_groups": sorted(set(df.loc[df["split"] == "train", "group_id"])),
@@ -280,6 +355,7 @@ def main(argv=None) -> dict:
         result["test"] = m
     write_json(out / "metrics.json", result)
     print(f"saved {ck}")
+    shutdown(dist)
     return result
 
 
