@@ -74,7 +74,7 @@ def errors_map(locs: pd.DataFrame, selected: pd.Series | None = None, *, cluster
     """The test set on a map: a dot per located row of ``locs`` coloured by error bucket (clustered if
     ``cluster``); the ``selected`` row (if any) adds the actual place, the guess and the line."""
     m = maps.base_map(online_tiles=online_tiles)
-    #m.options["max_zoom"] = 18  # Leaflet.markercluster needs the map's maxZoom (there is no base tile layer)
+    m.options["max_zoom"] = 18  # Leaflet.markercluster needs the map's maxZoom (there is no base tile layer)
     m.get_root().header.add_child(folium.Element(_CLUSTER_CSS))
     located = locs[locs["true_lat"].notna() & locs["true_lon"].notna()]
     if cluster:

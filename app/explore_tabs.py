@@ -17,7 +17,7 @@ from app import explore_embed as xe
 from app import explore_stats as xs
 from app.explore_map import accuracy_map, bucket_legend, clicked_location, errors_map
 from app.explore_table import display_table, image_rows, new_table_pick, thumbnail_file, thumbnail_uri
-from app.explore_ui import detail, location_picker, progress_callback, select, selected_row
+from app.explore_ui import SEL, detail, location_picker, progress_callback, select, selected_row
 from app.widgets import show_map
 from model import audit as au
 from model.revgeo import country_name
@@ -40,7 +40,7 @@ def map_tab(predictor: Any, view: pd.DataFrame, locs: pd.DataFrame) -> None:
         show_map(errors_map(view, selected_row(locs), cluster=cluster), key="ex_map", height=520,
                  returned_objects=["last_object_clicked"],
                  on_change=lambda: select(clicked_location(st.session_state.get("ex_map"), view)
-                                          or st.session_state.get("explore_sel")))
+                                          or st.session_state.get(SEL)))
         st.markdown(bucket_legend(), unsafe_allow_html=True)
     location_picker(view, "ex_pick_map")
     detail(predictor, locs, "ex_d_map")

@@ -40,7 +40,8 @@ def test_clustered_map_renders_offline(locs, tmp_path):
         page.route("**/*", route)
         page.goto(page_file.as_uri())
         page.wait_for_function("typeof L !== 'undefined' && typeof L.markerClusterGroup === 'function'", timeout=30000)
-        page.locator(".geo-cluster-ring, path.leaflet-interactive").first.wait_for(timeout=30000)
+        page.wait_for_selector(".geo-marker-truth", timeout=30000)
+        page.wait_for_timeout(500)  # clusters are drawn after the markers are added
         n_clusters = page.locator(".geo-cluster-ring").count()
         n_markers = page.locator(".geo-marker-truth, .geo-marker-model").count()
         browser.close()
