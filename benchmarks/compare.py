@@ -1,14 +1,19 @@
 """Compare the architectures on the same data, splits and budget:
 ``python benchmarks/compare.py [--data M] [--max-locations K] [--only resnet50,alexnet]``.
 
+The defaults (400 locations, 10 frozen / 2 from-scratch epochs, 4-min cap per row) finish in about
+40 minutes on 2 shared CPU cores; on a bigger machine raise them (``--max-locations 0`` = all).
+
 Every recipe trains with ``python -m model.train`` on the manifest's own train/val/test splits
 (optionally a random subset of ``--max-locations`` locations, the same for every row) and is
 evaluated on the test split. Architectures whose pretrained weights are available offline
 (EfficientNet-Lite always; ResNet/AlexNet/ViT when their caches are filled) train a head on
 frozen features for ``--epochs`` epochs; the others train end to end from random weights at
 ``--scratch-size`` px for ``--scratch-epochs`` epochs; every run also stops at ``--time-limit``
-minutes. Recipes that only make sense with pretrained weights (ResNet-50 final layer only) are
-skipped without them. Writes ``<out>/compare.json`` and ``<out>/compare.md`` (the README table).
+minutes. A from-scratch row whose first epoch would already overrun that limit (estimated from a
+timed training step) is skipped, as are recipes that only make sense with pretrained weights
+(ResNet-50 final layer only) when those are missing. Writes ``<out>/compare.json`` and
+``<out>/compare.md`` (the README table).
 """
 from __future__ import annotations
 
@@ -30,6 +35,10 @@ sys.path.insert(0, str(ROOT))
 import model.zoo  # noqa: E402,F401  (registers ResNet/AlexNet/ViT)
 from model.backbones import PretrainedWeightsMissing, create_model  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
+from model.heads import build_head  # noqa: E402
+from model.manifest import read_manifest  # noqa: E402
+from model.network import GeoNet  # noqa: E402
+from model.splits import ensure_split  # noqa: E402
 
 TRAIN = "import sys, model.zoo; from model.train import main; main(sys.argv[1:])"
 
@@ -85,6 +94,37 @@ def train_args(r: Recipe, pretrained: bool, a: argparse.Namespace, out: Path) ->
                      "--epochs", str(a.scratch_epochs)]
 
 
+def split_sizes(a: argparse.Namespace) -> dict[str, int]:
+    """Images per split of the data every row uses (the same subset as ``model.train --max-locations``)."""
+    import pandas as pd
+
+    df = ensure_split(read_manifest(a.data), seed=a.seed)
+    if a.max_locations:
+        keep = pd.Series(df["location_id"].unique()).sample(min(a.max_locations, df["location_id"].nunique()),
+                                                            random_state=a.seed)
+        df = df[df["location_id"].isin(set(keep))]
+    return {k: int(v) for k, v in df["split"].value_counts().items()}
+
+
+def scratch_epoch_minutes(r: Recipe, size: int, sizes: dict[str, int], batch: int = 8) -> float:
+    """Estimated minutes of one end-to-end epoch (train + val) from one timed training step at ``size`` px."""
+    torch.manual_seed(0)
+    bb = create_model(r.backbone, pretrained=False)
+    net = GeoNet(bb, build_head(r.head, bb.feature_dim, 100, regression="offset")).train()
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+    x = torch.randn(batch, 3, size, size)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        out = net(x)
+        (out["logits"].logsumexp(1).mean() + out["offset"].square().mean()).backward()
+        opt.step()
+        opt.zero_grad()
+        times.append(time.perf_counter() - t0)
+    per_img = min(times[1:]) / batch
+    return per_img * (sizes.get("train", 0) + sizes.get("val", 0) / 3) / 60
+
+
 def inference_ms(ck_path: Path, batch: int = 16, reps: int = 5) -> float:
     """Milliseconds per image of the whole network (backbone + head) at its input size, batch ``batch``;
     the best of ``reps`` timed passes after one warm-up (the least disturbed by other processes)."""
@@ -107,6 +147,12 @@ def run(r: Recipe, a: argparse.Namespace) -> dict:
     ok, why = (False, "from-scratch design") if r.always_scratch else pretrained_available(r.backbone)
     if not ok and r.needs_pretrained:
         return {**row, "skipped": f"needs pretrained weights: {why}"}
+    est = None
+    if not ok:
+        est = scratch_epoch_minutes(r, a.scratch_size, a.sizes)
+        if est > a.time_limit:
+            return {**row, "skipped": f"from scratch, one epoch at {a.scratch_size} px would take ~{est:.0f} min "
+                                      f"here, over the {a.time_limit:g}-min cap", "estimated_epoch_min": est}
     out = Path(a.runs) / r.key
     args = train_args(r, ok, a, out)
     log = out.parent / f"{r.key}.log"
@@ -124,8 +170,9 @@ def run(r: Recipe, a: argparse.Namespace) -> dict:
             "input_size": int(create_model(r.backbone, pretrained=False).input_size) if ok else a.scratch_size,
             "epochs": len(res["epochs"]), "train_seconds": res["train_seconds"], "wall_seconds": time.time() - t0,
             "country_top1": pl["country_top1"], "country_top3": pl["country_top3"], "median_km": pl["median_km"],
-            "geoscore": pl["geoscore_mean"], "n_test_locations": pl["n"], "inference_ms": inference_ms(out / "model.pt"),
-            "args": args, "config": {k: cfg.get(k) for k in ("lr", "dropout", "weight_decay", "tau", "hidden")}}
+            "geoscore": pl["geoscore_mean"], "n_test_locations": pl["n"],
+            "inference_ms": inference_ms(out / "model.pt"), "estimated_epoch_min": est, "args": args,
+            "config": {k: cfg.get(k) for k in ("lr", "dropout", "weight_decay", "tau", "hidden")}}
 
 
 def markdown(rows: list[dict], a: argparse.Namespace, meta: dict) -> str:
@@ -136,8 +183,8 @@ def markdown(rows: list[dict], a: argparse.Namespace, meta: dict) -> str:
         f"splits by location group; {meta['n_test']} test locations, views fused per location). Budget per row: "
         f"pretrained weights available offline -> head on frozen features, {a.epochs} epochs; otherwise from "
         f"random weights, end to end at {a.scratch_size} px, {a.scratch_epochs} epochs; every run capped at "
-        f"{a.time_limit:g} min; geocells, haversine smoothing, early stopping after 3 epochs without val-loss gain, "
-        f"seed {a.seed}. Machine: {meta['machine']}. Inference: whole network, batch 16, best of 5.",
+        f"{a.time_limit:g} min ({a.sizes.get('train', 0):,} training images); geocells, haversine smoothing, "
+        f"early stopping after 3 epochs without val-loss gain, seed {a.seed}. Machine: {meta['machine']}. Inference: whole network, batch 16, best of 5.",
         "",
         "| Architecture | Head | Weights | Input px | Epochs | Country top-1 | Country top-3 | Median km "
         "| GeoScore | Train time | Inference ms/img |",
@@ -165,11 +212,12 @@ def markdown(rows: list[dict], a: argparse.Namespace, meta: dict) -> str:
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help="manifest (default: the shared data set)")
-    ap.add_argument("--max-locations", type=int, default=0, help="same random location subset for every row")
-    ap.add_argument("--epochs", type=int, default=15, help="epochs of the frozen-feature recipe")
-    ap.add_argument("--scratch-epochs", type=int, default=3, help="epochs of the from-scratch recipe")
+    ap.add_argument("--max-locations", type=int, default=400,
+                    help="the same random location subset for every row (0 = all)")
+    ap.add_argument("--epochs", type=int, default=10, help="epochs of the frozen-feature recipe")
+    ap.add_argument("--scratch-epochs", type=int, default=2, help="epochs of the from-scratch recipe")
     ap.add_argument("--scratch-size", type=int, default=64, help="input px of the from-scratch recipe")
-    ap.add_argument("--time-limit", type=float, default=5.0, help="minutes of training per row at most")
+    ap.add_argument("--time-limit", type=float, default=4.0, help="minutes of training per row at most")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default="", help="comma-separated recipe keys")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "compare"), help="run directories")
@@ -179,6 +227,7 @@ def main(argv=None) -> list[dict]:
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    a.sizes = split_sizes(a)
     done = {}
     if a.resume and (out / "compare.json").is_file():
         done = {r["key"]: r for r in json.loads((out / "compare.json").read_text())["rows"] if "skipped" not in r}

@@ -179,7 +179,8 @@ def show(study: optuna.Study, top: int = 10) -> pd.DataFrame:
         cols = ["number", "value", "val_median_km", "val_country_top1", "lr", "dropout", "weight_decay",
                 "scheduler", "tau", "min_cell", "max_cell", "epochs", "seconds"]
         df = df[[c for c in cols if c in df.columns]]
-        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
+        opts = ("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format)
+        with pd.option_context(*opts):
             print(df.to_string(index=False))
         print(f"best trial #{study.best_trial.number}: " +
               " ".join(f"--{k.replace('_', '-')} {v:.4g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}"

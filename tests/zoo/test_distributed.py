@@ -43,8 +43,9 @@ def runs(tmp_path_factory, tiny_subset):
 
 
 def test_sharded_extraction_writes_the_same_cache(runs):
-    c1 = sorted(p.relative_to(runs / "c1") for p in (runs / "c1").rglob("*.npy"))
-    c2 = sorted(p.relative_to(runs / "c2") for p in (runs / "c2").rglob("*.npy"))
+    # (the pooled-vector caches beside them are written when the maps come from disk: not compared)
+    c1 = sorted(p.relative_to(runs / "c1") for p in (runs / "c1").rglob("*.npy") if ".pooled" not in p.name)
+    c2 = sorted(p.relative_to(runs / "c2") for p in (runs / "c2").rglob("*.npy") if ".pooled" not in p.name)
     assert c1 == c2 and any("aug1" in str(p) for p in c1) and any("clean" in str(p) for p in c1)
     for p in c1:
         a, b = np.load(runs / "c1" / p), np.load(runs / "c2" / p)

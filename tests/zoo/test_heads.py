@@ -24,7 +24,8 @@ def test_vit_mlp_head_widths_and_batchnorm():
     assert lin == [(768, 512), (512, 256), (256, 128), (128, 64), (64, 63), (64, 2)]
     assert [m.num_features for m in h.modules() if isinstance(m, nn.BatchNorm1d)] == [512, 256, 128, 64]
     # the reference's parameter count (its table): fc1..fc4 + bn1..bn4 (affine) + classifier + regressor
-    assert sum(p.numel() for p in h.parameters()) == 393728 + 1024 + 131328 + 512 + 32896 + 256 + 8256 + 128 + 4095 + 130
+    ref = 393728 + 1024 + 131328 + 512 + 32896 + 256 + 8256 + 128 + 4095 + 130
+    assert sum(p.numel() for p in h.parameters()) == ref
 
 
 def test_linear_head_is_one_layer():

@@ -16,7 +16,8 @@ from model.zoo import VIT_ID, torch_hub_file
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name,file", [("resnet34", "resnet34-b627a593.pth"), ("resnet50", "resnet50-11ad3fa6.pth"),
+@pytest.mark.parametrize("name,file", [("resnet34", "resnet34-b627a593.pth"),
+                                       ("resnet50", "resnet50-11ad3fa6.pth"),
                                        ("resnet101", "resnet101-cd907fc2.pth"),
                                        ("resnet152", "resnet152-f82ba261.pth"), ("alexnet", "alexnet-owt-7be5be79.pth")])
 def test_torchvision_weights_missing_is_a_clear_error(empty_caches, name, file):
