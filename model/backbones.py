@@ -145,3 +145,6 @@ def create_model(name: str, pretrained: bool = True, **kwargs) -> nn.Module:
     m = spec.factory(pretrained=pretrained, **kwargs).to(memory_format=torch.channels_last)
     m.name, m.input_size, m.mean, m.std = name, spec.input_size, spec.mean, spec.std
     return m
+
+
+from . import zoo  # noqa: E402,F401  (registers ResNet, AlexNet and ViT; imports nothing heavy)
