@@ -48,8 +48,9 @@ def versions() -> dict:
 
 
 def save_checkpoint(path: str | os.PathLike, net: GeoNet, cells: CellSet, config: dict, metrics: dict | None = None,
-                    extra: dict | None = None) -> Path:
-    """Write a checkpoint atomically. Only the tail (fine-tuned blocks) and the head are stored."""
+                    extra: dict | None = None, gallery=None) -> Path:
+    """Write a checkpoint atomically. Only the tail (fine-tuned blocks) and the head are stored, plus the
+    retrieval gallery (:class:`model.retrieval.Gallery`) when given."""
     bb = net.backbone
     tail = {}
     if config.get("mode") == "finetune" and hasattr(bb, "tail_modules"):
@@ -75,6 +76,13 @@ def save_checkpoint(path: str | os.PathLike, net: GeoNet, cells: CellSet, config
         "config": plain(config), "metrics": plain(metrics or {}), "versions": versions(),
         "extra": plain(extra or {}),
     }
+    if gallery is not None:
+        ck["gallery"] = gallery.to_state()
+    return write_checkpoint(ck, path)
+
+
+def write_checkpoint(ck: dict, path: str | os.PathLike) -> Path:
+    """Save a checkpoint dict atomically (temporary file + rename, mode 0644)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".pt.tmp")
@@ -106,6 +114,13 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[GeoNet, Cell
     head.load_state_dict(ck["head_state"])
     net = GeoNet(bb, head, ck["start_block"]).eval()
     return net, CellSet.from_state(ck["cells"]), ck
+
+
+def load_gallery(ck: dict):
+    """The checkpoint's retrieval gallery (:class:`model.retrieval.Gallery`) or None."""
+    from .retrieval import Gallery
+
+    return Gallery.from_state(ck["gallery"]) if ck.get("gallery") else None
 
 
 def write_json(path: str | os.PathLike, obj) -> None:

@@ -17,19 +17,21 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, write_json
+from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery, write_json
 from .features import DEFAULT_CACHE, extract
 from .geo import geoscore, haversine_km
 from .inference import cell_country_index, combine_country, decode, fuse_views, softmax
 from .manifest import read_manifest
 from .metrics import classification_report_frame, confusion_frame, map_size_for, summarize
+from .retrieval import refine
 
 log = logging.getLogger("model.evaluate")
 
 
 def network_outputs(net, ck: dict, paths: list[str], cache: str | Path | None = DEFAULT_CACHE,
                     batch_size: int = 128) -> dict[str, np.ndarray]:
-    """Raw outputs for image files: ``logits`` (N, C), ``offset`` (N, C, 2) or ``xyz`` (N, 3), ``ok`` (N,)."""
+    """Raw outputs for image files: ``logits`` (N, C), ``offset`` (N, C, 2) or ``xyz`` (N, 3),
+    ``country_logits`` (N, K) with a country head, ``embed`` (N, H), ``ok`` (N,)."""
     use_cache = cache if ck["config"].get("mode") != "full" else None  # a trained trunk is not the cached one
     crop = ck["preprocess"]["crop"]
     maps, ok = extract(net.backbone, paths, start_block=net.start_block, crop=crop, cache_root=use_cache,
@@ -39,7 +41,7 @@ def network_outputs(net, ck: dict, paths: list[str], cache: str | Path | None = 
         for s in tqdm(range(0, len(paths), batch_size), desc="heads", leave=False, disable=None):
             h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32))
             o = net.forward_cached(h) if net.start_block else net.forward_features(h)
-            for k in ("logits", "offset", "xyz", "country_logits"):
+            for k in ("logits", "offset", "xyz", "country_logits", "embed"):
                 if k in o:
                     outs.setdefault(k, []).append(o[k].numpy())
     res = {k: np.concatenate(v) for k, v in outs.items()}
@@ -48,8 +50,12 @@ def network_outputs(net, ck: dict, paths: list[str], cache: str | Path | None = 
 
 
 def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k: int = 10,
-                      map_size_km: float | None = None) -> pd.DataFrame:
-    """One row per (loadable) image with per-image and per-location (fused views) predictions."""
+                      map_size_km: float | None = None, gallery=None) -> pd.DataFrame:
+    """One row per (loadable) image with per-image and per-location (fused views) predictions.
+
+    With a retrieval ``gallery`` (and ``embed`` in ``out``) the per-location best guess
+    (``loc_best_*``) is the retrieval-refined one (:func:`model.retrieval.refine`).
+    """
     t = cells.table
     cc = t["country_code"].to_numpy()
     df = df.reset_index(drop=True)
@@ -64,7 +70,11 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
         p = combine_country(fuse_views(out["logits"][idx]), fuse_views(cl[idx]) if cl is not None else None, cidx)
         off = out["offset"][idx].mean(0) if "offset" in out else None
         xyz = out["xyz"][idx].mean(0) if "xyz" in out else None
-        loc_cache[loc] = decode(p, t, off, xyz, map_size_km)
+        L = loc_cache[loc] = decode(p, t, off, xyz, map_size_km)
+        r = refine(p, out["embed"][idx].mean(0), gallery, map_size_km) \
+            if gallery is not None and "embed" in out else None
+        if r is not None:
+            L["best_lat"], L["best_lon"], L["best_expected_score"] = r["lat"], r["lon"], r["expected_score"]
     for i in np.flatnonzero(ok):
         r = df.iloc[i]
         p = combine_country(np.log(softmax(out["logits"][i].astype(np.float64)) + 1e-30),
@@ -115,7 +125,8 @@ def compute_metrics(pred: pd.DataFrame, map_size_km: float | None) -> dict:
                               "distance_km": loc["loc_distance_km"]})
     per_loc = summarize(loc_frame, map_size_km)
     best = summarize(loc_frame.assign(distance_km=loc["loc_best_distance_km"]), map_size_km)
-    per_loc["best_guess"] = {k: best[k] for k in ("median_km", "mean_km", "geoscore_mean") if k in best}
+    per_loc["best_guess"] = {k: v for k, v in best.items()
+                             if k in ("median_km", "mean_km", "geoscore_mean") or k.startswith(("acc_", "geoscore"))}
     return {"per_image": per_image, "per_location": per_loc, "n_images": int(len(pred)),
             "n_locations": int(loc["location_id"].nunique())}
 
@@ -131,7 +142,7 @@ def evaluate_checkpoint(ck_path, df: pd.DataFrame, out_dir, cache=DEFAULT_CACHE,
     if n_bad:
         log.warning("%d image(s) could not be loaded and were skipped", n_bad)
     size = map_size_for(df["lat"], df["lon"])
-    pred = predictions_table(df, outs, cells, top_k, size)
+    pred = predictions_table(df, outs, cells, top_k, size, gallery=load_gallery(ck))
     m = compute_metrics(pred, size)
     m["skipped_images"] = n_bad
     m["checkpoint"] = str(ck_path)
@@ -161,7 +172,7 @@ def _plot_confusion(cm: pd.DataFrame, path: Path) -> None:
 
     n = len(cm)
     fig, ax = plt.subplots(figsize=(max(6, n * 0.18), max(5, n * 0.18)))
-    norm = cm.div(cm.sum(1).replace(0, 1), axis=0)
+    norm = cm.div(cm.sum(axis=1).replace(0, 1), axis=0)
     ax.imshow(norm.to_numpy(), cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), cm.columns, rotation=90, fontsize=6)
     ax.set_yticks(range(n), cm.index, fontsize=6)

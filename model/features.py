@@ -27,10 +27,24 @@ DEFAULT_CACHE = Path(os.environ.get("GEOLOC_CACHE", Path(__file__).resolve().par
 
 
 def _key(paths: list[str]) -> str:
+    """Cache key of an ordered list of image files: path, size and a digest of the first and last 4 KiB.
+
+    Content rather than mtime, so copying a data set (which resets mtimes) keeps its cache valid,
+    while replacing an image with another one invalidates it.
+    """
     h = hashlib.sha1()
     for p in paths:
-        st = os.stat(p) if os.path.exists(p) else None
-        h.update(f"{p}|{st.st_size if st else -1}|{int(st.st_mtime) if st else -1}\n".encode())
+        try:
+            size = os.path.getsize(p)
+            with open(p, "rb") as f:
+                head = f.read(4096)
+                if size > 8192:
+                    f.seek(-4096, os.SEEK_END)
+                tail = f.read(4096)
+            digest = hashlib.sha1(head + tail).hexdigest()[:12]
+        except OSError:
+            size, digest = -1, "-"
+        h.update(f"{p}|{size}|{digest}\n".encode())
     return h.hexdigest()[:16]
 
 

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery
 from .images import ImageLoadError, open_image
 from .inference import cell_country_index, combine_country, decode, fuse_views
+from .retrieval import refine
 from .revgeo import country_name
 from .transforms import crop_bottom, eval_transform
 
@@ -43,7 +44,7 @@ class Prediction:
     top: list[Guess]
     lat: float  # predicted coordinates: the most probable cell's centroid moved by its offset
     lon: float
-    best_lat: float  # the guess that maximises the expected GeoGuessr score
+    best_lat: float  # the guess that maximises the expected GeoGuessr score (retrieval-refined with a gallery)
     best_lon: float
     best_expected_score: float
     country_code: str
@@ -54,6 +55,7 @@ class Prediction:
     cell_probs: np.ndarray = field(repr=False)
     n_views: int = 1
     crop: float = 0.0
+    refined: bool = False  # best guess chosen among training places (model.retrieval)
 
     @property
     def confidence(self) -> float:
@@ -77,6 +79,7 @@ class Predictor:
         self._tf = eval_transform(self.input_size, self.mean, self.std)
         self.lock = threading.RLock()
         self._cidx = cell_country_index(cells.table)[1]
+        self.gallery = load_gallery(ck)
         self.net.eval()
 
     @classmethod
@@ -104,10 +107,10 @@ class Predictor:
         return self._tf(crop_bottom(img.convert("RGB"), self.crop if crop is None else crop))
 
     def outputs(self, x: torch.Tensor) -> dict[str, np.ndarray]:
-        """Network outputs for a batch (B, 3, S, S): logits (B, C), offset (B, C, 2) | xyz (B, 3)."""
+        """Network outputs for a batch (B, 3, S, S): logits (B, C), offset (B, C, 2) | xyz (B, 3), embed (B, H)."""
         with self.lock, torch.inference_mode():
             o = self.net(x.contiguous(memory_format=torch.channels_last))
-        return {k: v.numpy() for k, v in o.items() if k != "embed"}
+        return {k: v.numpy() for k, v in o.items()}
 
     def predict(self, images, top_k: int = 5, crop: float | None = None) -> Prediction:
         """Answer for one image or a list of views of one place (paths, bytes or PIL images)."""
@@ -122,17 +125,21 @@ class Predictor:
         probs = combine_country(fuse_views(out["logits"]), fuse_views(cl) if cl is not None else None, self._cidx)
         off = out["offset"].mean(0) if "offset" in out else None
         xyz = out["xyz"].mean(0) if "xyz" in out else None
-        return self._answer(probs, off, xyz, top_k, len(pil), c)
+        emb = out["embed"].mean(0) if "embed" in out else None
+        return self._answer(probs, off, xyz, top_k, len(pil), c, emb)
 
-    def _answer(self, probs, off, xyz, top_k: int, n_views: int, crop: float) -> Prediction:
+    def _answer(self, probs, off, xyz, top_k: int, n_views: int, crop: float, embed=None) -> Prediction:
         t = self.cells.table
         d = decode(probs, t, off, xyz)
+        r = refine(probs, embed, self.gallery) if self.gallery is not None and embed is not None else None
+        if r is not None:
+            d["best_lat"], d["best_lon"], d["best_expected_score"] = r["lat"], r["lon"], r["expected_score"]
         top = [Guess(int(i), str(t["name"].iloc[i]), str(t["country_code"].iloc[i]), str(t["country"].iloc[i]),
                      str(t["admin1"].iloc[i]), float(d["pos_lat"][i]), float(d["pos_lon"][i]), float(probs[i]))
                for i in d["order"][:top_k]]
         cp = [(str(k), country_name(k), float(v)) for k, v in d["country_probs"].items()]
         return Prediction(top, d["lat"], d["lon"], d["best_lat"], d["best_lon"], d["best_expected_score"],
-                          cp[0][0], cp[0][1], cp, d["entropy"], d["expected_km"], probs, n_views, crop)
+                          cp[0][0], cp[0][1], cp, d["entropy"], d["expected_km"], probs, n_views, crop, r is not None)
 
     # -- for explanations ------------------------------------------------------------------
     def cell_logits_model(self) -> torch.nn.Module:

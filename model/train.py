@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .backbones import BACKBONES, PretrainedWeightsMissing, create_model
 from .cells import SCHEMES, CellSet, build_cells
-from .checkpoint import save_checkpoint, write_json
+from .checkpoint import plain, save_checkpoint, write_checkpoint, write_json
 from .features import DEFAULT_CACHE, extract, pooled
 from .losses import geo_loss
 from .manifest import read_manifest
@@ -74,6 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--max-locations", type=int, default=0, help="use a random subset of locations (0 = all)")
     ap.add_argument("--kfold", type=int, default=0, help="grouped K-fold cross-validation; report mean ± std")
     ap.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation at the end")
+    ap.add_argument("--no-gallery", dest="gallery", action="store_false",
+                    help="do not store the retrieval gallery of training places (model.retrieval)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = no cache)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     return ap.parse_args(argv)
@@ -347,11 +349,17 @@ def main(argv=None) -> dict:
              "val_groups": sorted(set(df.loc[df["split"] == "val", "group_id"]))}
     ck = save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"]}, extra)
     result = {"checkpoint": str(ck), "train_seconds": config["train_seconds"], "epochs": hist["epochs"]}
+    if getattr(args, "gallery", True):
+        from .gallery import add_gallery
+
+        result["gallery"] = add_gallery(ck, df, cache=args.cache or None)
     if not args.no_eval and (df["split"] == "test").any():
         from .evaluate import evaluate_checkpoint
 
         m = evaluate_checkpoint(ck, df[df["split"] == "test"], out / "eval_test", cache=args.cache or None)
-        save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"], "test": m}, extra)
+        saved = torch.load(ck, map_location="cpu", weights_only=True)
+        saved["metrics"] = plain({"history": hist["epochs"], "test": m})
+        write_checkpoint(saved, ck)
         result["test"] = m
     write_json(out / "metrics.json", result)
     print(f"saved {ck}")

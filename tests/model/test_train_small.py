@@ -55,6 +55,15 @@ def test_checkpoint_roundtrip_weights_only(small_run):
     assert "test" in ck["metrics"] and ck["metrics"]["test"]["per_location"]["n"] > 0
     net, cells, _ = load_checkpoint(out / "model.pt")
     assert len(cells) == ck["head"]["n_cells"]
+    # The retrieval gallery: one entry per training location with coordinates (the broken row is not one).
+    from model.checkpoint import load_gallery
+
+    g = load_gallery(ck)
+    train_locs = set(ck["extra"]["train_groups"])
+    m = pd.read_csv(man)
+    n_train = m[m.group_id.isin(train_locs) & m.lat.notna() & (m.location_id != "broken")].location_id.nunique()
+    assert len(g) == n_train and np.allclose(np.linalg.norm(g.embed, axis=1), 1, atol=1e-2)
+    assert ck["extra"]["gallery"]["locations"] == n_train
     # The fine-tuned tail was restored, not the pretrained one.
     key = next(k for k in ck["backbone_state"] if k.endswith("weight"))
     assert torch.equal(dict(net.backbone.named_parameters())[key].detach(), ck["backbone_state"][key])
@@ -93,6 +102,9 @@ def test_predictor_on_real_views(small_run, shared_manifest):
     cropped = p.predict(views[0], crop=0.3)
     assert cropped.crop == 0.3 and not np.allclose(cropped.cell_probs, one.cell_probs)
     json.dumps(pred.to_dict())
+    # the best guess is refined among training places: it is one of the gallery's locations
+    assert pred.refined and any(np.isclose(pred.best_lat, p.gallery.lat, atol=1e-4)
+                                & np.isclose(pred.best_lon, p.gallery.lon, atol=1e-4))
 
 
 def test_predict_cli_json_and_bad_file(small_run, shared_manifest, tmp_path):
