@@ -62,11 +62,13 @@ def choose_settings(gallery: Gallery, held_out: list, grid_cells=TOP_CELLS_GRID,
 
 
 def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | None = None,
-                cache: str | Path | None = DEFAULT_CACHE, outputs: dict | None = None) -> dict:
+                cache: str | Path | None = DEFAULT_CACHE, outputs: dict | None = None,
+                top_cells: int | None = None, temperature: float | None = None) -> dict:
     """Compute embeddings for ``df`` (a manifest with ``split``), build the gallery from the
-    checkpoint's training locations, tune it on held-out ``val`` rows when there are any, and save
-    the checkpoint (in place unless ``out_path``). ``outputs``: precomputed
-    :func:`model.evaluate.network_outputs` for ``df``. Returns a summary dict."""
+    checkpoint's training locations, tune it on held-out ``val`` rows when there are any (unless
+    ``top_cells`` and ``temperature`` are given), and save the checkpoint (in place unless
+    ``out_path``). ``outputs``: precomputed :func:`model.evaluate.network_outputs` for ``df``.
+    Returns a summary dict."""
     from .evaluate import network_outputs
 
     net, cells, ck = load_checkpoint(ck_path)
@@ -81,9 +83,11 @@ def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | No
     val = (split == "val").to_numpy() & ok & ~train
     if not train.any():
         raise ValueError("none of the manifest's rows is a training location of this checkpoint")
-    gal = build_gallery(out["embed"][train], df[train], cells)
-    summary = {"locations": len(gal), "top_cells": DEFAULT_TOP_CELLS, "temperature": DEFAULT_TEMPERATURE}
-    if val.any() and len(gal):
+    given = top_cells is not None and temperature is not None
+    gal = build_gallery(out["embed"][train], df[train], cells, top_cells or DEFAULT_TOP_CELLS,
+                        temperature or DEFAULT_TEMPERATURE)
+    summary = {"locations": len(gal), "top_cells": gal.top_cells, "temperature": gal.temperature}
+    if val.any() and len(gal) and not given:
         held = location_inputs({k: v[val] for k, v in out.items() if k != "ok"}, df[val], cells)
         base = float(np.mean([geoscore(haversine_km(la, lo, *_top_position(p, cells))) for p, _, la, lo in held])) \
             if held else 0.0
@@ -111,11 +115,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
     ap.add_argument("--out", help="write the checkpoint here (default: in place)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = no cache)")
+    ap.add_argument("--top-cells", type=int, help="candidate cells (with --temperature: no tuning on val)")
+    ap.add_argument("--temperature", type=float, help="cosine-similarity temperature")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     df = read_manifest(args.data)
     try:
-        summary = add_gallery(args.checkpoint, df, args.out, args.cache or None)
+        summary = add_gallery(args.checkpoint, df, args.out, args.cache or None, top_cells=args.top_cells,
+                              temperature=args.temperature)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     print(json.dumps(summary, indent=2))

@@ -76,6 +76,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation at the end")
     ap.add_argument("--no-gallery", dest="gallery", action="store_false",
                     help="do not store the retrieval gallery of training places (model.retrieval)")
+    ap.add_argument("--gallery-top-cells", type=int, help="gallery candidate cells (default: tuned on val)")
+    ap.add_argument("--gallery-temperature", type=float, help="gallery similarity temperature (default: tuned on val)")
+    ap.add_argument("--train-on-val", action="store_true",
+                    help="fold the val split into training and train exactly --epochs epochs (no model selection:"
+                         " take the epoch count from a run with a val split)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = no cache)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     return ap.parse_args(argv)
@@ -300,13 +305,13 @@ def fit(df: pd.DataFrame, args, out_dir: Path, on_epoch=None, dist=None) -> tupl
         if on_epoch is not None and on_epoch(rec, net, cells, inputs, va):
             log.info("stopped by the epoch callback")
             break
-        if bad >= args.patience:
+        if bad >= args.patience and not getattr(args, "train_on_val", False):
             log.info("early stopping after %d epochs without improvement", bad)
             break
         if getattr(args, "time_limit", 0) and time.time() - t_start > args.time_limit * 60:
             log.info("time limit of %g min reached after %d epochs", args.time_limit, ep)
             break
-    if best_state is not None:
+    if best_state is not None and not getattr(args, "train_on_val", False):  # else: the last epoch
         net.load_state_dict(best_state)
     return net.eval(), cells, {"epochs": history, "best_val_loss": best}
 
@@ -323,6 +328,10 @@ def main(argv=None) -> dict:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     df = ensure_split(read_manifest(args.data), seed=args.seed)
+    if getattr(args, "train_on_val", False):
+        log.info("--train-on-val: %d val rows join training; %d epochs, no model selection",
+                 int((df["split"] == "val").sum()), args.epochs)
+        df = df.assign(split=df["split"].replace("val", "train"))
     if args.max_locations:
         keep = pd.Series(df["location_id"].unique()).sample(min(args.max_locations, df["location_id"].nunique()),
                                                             random_state=args.seed)
@@ -352,7 +361,9 @@ def main(argv=None) -> dict:
     if getattr(args, "gallery", True):
         from .gallery import add_gallery
 
-        result["gallery"] = add_gallery(ck, df, cache=args.cache or None)
+        result["gallery"] = add_gallery(ck, df, cache=args.cache or None,
+                                        top_cells=getattr(args, "gallery_top_cells", None),
+                                        temperature=getattr(args, "gallery_temperature", None))
     if not args.no_eval and (df["split"] == "test").any():
         from .evaluate import evaluate_checkpoint
 
