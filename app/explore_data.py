@@ -113,7 +113,7 @@ def run_evaluation(predictor: Any, manifest: str | os.PathLike, split: str, out_
         raise ValueError(f"no rows with split={split!r} in {manifest}")
     outs = _outputs_in_chunks(predictor, df["path"].tolist(), chunk, progress)
     size = map_size_for(df["lat"], df["lon"])
-    pred = predictions_table(df, outs, predictor.cells, top_k, size)
+    pred = predictions_table(df, outs, predictor.cells, top_k, size, gallery=getattr(predictor, "gallery", None))
     m = compute_metrics(pred, size)
     m["skipped_images"] = int((~outs["ok"]).sum())
     m["checkpoint"] = str(predictor.path)

@@ -96,12 +96,18 @@ def describe(meta: dict, n_cells: int) -> dict[str, str]:
     if isinstance(cfg.get("train_seconds"), (int, float)):
         train_bits.append(f"{cfg['train_seconds'] / 60:.0f} min on CPU")
     vers = {k.split(".", 1)[1]: v for k, v in m.items() if k.startswith("versions.")}
+    gal = meta.get("gallery") if isinstance(meta.get("gallery"), dict) else None
+    retrieval = (f"{gal.get('locations', '?')} training places ({gal.get('with_coordinates', '?')} with coordinates): "
+                 f"they vote on the country (weight {gal.get('country_weight', '?')}) and the best guess is the "
+                 f"look-alike that maximises the expected score among the {gal.get('top_cells', '?')} likeliest cells"
+                 if gal else "none (the best guess is chosen among the cells' positions)")
     return {
         "Backbone": str(get("backbone", "config.backbone") or "unknown"),
         "Cells": f"{n_cells} ({get('cell_scheme', 'cells.scheme', 'config.cells', 'config.scheme') or 'scheme unknown'})",
         "Input": f"{size} × {size} px centre square" if size else "unknown",
         "Bottom crop": f"{float(crop):.0%} of the height removed before the model looks" if crop is not None else "none",
         "Training": ", ".join(train_bits) or "see the checkpoint's config",
+        "Retrieval": retrieval,
         "Versions": ", ".join(f"{k} {v}" for k, v in vers.items()) or "unknown",
     }
 

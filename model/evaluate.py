@@ -23,7 +23,7 @@ from .geo import geoscore, haversine_km
 from .inference import cell_country_index, combine_country, decode, fuse_views, softmax
 from .manifest import read_manifest
 from .metrics import classification_report_frame, confusion_frame, map_size_for, summarize
-from .retrieval import refine
+from .retrieval import refine, reweight
 
 log = logging.getLogger("model.evaluate")
 
@@ -53,8 +53,9 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
                       map_size_km: float | None = None, gallery=None) -> pd.DataFrame:
     """One row per (loadable) image with per-image and per-location (fused views) predictions.
 
-    With a retrieval ``gallery`` (and ``embed`` in ``out``) the per-location best guess
-    (``loc_best_*``) is the retrieval-refined one (:func:`model.retrieval.refine`).
+    With a retrieval ``gallery`` (and ``embed`` in ``out``) the cell probabilities take the
+    look-alike training places' country vote (:func:`model.retrieval.reweight`) and the
+    per-location best guess (``loc_best_*``) is chosen among training places (:func:`model.retrieval.refine`).
     """
     t = cells.table
     cc = t["country_code"].to_numpy()
@@ -63,6 +64,7 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
     true_cell = cells.assign(df["lat"], df["lon"], df["country_code"], df["admin1"])
     _, cidx = cell_country_index(t)
     cl = out.get("country_logits")
+    use_gallery = gallery is not None and "embed" in out
     rows = []
     loc_cache: dict[str, dict] = {}
     for loc, g in df[ok].groupby("location_id", sort=False):
@@ -70,15 +72,18 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
         p = combine_country(fuse_views(out["logits"][idx]), fuse_views(cl[idx]) if cl is not None else None, cidx)
         off = out["offset"][idx].mean(0) if "offset" in out else None
         xyz = out["xyz"][idx].mean(0) if "xyz" in out else None
+        if use_gallery:
+            p = reweight(p, out["embed"][idx].mean(0), gallery, cidx)
         L = loc_cache[loc] = decode(p, t, off, xyz, map_size_km)
-        r = refine(p, out["embed"][idx].mean(0), gallery, map_size_km) \
-            if gallery is not None and "embed" in out else None
+        r = refine(p, out["embed"][idx].mean(0), gallery, map_size_km) if use_gallery else None
         if r is not None:
             L["best_lat"], L["best_lon"], L["best_expected_score"] = r["lat"], r["lon"], r["expected_score"]
     for i in np.flatnonzero(ok):
         r = df.iloc[i]
         p = combine_country(np.log(softmax(out["logits"][i].astype(np.float64)) + 1e-30),
                             np.log(softmax(cl[i].astype(np.float64)) + 1e-30) if cl is not None else None, cidx)
+        if use_gallery:
+            p = reweight(p, out["embed"][i], gallery, cidx)
         d = decode(p, t, out["offset"][i] if "offset" in out else None, out["xyz"][i] if "xyz" in out else None,
                    map_size_km)
         L = loc_cache[r["location_id"]]

@@ -3,8 +3,9 @@
 
 The gallery holds one head embedding per *training* location of the checkpoint (the location groups
 recorded at training time, else the manifest's ``train`` split). When the manifest has a held-out
-``val`` split the model was not trained on, the number of candidate cells and the similarity
-temperature are chosen there by mean per-location GeoScore; otherwise the defaults are kept.
+``val`` split the model was not trained on, the settings are chosen there: the country vote's
+temperature and weight by country accuracy, then the candidate cells and similarity temperature by
+mean per-location GeoScore; otherwise the defaults (or ``--settings``) are kept.
 ``model.train`` calls :func:`add_gallery` after training, so new checkpoints carry one.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import itertools
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,52 +25,90 @@ from .features import DEFAULT_CACHE
 from .geo import geoscore, haversine_km
 from .inference import cell_country_index, combine_country, fuse_views
 from .manifest import read_manifest
-from .retrieval import DEFAULT_TEMPERATURE, DEFAULT_TOP_CELLS, Gallery, build_gallery, refine
+from .retrieval import Gallery, build_gallery, refine, reweight
 
 log = logging.getLogger("model.gallery")
 TOP_CELLS_GRID = (5, 10, 20)
 TEMPERATURE_GRID = (0.01, 0.02, 0.03, 0.05, 0.1)
+COUNTRY_TEMPERATURE_GRID = (0.01, 0.02, 0.03, 0.05)
+COUNTRY_WEIGHT_GRID = (0.0, 0.3, 0.5, 0.7)
 
 
-def location_inputs(out: dict[str, np.ndarray], rows: pd.DataFrame, cells) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
-    """Per location with coordinates: (cell probabilities (C,), mean embedding (H,), true lat, lon)."""
+@dataclass
+class HeldOut:
+    """One held-out location: cell probabilities (C,), mean embedding (H,), true country, lat/lon (NaN: label only)."""
+
+    probs: np.ndarray
+    embed: np.ndarray
+    country: str
+    lat: float
+    lon: float
+
+
+def location_inputs(out: dict[str, np.ndarray], rows: pd.DataFrame, cells) -> list[HeldOut]:
+    """Per location of ``rows`` (views fused): the classifier's cell probabilities and the mean embedding."""
     _, cidx = cell_country_index(cells.table)
     cl = out.get("country_logits")
     rows = rows.reset_index(drop=True)
     res = []
-    for _, g in rows[rows["lat"].notna()].groupby("location_id", sort=False):
+    for _, g in rows.groupby("location_id", sort=False):
         i = g.index.to_numpy()
         p = combine_country(fuse_views(out["logits"][i]), fuse_views(cl[i]) if cl is not None else None, cidx)
-        res.append((p, out["embed"][i].mean(0), float(g["lat"].iloc[0]), float(g["lon"].iloc[0])))
+        res.append(HeldOut(p, out["embed"][i].mean(0), str(g["country_code"].iloc[0]), float(g["lat"].iloc[0]),
+                           float(g["lon"].iloc[0])))
     return res
 
 
-def choose_settings(gallery: Gallery, held_out: list, grid_cells=TOP_CELLS_GRID,
-                    grid_temp=TEMPERATURE_GRID) -> tuple[int, float, dict]:
-    """Grid search of (top_cells, temperature) by mean GeoScore of the refined guess on ``held_out``
-    (from :func:`location_inputs`). Returns the best pair and every pair's score."""
+def choose_settings(gallery: Gallery, held_out: list[HeldOut], cells) -> dict:
+    """Grid search on held-out locations: the country vote (temperature, weight) by country top-1
+    accuracy, then the in-cell refinement (top cells, temperature) by mean GeoScore of the refined
+    guess. Sets the winners on ``gallery``; returns them with the held-out figures."""
+    codes, cidx = cell_country_index(cells.table)
+    codes = np.asarray(codes)
+
+    def country_acc() -> float:
+        hits = [codes[np.bincount(cidx, weights=reweight(h.probs, h.embed, gallery, cidx), minlength=len(codes))
+                      .argmax()] == h.country for h in held_out if h.country]
+        return float(np.mean(hits)) if hits else 0.0
+
+    gallery.country_weight = 0.0
+    base_acc = country_acc()
+    acc = {}
+    for t, w in itertools.product(COUNTRY_TEMPERATURE_GRID, COUNTRY_WEIGHT_GRID[1:]):
+        gallery.country_temperature, gallery.country_weight = t, w
+        acc[(t, w)] = country_acc()
+    (gallery.country_temperature, gallery.country_weight), best_acc = max(acc.items(), key=lambda kv: kv[1])
+    if best_acc <= base_acc:
+        gallery.country_weight = 0.0
+    located = [(reweight(h.probs, h.embed, gallery, cidx), h) for h in held_out if not np.isnan(h.lat)]
+    base_score = float(np.mean([geoscore(haversine_km(h.lat, h.lon, *_top_centroid(p, cells))) for p, h in located])) \
+        if located else 0.0
     scores = {}
-    for k, t in itertools.product(grid_cells, grid_temp):
+    for k, t in itertools.product(TOP_CELLS_GRID, TEMPERATURE_GRID):
         gallery.top_cells, gallery.temperature = k, t
-        s = []
-        for p, e, lat, lon in held_out:
-            r = refine(p, e, gallery)
-            if r is not None:
-                s.append(geoscore(haversine_km(lat, lon, r["lat"], r["lon"])))
-        scores[f"{k}/{t:g}"] = float(np.mean(s)) if s else 0.0
-    best = max(scores, key=scores.get)
-    k, t = best.split("/")
-    return int(k), float(t), scores
+        s = [geoscore(haversine_km(h.lat, h.lon, r["lat"], r["lon"]))
+             for p, h in located if (r := refine(p, h.embed, gallery)) is not None]
+        scores[(k, t)] = float(np.mean(s)) if s else 0.0
+    (gallery.top_cells, gallery.temperature), best_score = max(scores.items(), key=lambda kv: kv[1])
+    return {**gallery.settings, "val_locations": len(held_out), "val_country_top1_classifier": base_acc,
+            "val_country_top1_with_vote": max(best_acc, base_acc), "val_geoscore_top_cell_centroid": base_score,
+            "val_geoscore_refined": best_score}
+
+
+def _top_centroid(p: np.ndarray, cells) -> tuple[float, float]:
+    """The most probable cell's centroid (lat, lon): the no-retrieval reference."""
+    j = int(p.argmax())
+    return float(cells.table["lat"].iloc[j]), float(cells.table["lon"].iloc[j])
 
 
 def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | None = None,
                 cache: str | Path | None = DEFAULT_CACHE, outputs: dict | None = None,
-                top_cells: int | None = None, temperature: float | None = None) -> dict:
-    """Compute embeddings for ``df`` (a manifest with ``split``), build the gallery from the
-    checkpoint's training locations, tune it on held-out ``val`` rows when there are any (unless
-    ``top_cells`` and ``temperature`` are given), and save the checkpoint (in place unless
-    ``out_path``). ``outputs``: precomputed :func:`model.evaluate.network_outputs` for ``df``.
-    Returns a summary dict."""
+                settings: dict | None = None) -> dict:
+    """Compute embeddings for ``df`` (a manifest), build the gallery from the checkpoint's training
+    locations (its recorded training groups, else the ``train`` split), tune it on held-out ``val``
+    rows when there are any and no ``settings`` (:class:`Gallery` fields) are given, and save the
+    checkpoint (in place unless ``out_path``). ``outputs``: precomputed
+    :func:`model.evaluate.network_outputs` for ``df``. Returns a summary dict."""
     from .evaluate import network_outputs
 
     net, cells, ck = load_checkpoint(ck_path)
@@ -83,29 +123,16 @@ def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | No
     val = (split == "val").to_numpy() & ok & ~train
     if not train.any():
         raise ValueError("none of the manifest's rows is a training location of this checkpoint")
-    given = top_cells is not None and temperature is not None
-    gal = build_gallery(out["embed"][train], df[train], cells, top_cells or DEFAULT_TOP_CELLS,
-                        temperature or DEFAULT_TEMPERATURE)
-    summary = {"locations": len(gal), "top_cells": gal.top_cells, "temperature": gal.temperature}
-    if val.any() and len(gal) and not given:
+    gal = build_gallery(out["embed"][train], df[train], cells, **(settings or {}))
+    summary = {"locations": len(gal), "with_coordinates": int((gal.cell >= 0).sum()), **gal.settings}
+    if val.any() and not settings:
         held = location_inputs({k: v[val] for k, v in out.items() if k != "ok"}, df[val], cells)
-        base = float(np.mean([geoscore(haversine_km(la, lo, *_top_position(p, cells))) for p, _, la, lo in held])) \
-            if held else 0.0
-        k, t, scores = choose_settings(gal, held)
-        gal.top_cells, gal.temperature = k, t
-        summary.update(top_cells=k, temperature=t, val_locations=len(held), val_geoscore_refined=scores[f"{k}/{t:g}"],
-                       val_geoscore_top_cell_centroid=base)
+        summary.update(choose_settings(gal, held, cells))
     ck["gallery"] = gal.to_state()
     ck.setdefault("extra", {})["gallery"] = summary
     write_checkpoint(ck, out_path or ck_path)
     log.info("gallery: %s", summary)
     return summary
-
-
-def _top_position(p: np.ndarray, cells) -> tuple[float, float]:
-    """The most probable cell's centroid (lat, lon), the no-retrieval reference on the val split."""
-    j = int(p.argmax())
-    return float(cells.table["lat"].iloc[j]), float(cells.table["lon"].iloc[j])
 
 
 def main(argv=None) -> dict:
@@ -115,14 +142,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
     ap.add_argument("--out", help="write the checkpoint here (default: in place)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = no cache)")
-    ap.add_argument("--top-cells", type=int, help="candidate cells (with --temperature: no tuning on val)")
-    ap.add_argument("--temperature", type=float, help="cosine-similarity temperature")
+    ap.add_argument("--settings", type=json.loads, default=None,
+                    help='fixed settings as JSON instead of tuning on val, e.g. \'{"top_cells": 20, "temperature": 0.01}\'')
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     df = read_manifest(args.data)
     try:
-        summary = add_gallery(args.checkpoint, df, args.out, args.cache or None, top_cells=args.top_cells,
-                              temperature=args.temperature)
+        summary = add_gallery(args.checkpoint, df, args.out, args.cache or None, settings=args.settings)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     print(json.dumps(summary, indent=2))

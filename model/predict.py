@@ -18,7 +18,7 @@ from PIL import Image
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery
 from .images import ImageLoadError, open_image
 from .inference import cell_country_index, combine_country, decode, fuse_views
-from .retrieval import refine
+from .retrieval import refine, reweight
 from .revgeo import country_name
 from .transforms import crop_bottom, eval_transform
 
@@ -55,7 +55,7 @@ class Prediction:
     cell_probs: np.ndarray = field(repr=False)
     n_views: int = 1
     crop: float = 0.0
-    refined: bool = False  # best guess chosen among training places (model.retrieval)
+    refined: bool = False  # country vote and best guess from look-alike training places (model.retrieval)
 
     @property
     def confidence(self) -> float:
@@ -94,7 +94,8 @@ class Predictor:
         """Backbone, cells, preprocessing, training config, metrics and versions of the checkpoint."""
         return {"backbone": self.ck["backbone"], "cell_scheme": self.cells.scheme, "n_cells": len(self.cells),
                 "crop": self.crop, "input_size": self.input_size, "config": self.ck["config"],
-                "metrics": self.ck["metrics"], "versions": self.ck["versions"], "path": str(self.path)}
+                "metrics": self.ck["metrics"], "versions": self.ck["versions"], "path": str(self.path),
+                "gallery": self.ck.get("extra", {}).get("gallery") if self.gallery is not None else None}
 
     @property
     def train_groups(self) -> set[str]:
@@ -126,6 +127,8 @@ class Predictor:
         off = out["offset"].mean(0) if "offset" in out else None
         xyz = out["xyz"].mean(0) if "xyz" in out else None
         emb = out["embed"].mean(0) if "embed" in out else None
+        if self.gallery is not None and emb is not None:  # the look-alike training places' country vote
+            probs = reweight(probs, emb, self.gallery, self._cidx)
         return self._answer(probs, off, xyz, top_k, len(pil), c, emb)
 
     def _answer(self, probs, off, xyz, top_k: int, n_views: int, crop: float, embed=None) -> Prediction:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import time
 from pathlib import Path
@@ -76,8 +77,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation at the end")
     ap.add_argument("--no-gallery", dest="gallery", action="store_false",
                     help="do not store the retrieval gallery of training places (model.retrieval)")
-    ap.add_argument("--gallery-top-cells", type=int, help="gallery candidate cells (default: tuned on val)")
-    ap.add_argument("--gallery-temperature", type=float, help="gallery similarity temperature (default: tuned on val)")
+    ap.add_argument("--gallery-settings", type=json.loads, default=None,
+                    help='retrieval settings as JSON (default: tuned on val), e.g. \'{"top_cells": 20, "temperature": 0.01}\'')
     ap.add_argument("--train-on-val", action="store_true",
                     help="fold the val split into training and train exactly --epochs epochs (no model selection:"
                          " take the epoch count from a run with a val split)")
@@ -362,8 +363,7 @@ def main(argv=None) -> dict:
         from .gallery import add_gallery
 
         result["gallery"] = add_gallery(ck, df, cache=args.cache or None,
-                                        top_cells=getattr(args, "gallery_top_cells", None),
-                                        temperature=getattr(args, "gallery_temperature", None))
+                                        settings=getattr(args, "gallery_settings", None))
     if not args.no_eval and (df["split"] == "test").any():
         from .evaluate import evaluate_checkpoint
 

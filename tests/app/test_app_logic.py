@@ -201,6 +201,9 @@ def test_model_card(fake_predictor):
     assert facts["Backbone"] == "tiny-cnn" and facts["Cells"].startswith("6 (geocells")
     assert "10%" in facts["Bottom crop"] and "epochs=3" in facts["Training"]
     assert model_card.describe({}, 0)["Backbone"] == "unknown"
+    assert model_card.describe({}, 0)["Retrieval"].startswith("none")
+    gal = {"locations": 1972, "with_coordinates": 1650, "country_weight": 0.3, "top_cells": 20}
+    assert "1972 training places (1650 with coordinates)" in model_card.describe({"gallery": gal}, 6)["Retrieval"]
 
 
 def test_huge_image_gets_a_clear_message():

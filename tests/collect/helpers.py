@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,11 @@ def cli(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 
 
 
 def popen_cli(args: list[str], *, env: dict[str, str]) -> subprocess.Popen:
+    # SIGINT back to its default in the child: a shell that starts the tests in the background (`make
+    # test &`, nohup) makes children ignore it, and then Ctrl-C could not be tested.
     return subprocess.Popen([sys.executable, "-m", "model.collect", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def run_main(argv: list[str], capsys) -> tuple[int, str, str]:

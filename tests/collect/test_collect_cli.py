@@ -77,7 +77,7 @@ def test_killed_halfway_then_resumed_equals_uninterrupted(fake, tmp_path, monkey
 
 
 def test_ctrl_c_stops_cleanly_and_resumes(fake, tmp_path, monkeypatch, capsys):
-    fake.settings.delay_s = 0.02
+    fake.settings.delay_s = 0.1  # >= 4 s for the whole run: the interrupt always lands halfway
     env = cli_env(GOOGLE_MAPS_API_KEY=KEY)
     out = tmp_path / "c"
     proc = popen_cli(args(fake, out), env=env)

@@ -8,27 +8,30 @@ import pandas as pd
 import torch
 
 from model.features import _key
-from model.gallery import choose_settings
+from model.gallery import HeldOut, choose_settings
 from model.geo import haversine_km
-from model.retrieval import Gallery, build_gallery, refine, unit
+from model.retrieval import Gallery, build_gallery, country_vote, refine, reweight, unit
 
 
 class _Cells:
     """Stand-in cell assignment: cell = index of the nearest of two centres (Zagreb, Tokyo)."""
 
     centres = np.array([[45.8, 16.0], [35.7, 139.7]])
+    table = pd.DataFrame({"name": ["Zagreb", "Tokyo"], "country_code": ["HR", "JP"], "lat": [45.8, 35.7],
+                          "lon": [16.0, 139.7]})
 
     def assign(self, lat, lon, cc=None, a1=None):
         d = np.stack([haversine_km(np.asarray(lat, float), np.asarray(lon, float), c[0], c[1]) for c in self.centres])
         return d.argmin(0)
 
 
-def _gallery(top_cells=1, temperature=0.05) -> Gallery:
-    # four training places: three near Zagreb (cell 0), one in Tokyo (cell 1); embeddings on axes
+def _gallery(top_cells=1, temperature=0.05, **kw) -> Gallery:
+    # four training places: three near Zagreb (cell 0, HR), one in Tokyo (cell 1, JP); embeddings on axes
     lat = np.array([45.81, 45.33, 46.30, 35.68])
     lon = np.array([15.98, 14.44, 16.34, 139.69])
     emb = np.eye(4, 8, dtype=np.float32)
-    return Gallery(emb, lat, lon, _Cells().assign(lat, lon), top_cells, temperature)
+    cell = _Cells().assign(lat, lon)
+    return Gallery(emb, lat, lon, cell, cell.copy(), top_cells, temperature, **kw)
 
 
 def test_refine_picks_the_look_alike_inside_the_likely_cells():
@@ -56,36 +59,67 @@ def test_refine_hedges_between_similar_candidates_at_high_temperature():
 
 
 def test_gallery_state_round_trip_weights_only():
-    g = _gallery(top_cells=7, temperature=0.02)
+    g = _gallery(top_cells=7, temperature=0.02, country_weight=0.4)
     buf = io.BytesIO()
     torch.save({"gallery": g.to_state()}, buf)
     buf.seek(0)
     g2 = Gallery.from_state(torch.load(buf, weights_only=True)["gallery"])
-    assert (g2.top_cells, g2.temperature) == (7, 0.02) and len(g2) == 4
+    assert g2.settings == g.settings and len(g2) == 4 and (g2.country == g.country).all()
     assert np.allclose(g2.embed, g.embed) and np.allclose(g2.lat, g.lat) and (g2.cell == g.cell).all()
 
 
-def test_build_gallery_averages_views_and_skips_label_only_rows():
-    rows = pd.DataFrame({"location_id": ["a", "a", "b", "c"], "lat": [45.8, 45.8, 35.7, np.nan],
-                         "lon": [16.0, 16.0, 139.7, np.nan], "country_code": ["HR", "HR", "JP", "FR"],
-                         "admin1": ["", "", "", ""]})
-    emb = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]], np.float32)
-    g = build_gallery(emb, rows, _Cells())
-    assert len(g) == 2 and list(g.cell) == [0, 1]
-    assert np.allclose(g.embed[0], unit(np.array([[1, 1, 0]], np.float32))[0])
+def test_build_gallery_averages_views_and_keeps_label_only_places_for_the_vote():
+    rows = pd.DataFrame({"location_id": ["a", "a", "b", "c", "d"], "lat": [45.8, 45.8, 35.7, np.nan, np.nan],
+                         "lon": [16.0, 16.0, 139.7, np.nan, np.nan], "country_code": ["HR", "HR", "JP", "FR", "JP"],
+                         "admin1": ["", "", "", "", ""]})
+    emb = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [1, 0, 1]], np.float32)
+    g = build_gallery(emb, rows, _Cells(), top_cells=4)
+    # "c" (France has no cell) is dropped; "d" (a Japanese screenshot) votes but is never a candidate place
+    assert len(g) == 3 and list(g.cell) == [0, 1, -1] and list(g.country) == [0, 1, 1] and g.top_cells == 4
+    assert np.isnan(g.lat[2]) and np.allclose(g.embed[0], unit(np.array([[1, 1, 0]], np.float32))[0])
     assert np.allclose(np.linalg.norm(g.embed, axis=1), 1)
+    q = np.array([1, 0, 1], np.float32)  # exactly like the screenshot
+    assert refine(np.array([0.5, 0.5]), q, g)["lat"] in (45.8, 35.7)
 
 
-def test_choose_settings_prefers_sharp_similarity_when_it_is_right():
+def test_country_vote_moves_mass_towards_the_look_alikes_country():
+    g = _gallery(country_temperature=0.01, country_weight=0.5)
+    cidx = np.array([0, 1])
+    q = np.zeros(8, np.float32)
+    q[3] = 1.0  # looks exactly like the Tokyo place
+    probs = np.array([0.7, 0.3])
+    vote = country_vote(probs, q, g, cidx)
+    assert vote.argmax() == 1 and abs(vote.sum() - 1) < 1e-9
+    p2 = reweight(probs, q, g, cidx)
+    assert p2[1] > 0.6 and abs(p2.sum() - 1) < 1e-9  # 0.5 * 0.3 + 0.5 * ~1
+    g.country_weight = 0.0
+    assert np.array_equal(reweight(probs, q, g, cidx), probs)
+
+
+def test_reweight_keeps_the_ratios_inside_a_country():
+    g = _gallery(country_weight=0.7)
+    cidx = np.array([0, 0, 1])  # two Croatian cells, one Japanese
+    probs = np.array([0.2, 0.4, 0.4])
+    q = unit(np.ones((1, 8), np.float32))[0]
+    p2 = reweight(probs, q, g, cidx)
+    assert np.isclose(p2[1] / p2[0], 2.0) and abs(p2.sum() - 1) < 1e-9
+
+
+def test_choose_settings_on_held_out_places():
     g = _gallery(top_cells=1)
     held = []
     for i in range(3):  # queries that look exactly like the Zagreb-cell place they are at
         q = np.zeros(8, np.float32)
         q[i] = 1.0
-        held.append((np.array([0.8, 0.2]), q, float(g.lat[i]), float(g.lon[i])))
-    k, t, scores = choose_settings(g, held, grid_cells=(1, 2), grid_temp=(0.01, 100.0))
-    assert t == 0.01 and scores[f"{k}/0.01"] > scores[f"{k}/100"]
-    assert scores[f"{k}/0.01"] > 4999  # exact places: full score
+        held.append(HeldOut(np.array([0.8, 0.2]), q, "HR", float(g.lat[i]), float(g.lon[i])))
+    q = np.zeros(8, np.float32)
+    q[3] = 1.0  # a Tokyo look-alike the classifier puts in Croatia: only the vote gets it right
+    held.append(HeldOut(np.array([0.6, 0.4]), q, "JP", float("nan"), float("nan")))
+    s = choose_settings(g, held, _Cells())
+    assert s["val_country_top1_classifier"] == 0.75 and s["val_country_top1_with_vote"] == 1.0
+    assert s["country_weight"] > 0 and g.country_weight == s["country_weight"]
+    assert s["val_geoscore_refined"] > 4999 and s["temperature"] <= 0.05  # exact places: full score
+    assert s["val_geoscore_refined"] > s["val_geoscore_top_cell_centroid"]
 
 
 def test_feature_cache_key_follows_content_not_mtime(tmp_path):

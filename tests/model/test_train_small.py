@@ -128,11 +128,11 @@ def test_train_on_val_uses_every_epoch_and_keeps_no_held_out(small_subset, tmp_p
     man = write_manifest(m, tmp_path / "manifest.csv")
     res = train_main(["--data", str(man), "--out", str(tmp_path / "run"), "--mode", "frozen", "--epochs", "3",
                       "--patience", "1", "--train-on-val", "--cells", "country", "--no-eval",
-                      "--gallery-top-cells", "3", "--gallery-temperature", "0.05", "--cache", str(tmp_path / "c")])
+                      "--gallery-settings", '{"top_cells": 3, "temperature": 0.05}', "--cache", str(tmp_path / "c")])
     assert len(res["epochs"]) == 3  # no early stopping, no selection
     ck = torch.load(tmp_path / "run" / "model.pt", map_location="cpu", weights_only=True)
     val_groups = set(small_subset.loc[small_subset.split == "val", "group_id"])
     assert val_groups <= set(ck["extra"]["train_groups"]) and not ck["extra"]["val_groups"]
     g = ck["extra"]["gallery"]
     assert (g["top_cells"], g["temperature"]) == (3, 0.05) and "val_locations" not in g
-    assert g["locations"] == small_subset[small_subset.split != "test"].location_id.nunique()
+    assert g["locations"] == small_subset[small_subset.split != "test"].location_id.nunique()  # all have coordinates
