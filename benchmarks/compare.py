@@ -83,7 +83,7 @@ def train_args(r: Recipe, pretrained: bool, a: argparse.Namespace, out: Path) ->
     """``model.train`` arguments for recipe ``r`` under the shared budget ``a``."""
     common = ["--out", str(out), "--backbone", r.backbone, "--head", r.head, "--seed", str(a.seed),
               "--cells", "geocells", "--batch-size", "64", "--patience", "3", "--time-limit", str(a.time_limit),
-              "--cache", str(a.cache)]
+              "--cache", str(a.cache), "--no-gallery"]  # architectures only: retrieval is the same for all
     if a.data:
         common += ["--data", a.data]
     if a.max_locations:

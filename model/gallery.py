@@ -31,7 +31,7 @@ log = logging.getLogger("model.gallery")
 TOP_CELLS_GRID = (5, 10, 20)
 TEMPERATURE_GRID = (0.01, 0.02, 0.03, 0.05, 0.1)
 COUNTRY_TEMPERATURE_GRID = (0.01, 0.02, 0.03, 0.05)
-COUNTRY_WEIGHT_GRID = (0.0, 0.3, 0.5, 0.7)
+COUNTRY_WEIGHT_GRID = (0.3, 0.5, 0.7)  # kept only if it beats the classifier alone (weight 0)
 
 
 @dataclass
@@ -74,7 +74,7 @@ def choose_settings(gallery: Gallery, held_out: list[HeldOut], cells) -> dict:
     gallery.country_weight = 0.0
     base_acc = country_acc()
     acc = {}
-    for t, w in itertools.product(COUNTRY_TEMPERATURE_GRID, COUNTRY_WEIGHT_GRID[1:]):
+    for t, w in itertools.product(COUNTRY_TEMPERATURE_GRID, COUNTRY_WEIGHT_GRID):
         gallery.country_temperature, gallery.country_weight = t, w
         acc[(t, w)] = country_acc()
     (gallery.country_temperature, gallery.country_weight), best_acc = max(acc.items(), key=lambda kv: kv[1])
