@@ -5,7 +5,8 @@ The gallery holds one head embedding per *training* location of the checkpoint (
 recorded at training time, else the manifest's ``train`` split). When the manifest has a held-out
 ``val`` split the model was not trained on, the settings are chosen there: the country vote's
 temperature and weight by country accuracy, then the candidate cells and similarity temperature by
-mean per-location GeoScore; otherwise the defaults (or ``--settings``) are kept.
+mean per-location GeoScore; otherwise the defaults (or ``--settings``) are kept. Once the settings are
+fixed, the val places join the gallery (``--train-only`` keeps them out); test places never do.
 ``model.train`` calls :func:`add_gallery` after training, so new checkpoints carry one.
 """
 from __future__ import annotations
@@ -103,11 +104,11 @@ def _top_centroid(p: np.ndarray, cells) -> tuple[float, float]:
 
 def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | None = None,
                 cache: str | Path | None = DEFAULT_CACHE, outputs: dict | None = None,
-                settings: dict | None = None) -> dict:
+                settings: dict | None = None, include_val: bool = True) -> dict:
     """Compute embeddings for ``df`` (a manifest), build the gallery from the checkpoint's training
     locations (its recorded training groups, else the ``train`` split), tune it on held-out ``val``
-    rows when there are any and no ``settings`` (:class:`Gallery` fields) are given, and save the
-    checkpoint (in place unless ``out_path``). ``outputs``: precomputed
+    rows when there are any and no ``settings`` (:class:`Gallery` fields) are given, then (with
+    ``include_val``) add the val places to the gallery, and save the checkpoint (in place unless ``out_path``). ``outputs``: precomputed
     :func:`model.evaluate.network_outputs` for ``df``. Returns a summary dict."""
     from .evaluate import network_outputs
 
@@ -128,6 +129,10 @@ def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | No
     if val.any() and not settings:
         held = location_inputs({k: v[val] for k, v in out.items() if k != "ok"}, df[val], cells)
         summary.update(choose_settings(gal, held, cells))
+    if val.any() and include_val:  # settings fixed: the held-out places join the gallery (never test ones)
+        both = train | val
+        gal = build_gallery(out["embed"][both], df[both], cells, **gal.settings)
+        summary.update(locations=len(gal), with_coordinates=int((gal.cell >= 0).sum()), includes_val=True)
     ck["gallery"] = gal.to_state()
     ck.setdefault("extra", {})["gallery"] = summary
     write_checkpoint(ck, out_path or ck_path)
@@ -142,13 +147,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
     ap.add_argument("--out", help="write the checkpoint here (default: in place)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = no cache)")
+    ap.add_argument("--train-only", action="store_true", help="keep the val places out of the gallery")
     ap.add_argument("--settings", type=json.loads, default=None,
                     help='fixed settings as JSON instead of tuning on val, e.g. \'{"top_cells": 20, "temperature": 0.01}\'')
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     df = read_manifest(args.data)
     try:
-        summary = add_gallery(args.checkpoint, df, args.out, args.cache or None, settings=args.settings)
+        summary = add_gallery(args.checkpoint, df, args.out, args.cache or None, settings=args.settings,
+                              include_val=not args.train_only)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     print(json.dumps(summary, indent=2))

@@ -55,15 +55,19 @@ def test_checkpoint_roundtrip_weights_only(small_run):
     assert "test" in ck["metrics"] and ck["metrics"]["test"]["per_location"]["n"] > 0
     net, cells, _ = load_checkpoint(out / "model.pt")
     assert len(cells) == ck["head"]["n_cells"]
-    # The retrieval gallery: one entry per training location with coordinates (the broken row is not one).
+    # The retrieval gallery: one entry per train or val location (settings tuned on val first), never a
+    # test one; the broken row is not one.
     from model.checkpoint import load_gallery
 
     g = load_gallery(ck)
-    train_locs = set(ck["extra"]["train_groups"])
     m = pd.read_csv(man)
-    n_train = m[m.group_id.isin(train_locs) & m.lat.notna() & (m.location_id != "broken")].location_id.nunique()
-    assert len(g) == n_train and np.allclose(np.linalg.norm(g.embed, axis=1), 1, atol=1e-2)
-    assert ck["extra"]["gallery"]["locations"] == n_train
+    fit_groups = set(ck["extra"]["train_groups"]) | set(ck["extra"]["val_groups"])
+    n_places = m[m.group_id.isin(fit_groups) & (m.location_id != "broken")].location_id.nunique()
+    assert len(g) == n_places and np.allclose(np.linalg.norm(g.embed, axis=1), 1, atol=1e-2)
+    info = ck["extra"]["gallery"]
+    assert info["locations"] == n_places and info["includes_val"] and info["val_locations"] > 0
+    test_ll = set(zip(m.loc[m.split == "test", "lat"].round(4), m.loc[m.split == "test", "lon"].round(4)))
+    assert not test_ll & set(zip(np.round(g.lat, 4), np.round(g.lon, 4)))
     # The fine-tuned tail was restored, not the pretrained one.
     key = next(k for k in ck["backbone_state"] if k.endswith("weight"))
     assert torch.equal(dict(net.backbone.named_parameters())[key].detach(), ck["backbone_state"][key])
