@@ -29,8 +29,8 @@ DEFAULT_CACHE = Path(os.environ.get("GEOLOC_CACHE", Path(__file__).resolve().par
 def _key(paths: list[str]) -> str:
     """Cache key of an ordered list of image files: path, size and a digest of the first and last 4 KiB.
 
-    Content rather than mtime, so copying a data set (which resets mtimes) keeps its cache valid,
-    while replacing an image with another one invalidates it.
+    Content rather than mtime, so a data set copied afresh to the same place (which resets mtimes, as
+    happens to ``../shared`` on a new machine) keeps its cache, while replacing an image invalidates it.
     """
     h = hashlib.sha1()
     for p in paths:
