@@ -112,8 +112,8 @@ def run_evaluation(predictor: Any, manifest: str | os.PathLike, split: str, out_
     if df.empty:
         raise ValueError(f"no rows with split={split!r} in {manifest}")
     outs = _outputs_in_chunks(predictor, df["path"].tolist(), chunk, progress)
-    size = map_size_for(df["lat"], df["lon"])
-    pred = predictions_table(df, outs, predictor.cells, top_k, size, gallery=getattr(predictor, "gallery", None))
+    size = map_size_for(df["lat"], df["lon"])  # for the scaled score only: the guesses play the world map
+    pred = predictions_table(df, outs, predictor.cells, top_k, None, gallery=getattr(predictor, "gallery", None))
     m = compute_metrics(pred, size)
     m["skipped_images"] = int((~outs["ok"]).sum())
     m["checkpoint"] = str(predictor.path)

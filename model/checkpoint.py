@@ -8,6 +8,7 @@ training config, metrics and library versions.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import tempfile
@@ -117,10 +118,22 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[GeoNet, Cell
 
 
 def load_gallery(ck: dict):
-    """The checkpoint's retrieval gallery (:class:`model.retrieval.Gallery`) or None."""
+    """The checkpoint's retrieval gallery (:class:`model.retrieval.Gallery`) or None.
+
+    A gallery this version cannot read (an older layout) is ignored with a warning: the model still
+    answers from its classifier, and ``python -m model.gallery --checkpoint C`` rebuilds the gallery.
+    """
     from .retrieval import Gallery
 
-    return Gallery.from_state(ck["gallery"]) if ck.get("gallery") else None
+    if not ck.get("gallery"):
+        return None
+    try:
+        return Gallery.from_state(ck["gallery"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        logging.getLogger("model.checkpoint").warning(
+            "ignoring the checkpoint's retrieval gallery, an older layout (missing or bad field %s); "
+            "rebuild it with: python -m model.gallery --checkpoint CHECKPOINT", e)
+        return None
 
 
 def write_json(path: str | os.PathLike, obj) -> None:

@@ -56,6 +56,9 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
     With a retrieval ``gallery`` (and ``embed`` in ``out``) the cell probabilities take the
     look-alike training places' country vote (:func:`model.retrieval.reweight`) and the
     per-location best guess (``loc_best_*``) is chosen among training places (:func:`model.retrieval.refine`).
+    ``map_size_km``: the map the best guess plays on; None (the callers' choice) is the world map, which
+    is what :class:`model.predict.Predictor` plays, so ``loc_best_*`` equals its ``best_lat/lon``
+    (the scaled score of the evaluated area is still reported by :func:`compute_metrics`).
     """
     t = cells.table
     cc = t["country_code"].to_numpy()
@@ -146,8 +149,8 @@ def evaluate_checkpoint(ck_path, df: pd.DataFrame, out_dir, cache=DEFAULT_CACHE,
     n_bad = int((~outs["ok"]).sum())
     if n_bad:
         log.warning("%d image(s) could not be loaded and were skipped", n_bad)
-    size = map_size_for(df["lat"], df["lon"])
-    pred = predictions_table(df, outs, cells, top_k, size, gallery=load_gallery(ck))
+    size = map_size_for(df["lat"], df["lon"])  # for the scaled score only: the guesses play the world map
+    pred = predictions_table(df, outs, cells, top_k, None, gallery=load_gallery(ck))
     m = compute_metrics(pred, size)
     m["skipped_images"] = n_bad
     m["checkpoint"] = str(ck_path)

@@ -68,6 +68,17 @@ def test_gallery_state_round_trip_weights_only():
     assert np.allclose(g2.embed, g.embed) and np.allclose(g2.lat, g.lat) and (g2.cell == g.cell).all()
 
 
+
+def test_an_older_gallery_layout_is_ignored_with_a_warning(caplog):
+    from model.checkpoint import load_gallery
+
+    state = _gallery().to_state()
+    assert load_gallery({"gallery": state}) is not None and load_gallery({}) is None
+    del state["country"]  # the layout before the country vote
+    with caplog.at_level("WARNING", logger="model.checkpoint"):
+        assert load_gallery({"gallery": state}) is None
+    assert "python -m model.gallery" in caplog.text
+
 def test_build_gallery_averages_views_and_keeps_label_only_places_for_the_vote():
     rows = pd.DataFrame({"location_id": ["a", "a", "b", "c", "d"], "lat": [45.8, 45.8, 35.7, np.nan, np.nan],
                          "lon": [16.0, 16.0, 139.7, np.nan, np.nan], "country_code": ["HR", "HR", "JP", "FR", "JP"],
