@@ -59,7 +59,8 @@ def classification_report_frame(y_true: list[str], y_pred: list[str]) -> pd.Data
     """Per-class precision, recall, F1 and support (scikit-learn), plus accuracy/macro/weighted rows."""
     from sklearn.metrics import classification_report
 
-    rep = classification_report(y_true, y_pred, output_dict=True, zero_division=0)
+    labels = sorted(set(y_true) | set(y_pred))  # explicit, so a one-country evaluation needs no guessing
+    rep = classification_report(y_true, y_pred, labels=labels, output_dict=True, zero_division=0)
     return pd.DataFrame(rep).T.rename_axis("class").reset_index()
 
 
@@ -67,5 +68,10 @@ def confusion_frame(y_true: list[str], y_pred: list[str]) -> pd.DataFrame:
     """Confusion matrix as a DataFrame (rows: true, columns: predicted) over the labels seen."""
     from sklearn.metrics import confusion_matrix
 
+    import warnings
+
     labels = sorted(set(y_true) | set(y_pred))
-    return pd.DataFrame(confusion_matrix(y_true, y_pred, labels=labels), index=labels, columns=labels)
+    with warnings.catch_warnings():  # one label (a one-country evaluation): a 1x1 matrix is the right answer
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        cm = confusion_matrix(y_true, y_pred, labels=labels)
+    return pd.DataFrame(cm, index=labels, columns=labels)

@@ -62,3 +62,13 @@ def test_decode_best_guess_hedges_only_when_it_pays():
     assert two["best_lon"] in (r, -r)
     assert list(two["country_probs"].index[:2]) in (["A", "B"], ["B", "A"])
     assert two["entropy"] == pytest.approx(-(2 * 0.45 * math.log(0.45) + 0.1 * math.log(0.1)))
+
+
+def test_one_country_evaluation_gives_a_1x1_matrix_without_warnings(recwarn):
+    from model.metrics import classification_report_frame, confusion_frame
+
+    cm = confusion_frame(["HR", "HR", "HR"], ["HR", "HR", "HR"])
+    assert cm.shape == (1, 1) and int(cm.loc["HR", "HR"]) == 3
+    rep = classification_report_frame(["HR", "HR"], ["HR", "HR"]).set_index("class")
+    assert rep.loc["HR", "f1-score"] == 1.0
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
