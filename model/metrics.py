@@ -1,6 +1,8 @@
 """Metric computations on arrays (accuracies as fractions in 0..1, distances in km)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -67,8 +69,6 @@ def classification_report_frame(y_true: list[str], y_pred: list[str]) -> pd.Data
 def confusion_frame(y_true: list[str], y_pred: list[str]) -> pd.DataFrame:
     """Confusion matrix as a DataFrame (rows: true, columns: predicted) over the labels seen."""
     from sklearn.metrics import confusion_matrix
-
-    import warnings
 
     labels = sorted(set(y_true) | set(y_pred))
     with warnings.catch_warnings():  # one label (a one-country evaluation): a 1x1 matrix is the right answer
