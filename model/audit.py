@@ -199,7 +199,12 @@ def read_audit(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict] | None:
                                                "no_edges_country": str}, keep_default_na=False,
                        na_values={c: [""] for c in ("true_lat", "true_lon", "shown_km", "no_bottom_km", "no_edges_km",
                                                     "shown_score", "no_bottom_score", "no_edges_score")})
-    return rows, json.loads((f / "audit.json").read_text())
+    doc = json.loads((f / "audit.json").read_text())
+    for block in [doc.get("overall", {}), *doc.get("by_source", {}).values()]:  # JSON null = not measurable
+        for k, v in block.items():
+            if v is None:
+                block[k] = math.nan
+    return rows, doc
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

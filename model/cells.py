@@ -114,15 +114,26 @@ class CellSet:
 
     @classmethod
     def from_state(cls, state: dict) -> "CellSet":
-        return cls(state["scheme"], pd.DataFrame(state["table"]),
+        return cls(state["scheme"], _named(pd.DataFrame(state["table"])),
                    {k: list(v) for k, v in state["region_cells"].items()}, dict(state["params"]))
+
+
+def _named(t: pd.DataFrame) -> pd.DataFrame:
+    """Cells of places without an admin1 label (Singapore, Vatican) are named after their country:
+    "" -> "Singapore", " (1/2)" -> "Singapore (1/2)" (older checkpoints stored the empty names)."""
+    blank = t["name"].astype(str).str.strip().eq("") | t["name"].astype(str).str.startswith(" ")
+    if blank.any():
+        t = t.copy()
+        t.loc[blank, "name"] = [country_name(c) + n for c, n in zip(t.loc[blank, "country_code"],
+                                                                    t.loc[blank, "name"].astype(str).str.rstrip())]
+    return t
 
 
 def _finish(rows: list[dict]) -> pd.DataFrame:
     t = pd.DataFrame(rows)
     t["country"] = [country_name(c) for c in t["country_code"]]
     cols = ["key", "name", "country_code", "country", "admin1", "lat", "lon", "n_train"]
-    return t[cols].reset_index(drop=True)
+    return _named(t[cols].reset_index(drop=True))
 
 
 def _region_frame(train: pd.DataFrame) -> pd.DataFrame:
@@ -191,6 +202,12 @@ def build_cells(train: pd.DataFrame, scheme: str = "geocells", *, min_size: int 
                          "lat": la, "lon": lo, "n_train": len(g)})
     else:
         rows, regions = _geocells(loc, min_size, max_size, seed)
+    if not rows:
+        n = train["location_id"].nunique() if len(train) else 0
+        hint = ("" if scheme == "country" else
+                "; a manifest with country labels only (e.g. an ImageFolder import) trains with --cells country")
+        raise ValueError(f"no {scheme} cells: none of the {n} training location(s) has "
+                         f"{'a country label' if scheme == 'country' else 'coordinates'}{hint}")
     params = {"min_size": min_size, "max_size": max_size, "resolution": resolution, "seed": seed}
     return CellSet(scheme, _finish(rows), regions, params)
 

@@ -41,6 +41,20 @@ def plain(x):
     return x
 
 
+def json_text(obj, indent: int | None = 2) -> str:
+    """Strict JSON of :func:`plain` values: NaN and infinities (e.g. an accuracy with nothing to count)
+    become null, which every JSON reader accepts."""
+    def clean(x):
+        if isinstance(x, float) and not np.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return x
+    return json.dumps(clean(plain(obj)), indent=indent, allow_nan=False)
+
+
 def versions() -> dict:
     import sklearn
 
@@ -99,9 +113,14 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[GeoNet, Cell
     p = Path(path) if path else DEFAULT_CHECKPOINT
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint not found: {p} (train one with: python -m model.train)")
-    ck = torch.load(p, map_location="cpu", weights_only=True)
-    if ck.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{p}: unsupported checkpoint format {ck.get('format_version')!r}")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # not a torch file, a truncated download, or pickled objects we refuse to run
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"{p}: not a checkpoint of this project ({type(e).__name__}: {first})") from e
+    version = ck.get("format_version") if isinstance(ck, dict) else None
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{p}: unsupported checkpoint format {version!r}")
     cfg = ck["config"]
     bb = create_model(ck["backbone"], pretrained=ck.get("pretrained", True) and cfg.get("mode") != "full")
     if ck["backbone_state"]:
@@ -141,5 +160,5 @@ def write_json(path: str | os.PathLike, obj) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(json.dumps(plain(obj), indent=2))
+    tmp.write_text(json_text(obj))
     os.replace(tmp, p)

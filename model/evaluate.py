@@ -8,7 +8,6 @@ each of its rows), ``DIR/metrics.json`` (``per_image`` and ``per_location`` bloc
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -17,12 +16,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery, write_json
+from .checkpoint import DEFAULT_CHECKPOINT, json_text, load_checkpoint, load_gallery, write_json
+from .cli import USER_ERRORS, positive_int
 from .features import DEFAULT_CACHE, extract
 from .geo import geoscore, haversine_km
-from .inference import cell_country_index, combine_country, decode, fuse_views, softmax
+from .inference import cell_country_index, combine_country, decode, expected_score, fuse_views, softmax
 from .manifest import read_manifest
-from .metrics import classification_report_frame, confusion_frame, map_size_for, summarize
+from .metrics import TOPK, classification_report_frame, confusion_frame, map_size_for, summarize
 from .retrieval import refine, reweight
 
 log = logging.getLogger("model.evaluate")
@@ -53,6 +53,9 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
                       map_size_km: float | None = None, gallery=None) -> pd.DataFrame:
     """One row per (loadable) image with per-image and per-location (fused views) predictions.
 
+    The rank lists (``cell_rank``, ``country_rank`` and their ``loc_`` twins) hold at least 10 entries
+    (what the top-10 metrics need) or ``top_k`` if larger.
+
     With a retrieval ``gallery`` (and ``embed`` in ``out``) the cell probabilities take the
     look-alike training places' country vote (:func:`model.retrieval.reweight`) and the
     per-location best guess (``loc_best_*``) is chosen among training places (:func:`model.retrieval.refine`).
@@ -63,6 +66,7 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
     t = cells.table
     cc = t["country_code"].to_numpy()
     df = df.reset_index(drop=True)
+    top_k = max(top_k, max(TOPK))  # the rank lists feed the top-1/3/5/10 metrics; callers may cut them
     ok = out["ok"]
     true_cell = cells.assign(df["lat"], df["lon"], df["country_code"], df["admin1"])
     _, cidx = cell_country_index(t)
@@ -80,7 +84,8 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
         L = loc_cache[loc] = decode(p, t, off, xyz, map_size_km)
         r = refine(p, out["embed"][idx].mean(0), gallery, map_size_km) if use_gallery else None
         if r is not None:
-            L["best_lat"], L["best_lon"], L["best_expected_score"] = r["lat"], r["lon"], r["expected_score"]
+            L["best_lat"], L["best_lon"] = r["lat"], r["lon"]
+            L["best_expected_score"] = expected_score(r["lat"], r["lon"], p, L["pos_lat"], L["pos_lon"], map_size_km)
     for i in np.flatnonzero(ok):
         r = df.iloc[i]
         p = combine_country(np.log(softmax(out["logits"][i].astype(np.float64)) + 1e-30),
@@ -110,6 +115,7 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
             "loc_distance_km": ldist, "loc_score": geoscore(ldist) if has else np.nan,
             "loc_best_lat": L["best_lat"], "loc_best_lon": L["best_lon"], "loc_best_distance_km": bdist,
             "loc_best_score": geoscore(bdist) if has else np.nan,
+            "loc_best_expected_score": L["best_expected_score"],
             "cell_rank": [int(c) for c in top], "country_rank": list(d["country_probs"].index[:top_k]),
             "loc_cell_rank": [int(c) for c in L["order"][:top_k]],
             "loc_country_rank": list(L["country_probs"].index[:top_k]),
@@ -135,6 +141,10 @@ def compute_metrics(pred: pd.DataFrame, map_size_km: float | None) -> dict:
     best = summarize(loc_frame.assign(distance_km=loc["loc_best_distance_km"]), map_size_km)
     per_loc["best_guess"] = {k: v for k, v in best.items()
                              if k in ("median_km", "mean_km", "geoscore_mean") or k.startswith(("acc_", "geoscore"))}
+    if "loc_best_expected_score" in loc:  # the model's own forecast of geoscore_mean (calibration check)
+        known = loc["loc_best_distance_km"].notna()
+        per_loc["best_guess"]["expected_score_mean"] = float(loc.loc[known, "loc_best_expected_score"].mean()) \
+            if known.any() else float("nan")
     return {"per_image": per_image, "per_location": per_loc, "n_images": int(len(pred)),
             "n_locations": int(loc["location_id"].nunique())}
 
@@ -156,7 +166,7 @@ def evaluate_checkpoint(ck_path, df: pd.DataFrame, out_dir, cache=DEFAULT_CACHE,
     m["checkpoint"] = str(ck_path)
     csv = pred.copy()
     for c in ("cell_rank", "country_rank", "loc_cell_rank", "loc_country_rank"):
-        csv[c] = csv[c].map(lambda v: " ".join(map(str, v)))
+        csv[c] = csv[c].map(lambda v: " ".join(map(str, v[:top_k])))
     csv.to_csv(out_dir / "predictions.csv", index=False, float_format="%.6f")
     loc = pred.drop_duplicates("location_id")
     lab = loc["true_country"] != ""
@@ -166,10 +176,17 @@ def evaluate_checkpoint(ck_path, df: pd.DataFrame, out_dir, cache=DEFAULT_CACHE,
         cm = confusion_frame(y_true, y_pred)
         cm.to_csv(out_dir / "confusion_country.csv")
         _plot_confusion(cm, out_dir / "confusion_country.png")
-        m["per_location"]["country_f1_macro"] = float(
-            classification_report_frame(y_true, y_pred).set_index("class").loc["macro avg", "f1-score"])
+        m["per_location"]["country_f1_macro"] = _macro_f1(y_true, y_pred)
+    img = pred[pred["true_country"] != ""]
+    if len(img):
+        m["per_image"]["country_f1_macro"] = _macro_f1(img["true_country"].tolist(), img["pred_country"].tolist())
     write_json(out_dir / "metrics.json", m)
     return m
+
+
+def _macro_f1(y_true: list[str], y_pred: list[str]) -> float:
+    """Macro-averaged F1 over the countries seen (true or predicted)."""
+    return float(classification_report_frame(y_true, y_pred).set_index("class").loc["macro avg", "f1-score"])
 
 
 def _plot_confusion(cm: pd.DataFrame, path: Path) -> None:
@@ -199,19 +216,25 @@ def main(argv=None) -> dict:
     ap.add_argument("--split", default="test", help="split to evaluate ('all' = every row); a manifest "
                                                    "without a split column is evaluated whole")
     ap.add_argument("--out", default="runs/eval")
-    ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument("--top-k", type=positive_int, default=10,
+                    help="cells and countries listed per row in predictions.csv (the metrics always use 10)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = none)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    df = read_manifest(args.data)
-    if args.split != "all" and (df["split"] != "").any():
-        df = df[df["split"] == args.split]
+    try:
+        df = read_manifest(args.data)
         if df.empty:
-            raise SystemExit(f"no rows with split={args.split!r} in the manifest")
-    m = evaluate_checkpoint(args.checkpoint, df, args.out, args.cache or None, args.top_k)
+            raise SystemExit(f"error: the manifest {args.data or '(default)'} has no rows")
+        if args.split != "all" and (df["split"] != "").any():
+            df = df[df["split"] == args.split]
+            if df.empty:
+                raise SystemExit(f"error: no rows with split={args.split!r} in the manifest")
+        m = evaluate_checkpoint(args.checkpoint, df, args.out, args.cache or None, args.top_k)
+    except USER_ERRORS as e:
+        raise SystemExit(f"error: {e}") from None
     pl = m["per_location"]
-    print(json.dumps({k: pl.get(k) for k in ("n", "country_top1", "country_top3", "cell_top1", "median_km",
-                                             "geoscore_mean", "acc_750km")}, indent=2))
+    print(json_text({k: pl.get(k) for k in ("n", "country_top1", "country_top3", "cell_top1", "median_km",
+                                            "geoscore_mean", "acc_750km")}))
     print(f"wrote {args.out}/predictions.csv and metrics.json")
     return m
 

@@ -92,8 +92,9 @@ def choose_settings(gallery: Gallery, held_out: list[HeldOut], cells) -> dict:
         scores[(k, t)] = float(np.mean(s)) if s else 0.0
     (gallery.top_cells, gallery.temperature), best_score = max(scores.items(), key=lambda kv: kv[1])
     return {**gallery.settings, "val_locations": len(held_out), "val_country_top1_classifier": base_acc,
-            "val_country_top1_with_vote": max(best_acc, base_acc), "val_geoscore_top_cell_centroid": base_score,
-            "val_geoscore_refined": best_score}
+            "val_country_top1_with_vote": max(best_acc, base_acc),
+            "val_geoscore_top_cell_centroid": base_score if located else None,  # None: no held-out coordinates
+            "val_geoscore_refined": best_score if located else None}
 
 
 def _top_centroid(p: np.ndarray, cells) -> tuple[float, float]:

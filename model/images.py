@@ -55,8 +55,12 @@ def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = No
     try:
         if isinstance(src, (str, os.PathLike)):
             p = Path(src)
+            if p.is_dir():
+                raise ImageLoadError(f"{label}: is a folder, not an image file")
             if not p.is_file():
                 raise ImageLoadError(f"{label}: file not found")
+            if p.stat().st_size == 0:
+                raise ImageLoadError(f"{label}: empty file")
             if p.stat().st_size > MAX_BYTES:
                 raise ImageLoadError(f"{label}: file is {p.stat().st_size / 2**20:.0f} MB; the limit is "
                                      f"{MAX_BYTES // 2**20} MB")
@@ -83,7 +87,8 @@ def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = No
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageLoadError(f"{label}: image is too large (decompression-bomb guard): {e}") from e
+        raise ImageLoadError(f"{label}: image is too large (limit {MAX_PIXELS / 1e6:.0f} MP; "
+                             "decompression-bomb guard)") from e
     except UnidentifiedImageError as e:
         raise ImageLoadError(f"{label}: not a recognised image format (use JPEG, PNG or WebP)") from e
     except (OSError, SyntaxError, ValueError) as e:

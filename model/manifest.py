@@ -64,12 +64,16 @@ def read_manifest(path: str | os.PathLike | None = None) -> pd.DataFrame:
     Adds ``path`` (absolute image path). Missing optional columns are filled: ``location_id``
     defaults to the image path, ``group_id`` to the location, ``view`` to 0. Coordinates are
     floats (NaN where unknown); rows with impossible coordinates raise :class:`ManifestError`.
+    Rows with coordinates and an empty ``country_code`` get their labels by reverse geocoding.
+    Header names are stripped of surrounding spaces.
     """
     p = resolve_manifest(path)
     try:
         df = pd.read_csv(p, dtype={"location_id": str, "group_id": str, "country_code": str,
                                    "admin1": str, "split": str, "image": str, "source": str},
                          keep_default_na=False, na_values={"lat": [""], "lon": [""], "heading": [""]})
+    except pd.errors.EmptyDataError as e:
+        raise ManifestError(f"{p}: empty file (a manifest needs at least a header with an 'image' column)") from e
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ManifestError(f"{p}: not a readable CSV ({e})") from e
     return normalise(df, p.parent, str(p))
@@ -77,6 +81,7 @@ def read_manifest(path: str | os.PathLike | None = None) -> pd.DataFrame:
 
 def normalise(df: pd.DataFrame, base: Path, where: str = "manifest") -> pd.DataFrame:
     """Validate columns and types of a manifest table and fill defaults (see :func:`read_manifest`)."""
+    df = df.rename(columns=lambda c: c.strip() if isinstance(c, str) else c)  # "image, lat, lon" headers
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise ManifestError(f"{where}: missing column(s) {missing}; found {list(df.columns)}")
@@ -107,7 +112,8 @@ def normalise(df: pd.DataFrame, base: Path, where: str = "manifest") -> pd.DataF
         df[c] = df[c].fillna("").astype(str)
     df.loc[df["location_id"] == "", "location_id"] = df.loc[df["location_id"] == "", "image"]
     df.loc[df["group_id"] == "", "group_id"] = df.loc[df["group_id"] == "", "location_id"]
-    df["country_code"] = df["country_code"].str.upper()
+    df["country_code"] = df["country_code"].str.strip().str.upper()
+    _fill_labels(df)
     if "view" not in df.columns:
         df["view"] = 0
     df["view"] = pd.to_numeric(df["view"], errors="coerce").fillna(0).astype(int)
@@ -117,6 +123,22 @@ def normalise(df: pd.DataFrame, base: Path, where: str = "manifest") -> pd.DataF
         raise ManifestError(f"{where}: line {i + 2}: split={df['split'].iloc[i]!r}; use train, val, test or empty")
     df["path"] = [str(Path(x) if Path(x).is_absolute() else (base / x)) for x in df["image"]]
     return df.reset_index(drop=True)
+
+
+def _fill_labels(df: pd.DataFrame) -> None:
+    """In place: rows with coordinates but no ``country_code`` get country, name and admin1 from offline
+    reverse geocoding (:mod:`model.revgeo`); a given country name or admin1 is kept."""
+    todo = (df["country_code"] == "") & df["lat"].notna()
+    if not todo.any():
+        return
+    from .revgeo import reverse_geocode
+
+    labels = reverse_geocode(df.loc[todo, "lat"].to_numpy(), df.loc[todo, "lon"].to_numpy())
+    idx = df.index[todo]
+    df.loc[idx, "country_code"] = [r["country_code"] for r in labels]
+    for c in ("country", "admin1"):
+        keep = df.loc[idx, c] != ""
+        df.loc[idx, c] = np.where(keep, df.loc[idx, c], [r[c] for r in labels])
 
 
 def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:

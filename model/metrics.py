@@ -13,11 +13,22 @@ THRESHOLDS_KM = (1, 25, 200, 750, 2500)
 
 
 def topk_accuracy(ranked: list[list], truth: list, ks=TOPK) -> dict[str, float]:
-    """Share of rows whose ``truth`` is among the first k of ``ranked`` (rows with empty truth skipped)."""
-    rows = [(r, t) for r, t in zip(ranked, truth) if t not in ("", None) and not (isinstance(t, float) and np.isnan(t))]
+    """Share of rows whose ``truth`` is among the first k of ``ranked``. Rows without a truth are skipped:
+    empty or None, NaN, or a negative cell id (-1: a label-only place has no cell)."""
+    rows = [(r, t) for r, t in zip(ranked, truth) if _known(t)]
     if not rows:
         return {f"top{k}": float("nan") for k in ks}
     return {f"top{k}": float(np.mean([t in list(r[:k]) for r, t in rows])) for k in ks}
+
+
+def _known(t) -> bool:
+    if t is None or (isinstance(t, str) and t == ""):
+        return False
+    if isinstance(t, (float, np.floating)):
+        return not np.isnan(t)
+    if isinstance(t, (int, np.integer)):
+        return t >= 0
+    return True
 
 
 def distance_metrics(d_km: np.ndarray, map_size_km: float | None = None) -> dict[str, float]:

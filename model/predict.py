@@ -16,11 +16,12 @@ import torch
 from PIL import Image
 
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery
-from .images import ImageLoadError, open_image
-from .inference import cell_country_index, combine_country, decode, fuse_views
+from .cli import USER_ERRORS, positive_int
+from .images import open_image
+from .inference import cell_country_index, combine_country, decode, expected_score, fuse_views
 from .retrieval import refine, reweight
 from .revgeo import country_name
-from .transforms import crop_bottom, eval_transform
+from .transforms import check_crop, crop_arg, crop_bottom, eval_transform
 
 
 @dataclass
@@ -42,11 +43,11 @@ class Prediction:
     """The answer for one place (one image or fused views)."""
 
     top: list[Guess]
-    lat: float  # predicted coordinates: the most probable cell's centroid moved by its offset
+    lat: float  # predicted coordinates: top[0] (the likeliest cell of the likeliest country), moved by its offset
     lon: float
     best_lat: float  # the guess that maximises the expected GeoGuessr score (retrieval-refined with a gallery)
     best_lon: float
-    best_expected_score: float
+    best_expected_score: float  # points (0..5000) the best guess scores on average under the cell probabilities
     country_code: str
     country: str
     country_probs: list[tuple[str, str, float]]
@@ -59,7 +60,7 @@ class Prediction:
 
     @property
     def confidence(self) -> float:
-        """Probability of the top cell."""
+        """Probability of the predicted cell (top[0])."""
         return self.top[0].prob if self.top else 0.0
 
     def to_dict(self) -> dict:
@@ -119,7 +120,7 @@ class Predictor:
         if not imgs:
             raise ValueError("no image given")
         pil = [im if isinstance(im, Image.Image) else open_image(im) for im in imgs]
-        c = self.crop if crop is None else float(crop)
+        c = self.crop if crop is None else check_crop(crop)
         x = torch.stack([self.preprocess(im, c) for im in pil])
         out = self.outputs(x)
         cl = out.get("country_logits")
@@ -135,8 +136,9 @@ class Predictor:
         t = self.cells.table
         d = decode(probs, t, off, xyz)
         r = refine(probs, embed, self.gallery) if self.gallery is not None and embed is not None else None
-        if r is not None:
-            d["best_lat"], d["best_lon"], d["best_expected_score"] = r["lat"], r["lon"], r["expected_score"]
+        if r is not None:  # the refined guess's expected score under the cell distribution, not refine's own
+            d["best_lat"], d["best_lon"] = r["lat"], r["lon"]  # (its look-alike weights are far too sure)
+            d["best_expected_score"] = expected_score(r["lat"], r["lon"], probs, d["pos_lat"], d["pos_lon"])
         top = [Guess(int(i), str(t["name"].iloc[i]), str(t["country_code"].iloc[i]), str(t["country"].iloc[i]),
                      str(t["admin1"].iloc[i]), float(d["pos_lat"][i]), float(d["pos_lon"][i]), float(probs[i]))
                for i in d["order"][:top_k]]
@@ -173,23 +175,31 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__)
     ap.add_argument("images", nargs="+", help="image files; several = views of one place, fused")
     ap.add_argument("--checkpoint", default=None, help=f"default: {DEFAULT_CHECKPOINT}")
-    ap.add_argument("--top-k", type=int, default=5)
-    ap.add_argument("--crop", type=float, default=None, help="bottom fraction to hide (default: the model's)")
-    ap.add_argument("--separate", action="store_true", help="predict each image on its own")
+    ap.add_argument("--top-k", type=positive_int, default=5)
+    ap.add_argument("--crop", type=crop_arg, default=None,
+                    help="bottom fraction to hide, 0..0.5 (default: the model's)")
+    ap.add_argument("--separate", action="store_true",
+                    help="predict each image on its own (an unreadable one gets an 'error' entry, the rest go on)")
     args = ap.parse_args(argv)
     try:
         p = Predictor.load(args.checkpoint)
-        groups = [[i] for i in args.images] if args.separate else [args.images]
-        res = []
-        for g in groups:
-            r = p.predict([open_image(i) for i in g], top_k=args.top_k, crop=args.crop).to_dict()
-            r["images"] = g
-            res.append(r)
-    except (ImageLoadError, FileNotFoundError, ValueError) as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    groups = [[i] for i in args.images] if args.separate else [args.images]
+    res, failed = [], False
+    for g in groups:
+        try:
+            r = p.predict([open_image(i) for i in g], top_k=args.top_k, crop=args.crop).to_dict()
+        except USER_ERRORS as e:
+            print(f"error: {e}", file=sys.stderr)
+            if not args.separate:
+                return 2
+            failed, r = True, {"error": str(e)}
+        r["images"] = g
+        res.append(r)
     print(json.dumps(res if args.separate else res[0], indent=2))
-    return 0
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":

@@ -147,8 +147,10 @@ def reweight(probs: np.ndarray, query: np.ndarray, gallery: Gallery, cell_cidx: 
 def refine(probs: np.ndarray, query: np.ndarray, gallery: Gallery, map_size_km: float | None = None) -> dict | None:
     """Best guess among training places for cell probabilities ``probs`` (C,) and a query embedding (H,)
     (the mean of the views' embeddings). Returns ``lat``, ``lon`` (degrees), ``expected_score``
-    (points under the candidate weights), ``neighbours`` (gallery indices, best first, up to 5) and
-    their ``weights``; None when no training place lies in the top cells.
+    (points under the candidate weights: it ranks the candidates, but those weights are sharp, so as a
+    forecast it is far too sure; callers report :func:`model.inference.expected_score` instead),
+    ``neighbours`` (gallery indices, best first, up to 5) and their ``weights``; None when no training
+    place lies in the top cells.
     """
     top = np.argsort(-probs)[: gallery.top_cells]
     m = np.flatnonzero(np.isin(gallery.cell, top))  # label-only places (cell -1) are never candidates

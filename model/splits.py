@@ -1,9 +1,13 @@
 """Splits by location group, never by image: the manifest's own, a stratified grouped split, K folds."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
+
+log = logging.getLogger("model.splits")
 
 
 def _strata(df: pd.DataFrame) -> np.ndarray:
@@ -19,7 +23,11 @@ def make_split(df: pd.DataFrame, val: float = 0.1, test: float = 0.1, seed: int 
     stratified by country; every group lands in exactly one split."""
     split = pd.Series("train", index=df.index)
     y, g = _strata(df), df["group_id"].to_numpy()
-    n_test = max(2, int(round(1 / test))) if test > 0 else 0
+    n_groups = len(set(g))
+    if n_groups < 3:
+        raise ValueError(f"only {n_groups} location group(s): too few for a train/val/test split; "
+                         "give the manifest a split column")
+    n_test = min(max(2, int(round(1 / test))), n_groups) if test > 0 else 0  # few groups: one per fold
     rest = np.ones(len(df), bool)
     if n_test:
         tr, te = next(StratifiedGroupKFold(n_test, shuffle=True, random_state=seed).split(df, y, g))
@@ -27,19 +35,39 @@ def make_split(df: pd.DataFrame, val: float = 0.1, test: float = 0.1, seed: int 
         rest[te] = False
     if val > 0:
         idx = np.flatnonzero(rest)
-        n_val = max(2, int(round((1 - test) / val)))
+        n_val = min(max(2, int(round((1 - test) / val))), len(set(g[idx])))
         tr, va = next(StratifiedGroupKFold(n_val, shuffle=True, random_state=seed + 1).split(idx, y[idx], g[idx]))
         split.iloc[idx[va]] = "val"
     return split
 
 
 def ensure_split(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Use the manifest's ``split`` where every row has one; otherwise make a grouped stratified split."""
-    if "split" in df.columns and (df["split"] != "").all():
-        check_groups(df)
+    """The manifest's ``split`` where given; a grouped stratified split where it is not.
+
+    Given splits are never changed (changing them could move test places into training). Rows with an
+    empty split take their location group's split when the group has one; groups with no split at all
+    are split among themselves (:func:`make_split`; fewer than 3 such groups go to train), with a warning
+    that says how many rows that was.
+    """
+    if "split" not in df.columns or (df["split"] == "").all():
+        df = df.copy()
+        df["split"] = make_split(df, seed=seed)
+        return df
+    given = df[df["split"] != ""]
+    check_groups(given)
+    if len(given) == len(df):
         return df
     df = df.copy()
-    df["split"] = make_split(df, seed=seed)
+    group_split = given.groupby("group_id")["split"].first()
+    empty = df["split"] == ""
+    df.loc[empty, "split"] = df.loc[empty, "group_id"].map(group_split).fillna("")
+    rest = df["split"] == ""
+    if rest.any():
+        df.loc[rest, "split"] = make_split(df[rest], seed=seed) if df.loc[rest, "group_id"].nunique() >= 3 \
+            else "train"
+    log.warning("%d row(s) had no split: %d joined their location group's split, %d (groups without any split) "
+                "were split among themselves; the given splits are unchanged",
+                int(empty.sum()), int((empty & ~rest).sum()), int(rest.sum()))
     return df
 
 

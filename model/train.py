@@ -23,6 +23,7 @@ from tqdm import tqdm
 from .backbones import BACKBONES, PretrainedWeightsMissing, create_model
 from .cells import SCHEMES, CellSet, build_cells
 from .checkpoint import plain, save_checkpoint, write_checkpoint, write_json
+from .cli import USER_ERRORS
 from .features import DEFAULT_CACHE, extract, pooled
 from .losses import geo_loss
 from .manifest import read_manifest
@@ -30,23 +31,34 @@ from .inference import cell_country_index
 from .heads import HEAD_REGRESSIONS, HEADS, build_head
 from .network import GeoNet, latlon_to_offset
 from .splits import ensure_split, kfold
+from .transforms import crop_arg
 
 log = logging.getLogger("model.train")
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for on/off flags (their "default: True" on a --no-X flag misleads)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.nargs == 0 else super()._get_help_string(action)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                 formatter_class=_DefaultsFormatter)
     ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
     ap.add_argument("--out", default="runs/latest", help="run directory")
-    ap.add_argument("--backbone", default="efficientnet_lite2", choices=sorted(BACKBONES))
+    ap.add_argument("--backbone", default="efficientnet_lite2", choices=sorted(BACKBONES),
+                    help="pretrained backbone or from-scratch baseline (model/backbones.py, model/zoo.py)")
     ap.add_argument("--no-pretrained", action="store_true", help="random backbone weights")
     ap.add_argument("--input-size", type=int, default=0, help="input px (0 = the backbone's own size)")
-    ap.add_argument("--mode", default="finetune", choices=["frozen", "finetune", "full"])
+    ap.add_argument("--mode", default="finetune", choices=["frozen", "finetune", "full"],
+                    help="frozen: heads on cached features; finetune: also the last blocks; full: end to end")
     ap.add_argument("--finetune-blocks", type=int, default=5, help="last N backbone blocks trained (finetune)")
     ap.add_argument("--aug-rounds", type=int, default=2, help="augmented copies cached per training image")
-    ap.add_argument("--crop", type=float, default=0.0, help="fraction of the image bottom to hide (0..0.5)")
-    ap.add_argument("--cells", default="geocells", choices=SCHEMES)
+    ap.add_argument("--crop", type=crop_arg, default=0.0, help="fraction of the image bottom to hide (0..0.5)")
+    ap.add_argument("--cells", default="geocells", choices=SCHEMES,
+                    help="label scheme (country works with label-only data, the others need coordinates)")
     ap.add_argument("--min-cell", type=int, default=8, help="geocells: min training locations per cell")
     ap.add_argument("--max-cell", type=int, default=40, help="geocells: max training locations per cell")
     ap.add_argument("--grid-res", type=int, default=2, help="grid: H3 resolution")
@@ -54,24 +66,24 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="latlon = the references' 2-output regressor (reference heads only)")
     ap.add_argument("--head", default="mlp", choices=sorted(HEADS),
                     help="head (model/heads.py); linear with --mode frozen retrains only the final layer")
-    ap.add_argument("--reg-weight", type=float, default=1.0)
+    ap.add_argument("--reg-weight", type=float, default=1.0, help="loss weight of the coordinate regressor")
     ap.add_argument("--tau", type=float, default=300.0, help="haversine label smoothing (km); 0 = one-hot")
     ap.add_argument("--no-country-head", dest="country_head", action="store_false",
                     help="no direct country classifier beside the cell classifier")
     ap.add_argument("--country-weight", type=float, default=1.0, help="loss weight of the country head")
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--dropout", type=float, default=0.3)
-    ap.add_argument("--optimizer", default="adamw", choices=["adam", "adamw"])
+    ap.add_argument("--hidden", type=int, default=512, help="width of the head's hidden layer")
+    ap.add_argument("--dropout", type=float, default=0.3, help="head dropout")
+    ap.add_argument("--optimizer", default="adamw", choices=["adam", "adamw"], help="optimizer")
     ap.add_argument("--lr", type=float, default=1e-3, help="head learning rate")
     ap.add_argument("--backbone-lr", type=float, default=2e-4, help="fine-tuned blocks' learning rate")
-    ap.add_argument("--weight-decay", type=float, default=1e-2)
-    ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--weight-decay", type=float, default=1e-2, help="weight decay")
+    ap.add_argument("--epochs", type=int, default=15, help="maximum epochs (early stopping may end sooner)")
+    ap.add_argument("--batch-size", type=int, default=64, help="batch size")
     ap.add_argument("--patience", type=int, default=3, help="early stopping: epochs without val-loss gain")
     ap.add_argument("--scheduler", default="plateau", choices=["plateau", "cosine", "none"],
                     help="LR schedule: ReduceLROnPlateau on val loss, cosine over --epochs, or constant")
     ap.add_argument("--time-limit", type=float, default=0.0, help="minutes; stop after the epoch past it (0 = none)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of cells, initialisation and sampling")
     ap.add_argument("--max-locations", type=int, default=0, help="use a random subset of locations (0 = all)")
     ap.add_argument("--kfold", type=int, default=0, help="grouped K-fold cross-validation; report mean ± std")
     ap.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation at the end")
@@ -251,9 +263,11 @@ def fit(df: pd.DataFrame, args, out_dir: Path, on_epoch=None, dist=None) -> tupl
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     train_df = df[df["split"] == "train"]
+    if train_df.empty:
+        raise ValueError("no training rows (split=train) in the manifest")
     cells = build_cells(train_df, args.cells, min_size=args.min_cell, max_size=args.max_cell,
                         resolution=args.grid_res, seed=args.seed)
-    log.info("%d %s cells from %d training locations", len(cells), args.cells, train_df["location_id"].nunique())
+    log.info("%d cells (%s) from %d training locations", len(cells), args.cells, train_df["location_id"].nunique())
     net = build_net(args, len(cells), len(cell_country_index(cells.table)[0]) if args.country_head else 0)
     if dist is not None:
         torch.manual_seed(args.seed + dist.rank)  # each process draws its own dropout/augmentations
@@ -319,6 +333,14 @@ def fit(df: pd.DataFrame, args, out_dir: Path, on_epoch=None, dist=None) -> tupl
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    try:
+        return _run(args)
+    except USER_ERRORS as e:
+        log.debug("user error", exc_info=True)
+        raise SystemExit(f"error: {e}") from None
+
+
+def _run(args) -> dict:
     from .distributed import from_env, shutdown
 
     dist = from_env()  # a DistContext under torchrun with several processes, else None

@@ -11,9 +11,30 @@ from PIL import Image
 from torchvision.transforms import v2 as T
 
 
+MAX_CROP = 0.5
+
+
+def check_crop(fraction: float) -> float:
+    """``fraction`` as a float if it is a valid bottom crop (0 <= f <= 0.5), else ValueError."""
+    f = float(fraction)
+    if not 0.0 <= f <= MAX_CROP:  # also rejects NaN
+        raise ValueError(f"bottom crop must be between 0 and {MAX_CROP} of the image height, got {fraction}")
+    return f
+
+
+def crop_arg(text: str) -> float:
+    """argparse type for ``--crop``: a fraction 0..0.5 with a clear message otherwise."""
+    import argparse
+
+    try:
+        return check_crop(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def crop_bottom(img: Image.Image, fraction: float) -> Image.Image:
-    """Remove the bottom ``fraction`` (0..0.5) of the image height."""
-    if fraction <= 0:
+    """Remove the bottom ``fraction`` (0..0.5, else ValueError) of the image height."""
+    if check_crop(fraction) == 0:
         return img
     w, h = img.size
     return img.crop((0, 0, w, max(1, int(round(h * (1.0 - fraction))))))

@@ -61,3 +61,16 @@ def test_admin1_cells(train):
     # An unknown region of a known country falls back to the nearest cell of that country.
     j = cs.assign([45.0], [14.0], ["HR"], ["Nowhere"])[0]
     assert cs.table.country_code.iloc[j] == "HR"
+
+
+def test_every_cell_has_a_name_even_without_admin1(train):
+    # Singapore has no admin1 label in GeoNames: its cells are named after the country, not "".
+    cs = build_cells(train, "geocells", min_size=8, max_size=40)
+    assert not cs.table["name"].str.strip().eq("").any()
+    assert (cs.table.loc[cs.table.country_code == "SG", "name"].str.startswith("Singapore")).all()
+    # Older checkpoints stored blank names: they are filled when loaded.
+    old = cs.to_state()
+    blank = pd.DataFrame(old["table"]).assign(name=lambda t: np.where(t.admin1 == "", "", t.name))
+    old["table"] = blank.to_dict("list")
+    names = CellSet.from_state(old).table.set_index("key")["name"]
+    assert not names.str.strip().eq("").any()

@@ -66,11 +66,16 @@ def test_corrupt_truncated_and_empty_name_the_file(tmp_path, shared_manifest):
         open_image(b"", name="e.jpg")
     with pytest.raises(ImageLoadError, match="not found"):
         open_image(tmp_path / "missing.jpg")
+    with pytest.raises(ImageLoadError, match="is a folder"):
+        open_image(tmp_path)
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    with pytest.raises(ImageLoadError, match="zero.jpg: empty file"):
+        open_image(tmp_path / "zero.jpg")
 
 
 def test_decompression_bomb_refused():
     big = _bytes(Image.new("L", (9000, 9000)), "PNG")  # 81 MP, compresses to a few kB
-    with pytest.raises(ImageLoadError, match="too large"):
+    with pytest.raises(ImageLoadError, match="bomb.png: image is too large \\(limit 60 MP"):
         open_image(big, name="bomb.png")
 
 

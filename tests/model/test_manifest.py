@@ -57,3 +57,43 @@ def test_grouped_split_never_cuts_groups(shared_manifest):
     assert 0.7 < frac["train"] < 0.9 and 0.05 < frac["test"] < 0.15 and 0.05 < frac["val"] < 0.15
     s2 = make_split(shared_manifest, seed=3)
     assert (df["split"].to_numpy() == s2.to_numpy()).all()  # deterministic per seed
+
+
+def test_one_empty_split_cell_changes_no_given_split(shared_manifest, caplog):
+    # Re-splitting the whole manifest here once moved test places into training.
+    df = shared_manifest.copy()
+    row = df.index[df.split == "test"][0]
+    df.loc[row, "split"] = ""
+    out = ensure_split(df)
+    assert (out.drop(index=row)["split"] == shared_manifest.drop(index=row)["split"]).all()
+    assert out.loc[row, "split"] == "test"  # its group's split
+    assert "1 row(s) had no split" in caplog.text
+
+
+def test_groups_without_any_split_are_split_among_themselves(shared_manifest):
+    df = shared_manifest.copy()
+    blank = df.group_id.isin(df.group_id.unique()[:60])
+    df.loc[blank, "split"] = ""
+    out = ensure_split(df)
+    assert (out.loc[~blank, "split"] == shared_manifest.loc[~blank, "split"]).all()
+    assert set(out.loc[blank, "split"]) == {"train", "val", "test"}
+    check_groups(out)
+
+
+def test_too_few_groups_to_split_say_so():
+    df = pd.DataFrame({"group_id": ["a", "a", "b"], "country_code": ["FR"] * 3})
+    with pytest.raises(ValueError, match="too few"):
+        make_split(df)
+    three = make_split(pd.DataFrame({"group_id": list("abc"), "country_code": ["FR"] * 3}))
+    assert sorted(three) == ["test", "train", "val"]
+
+
+def test_labels_come_from_coordinates_and_header_spaces_are_ignored(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("image, lat, lon ,country_code\nparis.jpg,48.8566,2.3522,\nzagreb.jpg,45.815,15.982,\n"
+                 "given.jpg,45.815,15.982,si\nlabel_only.jpg,,,JP\n")
+    df = read_manifest(p)
+    assert df["lat"].notna().sum() == 3
+    assert df["country_code"].tolist() == ["FR", "HR", "SI", "JP"]  # a given label is kept (upper-cased)
+    assert df.loc[1, "country"] == "Croatia" and "Zagreb" in df.loc[1, "admin1"]
+    assert df.loc[3, "admin1"] == ""

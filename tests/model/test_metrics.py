@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.inference import decode, fuse_views, softmax
+from model.inference import decode, expected_score, fuse_views, softmax
 from model.metrics import classification_report_frame, confusion_frame, distance_metrics, summarize, topk_accuracy
 
 
@@ -13,6 +13,31 @@ def test_topk_accuracy_hand_made():
     truth = ["A", "A", "A", ""]  # the unlabeled row is skipped
     acc = topk_accuracy(ranked, truth, ks=(1, 2, 3))
     assert acc == {"top1": pytest.approx(1 / 3), "top2": pytest.approx(2 / 3), "top3": 1.0}
+
+
+def test_topk_accuracy_skips_places_without_a_cell():
+    # cells.assign gives -1 to label-only places: they have no cell to hit, so they are not misses
+    acc = topk_accuracy([[3, 1], [1, 3], [0, 1]], [3, -1, np.int64(-1)], ks=(1, 2))
+    assert acc == {"top1": 1.0, "top2": 1.0}
+    assert np.isnan(topk_accuracy([[0]], [-1], ks=(1,))["top1"])
+
+
+def test_the_predicted_cell_lies_in_the_predicted_country():
+    # Country A holds 60% spread over three cells; country B's single cell (25%) is the likeliest cell.
+    t = pd.DataFrame({"country_code": ["A", "A", "A", "B", "C"], "lat": [0.0, 1, 2, 40, -30],
+                      "lon": [0.0, 1, 2, 40, 100]})
+    d = decode(np.array([0.22, 0.20, 0.18, 0.25, 0.15]), t)
+    assert d["country_probs"].index[0] == "A" and list(d["order"]) == [0, 3, 1, 2, 4]
+    assert (d["lat"], d["lon"]) == (0.0, 0.0)
+    one = decode(np.array([0.1, 0.1, 0.1, 0.6, 0.1]), t)  # usually the two agree: order is by probability
+    assert list(one["order"]) == [3, 0, 1, 2, 4] and one["lat"] == 40
+
+
+def test_expected_score_of_a_guess():
+    lat, lon = np.array([0.0, 0.0]), np.array([0.0, 90.0])  # two places 10,008 km apart
+    assert expected_score(0.0, 0.0, np.array([1.0, 0.0]), lat, lon) == pytest.approx(5000)
+    half = expected_score(0.0, 0.0, np.array([0.5, 0.5]), lat, lon)
+    assert half == pytest.approx(2500 + 2500 * math.exp(-10007.5 / 1492.7), rel=1e-3)
 
 
 def test_distance_metrics_hand_made():

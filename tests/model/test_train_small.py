@@ -98,7 +98,8 @@ def test_predictor_on_real_views(small_run, shared_manifest):
     views = shared_manifest[shared_manifest.location_id == shared_manifest.location_id.iloc[0]]["path"].tolist()
     pred = p.predict(views, top_k=3)
     assert pred.n_views == len(views) and len(pred.top) == 3
-    assert pred.top[0].prob >= pred.top[1].prob >= pred.top[2].prob
+    assert pred.top[1].prob >= pred.top[2].prob  # after the predicted cell, by probability
+    assert pred.top[0].country_code == pred.country_code and (pred.top[0].lat, pred.top[0].lon) == (pred.lat, pred.lon)
     assert abs(sum(pred.cell_probs) - 1) < 1e-6 and -90 <= pred.lat <= 90 and -180 <= pred.lon <= 180
     assert pred.expected_km > 0 and pred.entropy > 0
     one = p.predict(views[0])
@@ -140,3 +141,58 @@ def test_train_on_val_uses_every_epoch_and_keeps_no_held_out(small_subset, tmp_p
     g = ck["extra"]["gallery"]
     assert (g["top_cells"], g["temperature"]) == (3, 0.05) and "val_locations" not in g
     assert g["locations"] == small_subset[small_subset.split != "test"].location_id.nunique()  # all have coordinates
+
+
+def test_evaluate_fills_labels_and_counts_only_what_it_can(small_run, tmp_path, small_subset):
+    man, out, _ = small_run
+    ck = str(out / "model.pt")
+    sub = small_subset[small_subset.split == "test"].copy()
+    sub["image"] = sub["path"]
+    full = evaluate_main(["--checkpoint", ck, "--data", str(write_manifest(sub, tmp_path / "a.csv")),
+                          "--out", str(tmp_path / "a")])
+    # No country columns: reverse geocoding labels the rows, as the README says, and the figures stand.
+    nolab = write_manifest(sub.drop(columns=["country_code", "country", "admin1"]), tmp_path / "b.csv")
+    m = evaluate_main(["--checkpoint", ck, "--data", str(nolab), "--out", str(tmp_path / "b")])
+    assert m["per_location"]["country_top1"] == pytest.approx(full["per_location"]["country_top1"])
+    # Label-only places (no coordinates) have no cell: cell accuracy is unknown, not 0, and JSON stays strict.
+    lab = write_manifest(sub.assign(lat=np.nan, lon=np.nan), tmp_path / "c.csv")
+    evaluate_main(["--checkpoint", ck, "--data", str(lab), "--out", str(tmp_path / "c")])
+    strict = json.loads((tmp_path / "c" / "metrics.json").read_text(),
+                        parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    assert strict["per_location"]["cell_top1"] is None and strict["per_location"]["country_top1"] is not None
+    assert strict["per_image"]["country_f1_macro"] is not None
+    # --top-k only shortens the lists written, never the top-10 metrics.
+    k1 = evaluate_main(["--checkpoint", ck, "--data", str(tmp_path / "a.csv"), "--out", str(tmp_path / "d"),
+                        "--top-k", "1"])
+    assert k1["per_location"]["cell_top10"] == full["per_location"]["cell_top10"]
+    assert pd.read_csv(tmp_path / "d" / "predictions.csv")["cell_rank"].astype(str).str.split().str.len().max() == 1
+
+
+def test_cli_user_errors_are_one_line_messages(small_run, tmp_path, shared_manifest, capsys):
+    from model.predict import main as predict_main
+
+    man, out, _ = small_run
+    ck = str(out / "model.pt")
+    (tmp_path / "nocol.csv").write_text("picture,lat,lon\na.jpg,1,2\n")
+    (tmp_path / "empty.csv").write_text("image,lat,lon\n")
+    (tmp_path / "not_a_model.pt").write_bytes(b"\xff\xd8\xff\xe0 a jpeg, not a checkpoint")
+    for argv, needle in ((["--data", str(tmp_path / "nocol.csv")], "missing column"),
+                         (["--data", str(tmp_path / "empty.csv")], "has no rows"),
+                         (["--data", str(man), "--checkpoint", str(tmp_path / "not_a_model.pt")], "not a checkpoint")):
+        with pytest.raises(SystemExit, match=f"^error: .*{needle}"):
+            evaluate_main(["--checkpoint", ck, "--out", str(tmp_path / "ev")] + argv)
+    # Label-only data cannot make geocells: say which scheme works instead of a KeyError.
+    lab = shared_manifest[shared_manifest.lat.isna()].head(40).assign(image=lambda d: d["path"])
+    with pytest.raises(SystemExit, match="^error: no geocells cells.*--cells country"):
+        train_main(["--data", str(write_manifest(lab, tmp_path / "lab.csv")), "--out", str(tmp_path / "r"),
+                    "--mode", "frozen", "--cache", str(tmp_path / "cache")])
+    # predict: an impossible crop is refused; with --separate an unreadable file does not stop the others.
+    img = shared_manifest["path"].iloc[0]
+    with pytest.raises(SystemExit):
+        predict_main([img, "--checkpoint", ck, "--crop", "1.0"])
+    assert "between 0 and 0.5" in capsys.readouterr().err
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("nope")
+    assert predict_main([str(bad), img, "--separate", "--checkpoint", ck]) == 2
+    res = json.loads(capsys.readouterr().out)
+    assert "bad.jpg" in res[0]["error"] and res[1]["images"] == [img] and "best_lat" in res[1]
