@@ -230,8 +230,15 @@ def audit_tab(predictor: Any, ev: xd.Evaluation) -> None:
         import time
 
         t0 = time.perf_counter()
-        rows = au.run_audit(predictor, _audit_rows(ev), int(size), int(seed),
-                            progress_callback(bar, "Locations audited"))
+        from model.manifest import ManifestError
+
+        try:
+            audit_rows = _audit_rows(ev)
+        except ManifestError as e:
+            bar.empty()
+            st.error(f"The audit needs the evaluation's manifest: {e}")
+            return
+        rows = au.run_audit(predictor, audit_rows, int(size), int(seed), progress_callback(bar, "Locations audited"))
         au.write_audit(ev.folder, rows, {"checkpoint": str(predictor.path), "data": ev.info.get("manifest", ""),
                                          "split": ev.info.get("split", ""), "limit": int(size), "seed": int(seed),
                                          "seconds": time.perf_counter() - t0})

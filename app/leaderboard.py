@@ -153,6 +153,17 @@ class Leaderboard:
         with self._connect() as con, closing(con.execute(sql, (*args, int(n)))) as cur:
             return [Entry(*row) for row in cur.fetchall()]
 
+    def round_counts(self, *, region: str | None = None) -> list[int]:
+        """The numbers of rounds of saved games (of one region if given), the most played first: the
+        groups whose totals can be ranked together."""
+        if not self.path.exists():
+            return []
+        self._ensure()
+        sql = ("SELECT rounds FROM games" + (" WHERE region = ?" if region is not None else "")
+               + " GROUP BY rounds ORDER BY COUNT(*) DESC, rounds ASC")
+        with self._connect() as con, closing(con.execute(sql, (region,) if region is not None else ())) as cur:
+            return [int(r[0]) for r in cur.fetchall()]
+
     def count(self) -> int:
         """Number of saved games."""
         if not self.path.exists():

@@ -45,7 +45,7 @@ BORDER = "#9a9486"
 # Marker kinds: colour, glyph and shape. Shared by every page so that a colour means the same thing.
 KIND_STYLES: dict[str, dict[str, str]] = {
     "truth": {"color": "#1a9641", "glyph": "&#9733;", "shape": "50%", "label": "Actual location"},
-    "model": {"color": "#d7191c", "glyph": "M", "shape": "50%", "label": "Model's most likely place"},
+    "model": {"color": "#d7191c", "glyph": "M", "shape": "50%", "label": "Model's predicted place"},
     "best": {"color": "#7b3294", "glyph": "E", "shape": "4px", "label": "Model's expected-score guess"},
     "guess": {"color": "#2c7bb6", "glyph": "You", "shape": "50%", "label": "Your guess"},
     "candidate": {"color": "#fdae61", "glyph": "", "shape": "50%", "label": "Other top-N guesses"},
@@ -67,7 +67,10 @@ def base_map(center: tuple[float, float] = (20.0, 10.0), zoom: int = 2, *, onlin
     ``online_tiles`` adds OpenStreetMap tiles as an optional layer (shown if ``show_tiles``).
     ``center`` (lat, lon) in degrees; ``zoom`` a Leaflet zoom level.
     """
-    m = OfflineMap(location=list(center), zoom_start=zoom, tiles=None, min_zoom=min_zoom,
+    # keyboard=False: Leaflet's keyboard handler focuses the map on mousedown, and focusing the map's iframe
+    # scrolls a partly hidden map into view between mousedown and mouseup, so the first click landed ~70 px
+    # off its target (a missed dot on Explore, a misplaced pin in Play). Panning and zooming stay on the mouse.
+    m = OfflineMap(location=list(center), zoom_start=zoom, tiles=None, min_zoom=min_zoom, keyboard=False,
                    world_copy_jump=True, control_scale=True, height=height, prefer_canvas=False)
     IconPath(f"{STATIC_URL}/leaflet/images/").add_to(m)
     m.get_root().header.add_child(folium.Element(

@@ -145,8 +145,11 @@ def streetview_input() -> PageInput | None:
 
 
 def _fetch(place: str, heading: float, pitch: float, fov: float, typed: str) -> None:
-    """Validate, then pull one image; on success store it (never the key) in session state."""
+    """Validate, then pull one image; on success store it (never the key) in session state. A failed
+    request clears the previous image, so no stale picture or prediction stays under the error."""
     from model.streetview import LinkError
+
+    st.session_state.pop("sv_result", None)
 
     try:
         try:

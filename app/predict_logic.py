@@ -170,12 +170,12 @@ def prediction_map(pred: Any, truth: Truth | None, top_n: int, *, cells: pd.Data
 
 def compare(before: Any, after: Any, truth: Truth | None) -> dict:
     """How a prediction moved when part of the photo was hidden: ``moved_km`` between the two
-    predicted points, ``country_changed``, confidence before/after (0..1) and, with a truth, the
-    distance (km) and score before/after."""
+    predicted points, ``country_changed``, the top country's probability before/after (0..1; the
+    "Country confidence" of the side panel) and, with a truth, the distance (km) and score before/after."""
     out = {"moved_km": float(haversine_km(before.lat, before.lon, after.lat, after.lon)),
            "country_before": before.country, "country_after": after.country,
            "country_changed": before.country_code != after.country_code,
-           "conf_before": float(before.top[0].prob), "conf_after": float(after.top[0].prob),
+           "conf_before": float(before.country_probs[0][2]), "conf_after": float(after.country_probs[0][2]),
            "place_before": before.top[0].name, "place_after": after.top[0].name}
     if truth is not None:
         for tag, p in (("before", before), ("after", after)):

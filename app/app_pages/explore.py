@@ -13,8 +13,8 @@ from app.explore_ui import choose_evaluation, filters, headline
 from app.widgets import predictor_or_stop
 
 st.title(":material/travel_explore: Explore the model's errors")
-st.caption("Where does the model fail, and why? Every number below is computed on held-out locations; the filters "
-           "apply to every tab.")
+st.caption("Where does the model fail, and why? Evaluated on the held-out test split unless you pick another under "
+           "Data; the filters apply to every tab.")
 predictor = predictor_or_stop()
 ev = choose_evaluation(predictor)
 locs = ev.locations

@@ -5,6 +5,7 @@ table ``app.leaderboard``. The game lives in ``st.session_state["play_game"]`` (
 """
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import streamlit as st
@@ -261,8 +262,11 @@ def game_over(state: g.GameState) -> None:
                 new = board().add(Entry(state.game_id, name, cfg.seed, cfg.region, len(state.rounds), t.player,
                                         t.model, cfg.views))
                 st.success("Saved." if new else "This game is already on the leaderboard.")
-            except (LeaderboardError, OSError) as e:
+            except LeaderboardError as e:
                 st.error(str(e))
+            except (OSError, sqlite3.Error) as e:  # unwritable or corrupt file: the game stays on screen
+                st.error(f"The game could not be saved: the leaderboard file `{board().path}` is unusable "
+                         f"({type(e).__name__}: {e}).")
     a, b = st.columns(2)
     if a.button("New game", key="play_new", icon=":material/refresh:", width="stretch"):
         st.session_state.pop(GAME)
@@ -283,8 +287,13 @@ def leaderboard() -> None:
     regions = ["all"] + [o.region for o in options]
     only = st.selectbox("Games on", regions, key="play_board_region",
                         format_func=lambda r: "All regions" if r == "all" else region_label(r, names))
+    region = None if only == "all" else only
     try:
-        rows = board().top(10, region=None if only == "all" else only)
+        counts = board().round_counts(region=region)
+        rounds = st.selectbox("Rounds", counts, key="play_board_rounds", format_func=lambda n: f"{n}-round games",
+                              help="Totals are ranked among games of the same length") if len(counts) > 1 else \
+            (counts[0] if counts else None)
+        rows = board().top(10, region=region, rounds=rounds)
     except Exception as e:  # noqa: BLE001 - an unusable leaderboard file must not break the game
         st.warning(f"The leaderboard is unavailable: {type(e).__name__}: {e}")
         return

@@ -34,7 +34,7 @@ def run_prediction(p, inp: PageInput) -> dict:
 def side_panel(pred, truth: pl.Truth | None, rows: list[dict]) -> None:
     s = pl.summary(pred, truth)
     top = pred.top[0]
-    st.markdown(f"#### {s['country'] or s['country_code']}\nMost likely place: **{top.name}**"
+    st.markdown(f"#### {s['country'] or s['country_code']}\nPredicted place: **{top.name}**"
                 + (f", {top.admin1}" if top.admin1 and top.admin1 not in top.name else "") + f" ({top.country})")
     c1, c2 = st.columns(2)
     c1.metric("Country confidence", f"{s['country_prob']:.0%}", help="Probability of the most likely country "
@@ -43,7 +43,8 @@ def side_panel(pred, truth: pl.Truth | None, rows: list[dict]) -> None:
               help="Mean distance from the predicted point to the truth if the model's probabilities are right")
     if truth is not None:
         c1.metric("Distance (M)", pl.fmt_km(s["km"]),
-                  help="Great-circle distance from the model's most likely place (M on the map) to the actual location")
+                  help="Great-circle distance from the model's predicted place (M on the map: the likeliest "
+                       "cell of the likeliest country) to the actual location")
         c2.metric("Score (M)", f"{s['score']:,}", help="GeoGuessr points, world map: 5000·exp(−d / 1492.7 km)")
         c1.metric("Distance (E)", pl.fmt_km(s["best_km"]),
                   help="Distance from the expected-score guess (E on the map: the point that maximises the expected "
@@ -118,7 +119,8 @@ def shortcut_test(p, inp: PageInput, pred) -> None:
         m1.metric("The guess moved", pl.fmt_km(c["moved_km"]))
         m2.metric("Country", c["country_after"], None if not c["country_changed"] else f"was {c['country_before']}",
                   delta_color="off")
-        m3.metric("Confidence", f"{c['conf_after']:.0%}", f"{(c['conf_after'] - c['conf_before']) * 100:+.0f} pts")
+        m3.metric("Country confidence", f"{c['conf_after']:.0%}",
+                  f"{(c['conf_after'] - c['conf_before']) * 100:+.0f} pts")
         if "km_after" in c:
             m1.metric("Distance to the truth", pl.fmt_km(c["km_after"]), f"was {pl.fmt_km(c['km_before'])}",
                       delta_color="off")

@@ -82,6 +82,8 @@ def test_compare_and_verdict(pred, fake_predictor):
     c = pl.compare(pred, other, pl.Truth(45.8, 16.0, "t"))
     assert c["moved_km"] == pytest.approx(haversine_km(pred.lat, pred.lon, other.lat, other.lon))
     assert {"km_before", "km_after", "score_before", "score_after"} <= set(c)
+    # confidence = the top country's probability, as the side panel's "Country confidence"
+    assert (c["conf_before"], c["conf_after"]) == (pred.country_probs[0][2], other.country_probs[0][2])
     same = pl.compare(pred, pred, None)
     assert same["moved_km"] == 0 and not same["country_changed"]
     assert "barely changed" in pl.shortcut_verdict(same)

@@ -96,3 +96,12 @@ def test_no_coverage_anywhere(model_env, fake):
     fake.settings.coverage = 0.0
     at = pull()
     assert "No Street View coverage" in at.error[0].value
+
+
+def test_a_failed_pull_clears_the_previous_image(model_env, fake):
+    at = pull()
+    assert metric(at, "Distance (M)")
+    fake.fail_next("ZERO_RESULTS", endpoint="metadata")
+    at.button[0].click().run()
+    assert not at.exception and "No Street View coverage" in at.error[0].value
+    assert not at.metric and "Street View panorama" not in all_text(at)  # no stale picture or prediction

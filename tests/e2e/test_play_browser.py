@@ -131,3 +131,29 @@ def test_play_a_round_in_the_browser(server, browser, test_places, leaderboard_f
     assert not blocked, blocked[:5]
     assert not bad, bad[:5]
     page.close()
+
+
+def test_a_click_on_a_partly_hidden_map_lands_where_it_was_aimed(server, browser, leaderboard_file):  # noqa: F811
+    """Leaflet's keyboard handler used to focus the map on mousedown; the focused iframe then scrolled into
+    view before mouseup, so the first click on a map partly below the fold landed ~70 px off target."""
+    page = offline_page(browser, [])
+    page.goto(server + "/play?seed=e2e-fold&region=world&rounds=1")
+    page.get_by_role("button", name="Start game").click()
+    page.locator("img[alt^='Street-level photo']").first.wait_for()
+    page.wait_for_selector(IDLE)
+    frame = page.frame_locator(MAP)
+    frame.locator(".leaflet-container").wait_for()
+    scroll = "() => document.querySelector('[data-testid=stMain]').scrollTop"
+    box = page.locator(MAP).first.bounding_box()
+    page.set_viewport_size({"width": 1400, "height": int(box["y"] + box["height"] * 0.6)})  # its bottom hidden
+    page.wait_for_timeout(500)
+    box = frame.locator(".leaflet-container").bounding_box()
+    before = page.evaluate(scroll)
+    aim = (box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)
+    page.mouse.click(*aim)
+    frame.locator(".geo-marker-guess").wait_for()
+    page.wait_for_selector(IDLE)
+    assert page.evaluate(scroll) == before  # the page did not jump under the cursor
+    x, y = pin_centre(frame)
+    assert abs(x - aim[0]) < 6 and abs(y - aim[1]) < 6
+    page.close()

@@ -154,3 +154,19 @@ def test_audit_runs_from_the_page(page_env):
     assert any(m.label == "Heat in the bottom band" for m in at.metric)
     by = next(d.value for d in at.dataframe if "Source" in d.value.columns)
     assert by["Locations"].sum() == 2
+
+
+def test_bad_manifests_and_non_held_out_splits_are_flagged(page_env, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("image,lat,lon\na.jpg,abc,2\n")
+    at = explore(ex_manifest=str(bad))
+    assert "cannot be used" in at.error[0].value and "line 2" in at.error[0].value  # a message, not a traceback
+    at = explore(ex_split="val")  # the tiny manifest holds test rows only
+    assert "no images in the val split" in at.error[0].value
+    import pandas as pd
+
+    val = pd.read_csv(page_env["manifest"], keep_default_na=False, dtype=str)
+    val = val[val["location_id"].isin(val["location_id"].unique()[:2])].assign(split="val")
+    val.to_csv(tmp_path / "val.csv", index=False)
+    at = explore(ex_manifest=str(tmp_path / "val.csv"), ex_split="val")
+    assert not at.error and any("flatter the model" in w.value for w in at.warning)

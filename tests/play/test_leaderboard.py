@@ -43,6 +43,15 @@ def test_filters_by_region_and_rounds(tmp_path):
     assert {e.game_id for e in b.top(rounds=5)} == {"game-1", "game-3"}
 
 
+def test_round_counts_group_games_that_can_be_ranked_together(tmp_path):
+    b = Leaderboard(tmp_path / "b.sqlite3")
+    assert b.round_counts() == [] and not (tmp_path / "b.sqlite3").exists()
+    for i, (region, rounds) in enumerate([("world", 5), ("world", 5), ("world", 20), ("country:HR", 3)]):
+        b.add(entry(i, region=region, rounds=rounds))
+    assert b.round_counts() == [5, 3, 20]  # most played first, then shorter
+    assert b.round_counts(region="country:HR") == [3]
+
+
 def test_a_game_is_saved_once(tmp_path):
     b = Leaderboard(tmp_path / "b.sqlite3")
     assert b.add(entry(1)) is True

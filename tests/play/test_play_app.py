@@ -151,6 +151,12 @@ def test_full_game_against_the_model(play_env, dataset):
     next(b for b in at.button if b.label == "Save to the leaderboard").click().run()
     assert at.success[-1].value == "This game is already on the leaderboard."
     assert Leaderboard(play_env).count() == 1  # persisted in the configured file
+    for f in play_env.parent.glob(play_env.name + "*"):  # a corrupt leaderboard file: a message, not a crash
+        f.write_bytes(b"not a database " * 100)
+    next(b for b in at.button if b.label == "Save to the leaderboard").click().run()
+    assert not at.exception, at.exception
+    assert "could not be saved" in at.error[-1].value and "not a database" in at.error[-1].value
+    assert at.session_state["play_game"].phase == "over"
     at.button(key="play_replay").click().run()
     ok(at)
     again = at.session_state["play_game"]
