@@ -105,7 +105,7 @@ def describe(meta: dict, n_cells: int) -> dict[str, str]:
         "Backbone": str(get("backbone", "config.backbone") or "unknown"),
         "Cells": f"{n_cells} ({get('cell_scheme', 'cells.scheme', 'config.cells', 'config.scheme') or 'scheme unknown'})",
         "Input": f"{size} × {size} px centre square" if size else "unknown",
-        "Bottom crop": f"{float(crop):.0%} of the height removed before the model looks" if crop is not None else "none",
+        "Bottom crop": f"{float(crop):.0%} of the height removed before the model looks" if crop else "none",
         "Training": ", ".join(train_bits) or "see the checkpoint's config",
         "Retrieval": retrieval,
         "Versions": ", ".join(f"{k} {v}" for k, v in vers.items()) or "unknown",
