@@ -3,8 +3,9 @@
 A seeded one-round world game: nothing in the page, its frames, image URLs or alt texts gives the
 place away before the guess; a click on the map places the pin at once (not one click behind) and a
 second click moves it; the guess is submitted, the reveal shows both scores and the three pins;
-the game is saved to the leaderboard (a temporary SQLite file). The server, the browser and the
-offline page come from ``tests/e2e/test_e2e_browser.py``.
+the game is saved to the leaderboard (a temporary SQLite file). A click on a map whose bottom is below
+the fold lands where it was aimed (the page does not scroll under the cursor). The server, the browser
+and the offline page come from ``tests/e2e/test_e2e_browser.py``.
 """
 from __future__ import annotations
 
