@@ -301,7 +301,9 @@ def leaderboard() -> None:
         st.caption("No game saved yet: finish a game and save it.")
         return
     st.dataframe(pl.board_rows(rows, names), hide_index=True, key="play_board",
-                 column_config={"Replay": st.column_config.LinkColumn("Replay", display_text="play this seed")})
+                 column_config={"Replay": st.column_config.LinkColumn("Replay", display_text="play this seed"),
+                                **{c: st.column_config.NumberColumn(c, format="localized")
+                                   for c in ("Player points", "Model points", "Margin")}})
 
 
 if MSG in st.session_state:
