@@ -88,7 +88,7 @@ def test_input() -> PageInput | None:
     if st.session_state.get("test_idx", 0) >= len(locs):
         st.session_state["test_idx"] = 0
     c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
-    i = c1.selectbox("Test-set location (the answer is hidden until you predict)", range(len(locs)),
+    i = c1.selectbox("Test-set location (held out from training; the map shows the answer)", range(len(locs)),
                      format_func=lambda j: f"#{j + 1}: {locs.iloc[j]['source']}, {len(locs.iloc[j]['paths'])} view(s)",
                      key="test_idx")
     c2.button("Random", icon=":material/casino:", on_click=_random_test, width="stretch")

@@ -1,9 +1,12 @@
 """About: the model card (backbone, cells, data and caveats, metrics, Grad-CAM, privacy)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from app import model_card
+from model.checkpoint import DEFAULT_CHECKPOINT
 
 st.title(":material/info: About this model")
 st.markdown("A PyTorch model that guesses where a street-level photo was taken: it scores a set of geographic "
@@ -51,7 +54,9 @@ st.markdown("""
 - **Splits by place.** Train, validation and test sets never share a group of places within 1 km of each other.
 """.format(crop_note=model_card.crop_note(predictor.meta if predictor is not None else None)))
 
-st.header("Test metrics of the shipped model")
+_path = getattr(predictor, "path", None)
+_shipped = _path is None or Path(_path).resolve() == DEFAULT_CHECKPOINT.resolve()
+st.header("Test metrics of the shipped model" if _shipped else f"Test metrics of `{Path(_path).name}`")
 if predictor is not None:
     table = model_card.metrics_table((predictor.meta or {}).get("metrics"))
     if table.empty:

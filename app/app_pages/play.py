@@ -216,7 +216,8 @@ def reveal(state: g.GameState) -> None:
     left, right = st.columns([3, 2])
     with left:
         show_map(pl.reveal_map(res), key=f"play_reveal_{state.game_id}_{res.index}", height=440,
-                 legend=pl.REVEAL_LEGEND)
+                 legend=pl.REVEAL_LEGEND if res.player_km is not None else tuple(k for k in pl.REVEAL_LEGEND
+                                                                                  if k != "guess"))
     with right:
         c1, c2 = st.columns(2)
         c1.metric("Your distance", "no pin" if res.player_km is None else pl.fmt_km(res.player_km))

@@ -5,6 +5,7 @@ with the real pretrained backbone and an untrained head (the page flow is the sa
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -159,3 +160,26 @@ def test_about_page_model_card(model_env):
     assert "Backbone" in str(at.table[0].value) and "efficientnet" in str(at.table[0].value).lower()
     assert "never leave this machine" in body and "Grad-CAM" in body
     assert len(at.dataframe[-1].value) >= 1
+    from model.checkpoint import DEFAULT_CHECKPOINT
+
+    shipped = os.environ.get("GEOLOC_MODEL") is None
+    assert any(h.value == ("Test metrics of the shipped model" if shipped else "Test metrics of `dev.pt`")
+               for h in at.header), [h.value for h in at.header]
+    assert DEFAULT_CHECKPOINT.is_file() == shipped
+
+
+def test_about_page_names_a_checkpoint_other_than_the_shipped_one(model_env, tmp_path, monkeypatch):
+    from app.resources import clear_all
+    from tests.app.apphelpers import make_dev_checkpoint
+
+    monkeypatch.setenv("GEOLOC_MODEL", str(make_dev_checkpoint(tmp_path / "mine.pt")))
+    clear_all()
+    try:
+        at = app()
+        at.switch_page("app_pages/about.py").run()
+        assert not at.exception, at.exception
+        heads = [h.value for h in at.header]
+        assert "Test metrics of `mine.pt`" in heads and "Test metrics of the shipped model" not in heads
+    finally:
+        monkeypatch.undo()  # the session's model setting back, then the caches that hold "mine.pt" cleared
+        clear_all()
