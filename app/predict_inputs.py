@@ -155,7 +155,10 @@ def _fetch(place: str, heading: float, pitch: float, fov: float, typed: str) -> 
         try:
             lat, lon = parse_latlon(place)
             req = StreetViewRequest(lat=lat, lon=lon, heading=heading, pitch=pitch, fov=fov)
-        except ValueError:
+        except ValueError as not_latlon:
+            if "/" not in place and "google." not in place.lower():  # not a link: say what a place can be
+                raise LinkError(f"{not_latlon}, or a Google Maps / Street View link (place names are not "
+                                "looked up)") from None
             req = request_from_link(place, heading, pitch, fov)
     except (LinkError, ValueError) as e:
         st.error(error_message(LinkError(str(e))))

@@ -105,3 +105,11 @@ def test_a_failed_pull_clears_the_previous_image(model_env, fake):
     at.button[0].click().run()
     assert not at.exception and "No Street View coverage" in at.error[0].value
     assert not at.metric and "Street View panorama" not in all_text(at)  # no stale picture or prediction
+
+
+@pytest.mark.parametrize("place", ["Zagreb", "45,8150, 15,9819"])
+def test_text_that_is_neither_coordinates_nor_a_link_says_what_a_place_can_be(model_env, fake, place):
+    at = pull(place)
+    errs = [e.value for e in at.error]
+    assert len(errs) == 1 and "is not 'lat, lon'" in errs[0] and "Google Maps / Street View link" in errs[0], errs
+    assert "host" not in errs[0] and fake.count("metadata") == 0
