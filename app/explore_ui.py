@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -17,6 +18,7 @@ from app import predict_logic as pl
 from app.explore_map import fmt_km
 from app.sources import load_paths
 from model import explain as ex
+from model.geo import geoscore
 from model.revgeo import country_name
 
 SEL = "explore_sel"  # session key: the selected location_id
@@ -175,12 +177,16 @@ def headline(view: pd.DataFrame, total: int) -> None:
     def pct(v: float) -> str:
         return "–" if math.isnan(v) else f"{v:.0%}"
 
+    best = pd.to_numeric(view.get("best_distance_km", pd.Series(dtype=float)), errors="coerce").dropna()
+    e_note = (f" The expected-score guess (E, what Play's model plays): median {fmt_km(float(best.median()))}, "
+              f"mean score {float(np.mean(geoscore(best.to_numpy()))):,.0f}.") if len(best) else ""
     m = st.columns(5)
     m[0].metric("Locations", f"{s['n']} of {total}")
     m[1].metric("Country accuracy", pct(s["country_acc"]), help="Share of locations whose top country is right")
-    m[2].metric("Median error", fmt_km(s["median_km"]))
+    m[2].metric("Median error", fmt_km(s["median_km"]), help="Distance from the predicted place (M) to the truth."
+                + e_note)
     m[3].metric("Mean score", "–" if math.isnan(s["mean_score"]) else f"{s['mean_score']:,.0f}",
-                help="GeoGuessr world map: 5000·exp(−d/1492.7 km)")
+                help="GeoGuessr world map, 5000·exp(−d/1492.7 km), of the predicted place (M)." + e_note)
     m[4].metric("Within 750 km", pct(s["acc_750km"]))
 
 

@@ -86,6 +86,13 @@ def test_filters_drive_the_headline(page_env):
     at.select_slider(key="ex_f_err").set_value(("200 km", "any")).run()
     n = len(xs.apply_filters(ev.locations, xs.Filters(min_km=200.0)))
     assert metric(at, "Locations") == f"{n} of 6"
+    # the headline is about the predicted place (M); its help gives the expected-score guess (E) too
+    at.select_slider(key="ex_f_err").set_value(("0 km", "any")).run()
+    from app.explore_map import fmt_km
+
+    med_e = fmt_km(float(ev.locations["best_distance_km"].dropna().median()))
+    help_text = next(m.help for m in at.metric if m.label == "Median error")
+    assert "expected-score guess (E" in help_text and f"median {med_e}" in help_text
 
 
 def test_picking_a_location_opens_the_detail_with_gradcam(page_env):
