@@ -22,6 +22,24 @@ def _floats(spec: str) -> list[float]:
     return vals
 
 
+def _at_least(lo: float, kind=float):
+    """argparse type: a number of at least ``lo``."""
+    def check(text: str):
+        v = kind(text)
+        if not v >= lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo:g}, got {text}")
+        return v
+    return check
+
+
+def _positive(text: str) -> float:
+    """argparse type: a number above 0."""
+    v = float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return v
+
+
 def _headings(spec: str) -> list[float]:
     vals = _floats(spec)
     bad = [v for v in vals if not 0 <= v < 360]
@@ -66,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--world", type=int, metavar="N", help="N random land points worldwide")
     sv.add_argument("--per-region", type=int, default=50, metavar="N", help="points per country/region")
     sv.add_argument("--per-cell", type=int, default=1, metavar="N", help="points per grid cell")
-    sv.add_argument("--cell-km", type=float, default=25.0, metavar="KM", help="grid: H3 hexagon edge, km (nearest resolution)")
-    sv.add_argument("--h3-res", type=int, metavar="RES", help="grid: H3 resolution (overrides --cell-km)")
+    sv.add_argument("--cell-km", type=_positive, default=25.0, metavar="KM", help="grid: H3 hexagon edge, km (nearest resolution)")
+    sv.add_argument("--h3-res", type=int, choices=range(0, 16), metavar="RES", help="grid: H3 resolution (overrides --cell-km)")
     sv.add_argument("--grid-deg", type=float, metavar="DEG", help="grid: square lat/lon cells of this many degrees instead of H3")
     sv.add_argument("--seed", type=int, default=0, metavar="N", help="random seed of the plan and the split")
     sv.add_argument("--out", type=Path, required=True, metavar="DIR", help="collection folder (e.g. data/my_set)")
@@ -91,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "check the Street View Static API pricing page). Metadata requests are free")
     sv.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start if the remaining cost may exceed this (USD)")
     sv.add_argument("--dry-run", action="store_true", help="print the plan's requests and cost, then stop")
-    sv.add_argument("--workers", type=int, default=8, metavar="N", help="concurrent requests")
-    sv.add_argument("--rate", type=float, default=20.0, metavar="PER_S", help="max requests per second (0 = unlimited); "
+    sv.add_argument("--workers", type=_at_least(1, int), default=8, metavar="N", help="concurrent requests")
+    sv.add_argument("--rate", type=_at_least(0), default=20.0, metavar="PER_S", help="max requests per second (0 = unlimited); "
                     "halved automatically on quota errors")
     sv.add_argument("--retries", type=int, default=5, metavar="N", help="retries per request (exponential backoff)")
     sv.add_argument("--backoff", type=float, default=0.5, metavar="S",
@@ -156,6 +174,9 @@ def cmd_streetview(a: argparse.Namespace) -> int:
     from .postprocess import parse_bottom
     from .runner import CollectConfig, CollectionError, Collector
 
+    for opt in ("countries", "regions", "grid"):
+        if getattr(a, opt) is not None and not getattr(a, opt).strip(" ,"):
+            raise ValueError(f"--{opt} is empty: give countries as ISO codes or names, comma-separated")
     if a.countries:
         spec = {"kind": "countries", "countries": regions.parse_countries(a.countries), "per_region": a.per_region}
         build = lambda: plans.countries_plan(spec["countries"], a.per_region, a.seed)  # noqa: E731

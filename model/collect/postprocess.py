@@ -5,13 +5,15 @@ carries the "Google" watermark (and often the capture car), so a model cannot le
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
 from PIL import Image
 
-from model.manifest import read_manifest, write_manifest
+from model.manifest import read_manifest, resolve_manifest, write_manifest
 
 from .journal import atomic_write_bytes
 
@@ -54,17 +56,35 @@ def crop_bottom(data: bytes, bottom: float | int, quality: int = 95) -> bytes:
 
 
 def crop_manifest(manifest: str | Path, out_dir: str | Path, bottom: float | int) -> Path:
-    """Copy every image of a manifest into ``out_dir`` with the bottom band cropped, and write
-    ``out_dir/manifest.csv`` (same rows, new paths). Existing outputs are kept (resumable)."""
+    """Copy every image of a manifest into ``out_dir/images`` with the bottom band cropped, and write
+    ``out_dir/manifest.csv`` (same rows, new paths). The sources are never written; re-running with the
+    same ``bottom`` keeps finished outputs (resumable), another ``bottom`` into the same folder is refused.
+
+    Images under the manifest's folder keep their relative path; others (absolute paths, ``..``) get
+    ``images/ext/<hash of the source path>_<name>``, so two sources never share an output file.
+    """
     df = read_manifest(manifest)
     out_dir = Path(out_dir)
+    images = (out_dir / "images").resolve()
+    if out_dir.resolve() == resolve_manifest(manifest).parent:
+        raise ValueError(f"--out {out_dir} is the manifest's own folder: choose a new folder for the cropped copy")
+    stamp = out_dir / "crop.json"
+    if stamp.is_file() and json.loads(stamp.read_text()).get("bottom") != bottom:
+        raise ValueError(f"{out_dir} holds a copy cropped by {json.loads(stamp.read_text()).get('bottom')}; "
+                         f"use another --out for --bottom {bottom}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"bottom": bottom}))
     new_paths = []
     for src, rel in zip(df["path"], df["image"]):
         rel_p = Path(rel)
-        dst_rel = Path("images") / (rel_p.name if rel_p.is_absolute() else rel_p)
-        if dst_rel.parts[:2] == ("images", "images"):
-            dst_rel = Path(*dst_rel.parts[1:])
+        if rel_p.is_absolute() or ".." in rel_p.parts:
+            tag = hashlib.sha1(str(Path(src).resolve()).encode()).hexdigest()[:10]
+            dst_rel = Path("images") / "ext" / f"{tag}_{rel_p.name}"
+        else:
+            dst_rel = Path("images") / (Path(*rel_p.parts[1:]) if rel_p.parts[0] == "images" else rel_p)
         dst = out_dir / dst_rel
+        if not dst.resolve().is_relative_to(images) or dst.resolve() == Path(src).resolve():
+            raise ValueError(f"{rel}: its cropped copy would not land inside {images}")
         if not dst.exists():
             atomic_write_bytes(dst, crop_bottom(Path(src).read_bytes(), bottom))
         new_paths.append(dst_rel.as_posix())

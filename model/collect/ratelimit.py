@@ -25,18 +25,21 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.slowdowns = 0
 
-    def acquire(self) -> None:
-        """Wait for one token."""
+    def acquire(self, cancel=None) -> bool:
+        """Wait for one token; True once taken. ``cancel`` (a ``threading.Event``) ends the wait early
+        (checked at least once a second): False, no token taken."""
         if not self.target:
-            return
+            return not (cancel is not None and cancel.is_set())
         while True:
+            if cancel is not None and cancel.is_set():
+                return False
             with self._lock:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
                 self._last = now
                 if self._tokens >= 1.0 - 1e-9:
                     self._tokens -= 1.0
-                    return
+                    return True
                 wait = (1.0 - self._tokens) / self.rate
             self._sleep(min(max(wait, 1e-4), 1.0))
 

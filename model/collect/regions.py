@@ -26,7 +26,10 @@ COUNTRIES_110M = GEO / "countries-110m.geojson"
 _ALIASES = {"UK": "GB", "USA": "US", "UAE": "AE", "KOSOVO": "XK", "RUSSIA": "RU", "SOUTH KOREA": "KR",
             "NORTH KOREA": "KP", "CZECH REPUBLIC": "CZ", "TURKEY": "TR", "VIETNAM": "VN", "LAOS": "LA",
             "BOLIVIA": "BO", "VENEZUELA": "VE", "IRAN": "IR", "SYRIA": "SY", "TAIWAN": "TW",
-            "MOLDOVA": "MD", "TANZANIA": "TZ", "ESWATINI": "SZ", "IVORY COAST": "CI", "MACEDONIA": "MK"}
+            "MOLDOVA": "MD", "TANZANIA": "TZ", "ESWATINI": "SZ", "IVORY COAST": "CI", "MACEDONIA": "MK",
+            "MACAU": "MO", "COTE D'IVOIRE": "CI"}
+_NOT_COUNTRIES = {"AFRICA", "AMERICA", "AMERICAS", "ASIA", "EUROPE", "OCEANIA", "ANTARCTICA", "NORTH AMERICA",
+                  "SOUTH AMERICA", "CENTRAL AMERICA", "ISLANDS", "REPUBLIC", "KINGDOM", "STATES", "UNITED"}
 
 
 class RegionError(ValueError):
@@ -92,13 +95,17 @@ def to_country_code(label: str) -> str:
         return pycountry.countries.lookup(s).alpha_2
     except LookupError:
         pass
-    try:
-        hits = pycountry.countries.search_fuzzy(s)
-        if hits:
-            return hits[0].alpha_2
-    except LookupError:
-        pass
-    raise RegionError(f"unknown country {label!r}: use an ISO code (HR, HRV) or an English name")
+    # A word of exactly one country's name ("Bosnia", "Herzegovina"); never a fuzzy guess: "XX", "other",
+    # "None" or "Korea" (two countries) must not become a real country.
+    hits = set()
+    if len(s) >= 4 and re.fullmatch(r"[A-Za-z .'()]+", s) and up not in _NOT_COUNTRIES:
+        word = re.compile(rf"\b{re.escape(s)}\b", re.IGNORECASE)
+        hits = {c.alpha_2 for c in pycountry.countries
+                if any(word.search(getattr(c, f, "") or "") for f in ("name", "official_name", "common_name"))}
+    if len(hits) == 1:
+        return hits.pop()
+    more = f" (it could be {', '.join(sorted(hits))})" if len(hits) > 1 else ""
+    raise RegionError(f"unknown country {label!r}{more}: use an ISO code (HR, HRV) or an English name")
 
 
 def _pycountry(**kw):

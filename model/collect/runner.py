@@ -14,6 +14,7 @@ stops at once with the API's reason (nothing more can succeed).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -33,6 +34,8 @@ from .journal import Journal, atomic_write_bytes, atomic_write_text, clean_temp_
 from .plans import PlanPoint, read_plan, write_plan
 from .postprocess import crop_bottom
 from .ratelimit import RateLimiter
+
+log = logging.getLogger("model.collect")
 
 # settings that decide what is collected: a resumed run must use the same ones
 FIXED = ("plan", "headings", "size", "fov", "pitch", "radius", "api_source", "crop_bottom")
@@ -166,9 +169,8 @@ class Collector:
             return None
 
         def attempt():
-            if self._halt.is_set():
+            if self._halt.is_set() or not self.limiter.acquire(self._halt):  # Ctrl-C also ends the wait
                 raise _Halted("stopping")
-            self.limiter.acquire()
             with self._lock:
                 if what == "metadata":
                     self.summary.metadata_requests += 1
@@ -241,7 +243,14 @@ class Collector:
                 if data is None:
                     continue
                 if cfg.crop_bottom:
-                    data = crop_bottom(data, cfg.crop_bottom)
+                    try:
+                        data = crop_bottom(data, cfg.crop_bottom)
+                    except (OSError, ValueError, SyntaxError) as e:  # an undecodable body: a failed request
+                        log.warning("image %s view %d is not a readable image (%s); it will be retried",
+                                    pano, view, type(e).__name__)
+                        with self._lock:
+                            self.summary.failed += 1
+                        continue
                 atomic_write_bytes(self.out / rel, data)
             j.append({"e": "image", "pano": pano, "view": view, "heading": heading, "file": rel})
 

@@ -153,3 +153,25 @@ def test_crop_bottom(jpegs, tmp_path, capsys):
     m = read_manifest(tmp_path / "cropped" / "manifest.csv")
     assert len(m) == 2 and all(Image.open(p).height == h - 16 for p in m["path"])
     assert crop_manifest(tmp_path / "set" / "manifest.csv", tmp_path / "cropped", 16).exists()  # idempotent
+
+
+def test_crop_never_writes_the_sources_and_keeps_outputs_apart(jpegs, tmp_path, capsys):
+    # Sources outside the manifest's folder ("../..") and two absolute paths with the same file name.
+    a, b = tmp_path / "x" / "1.jpg", tmp_path / "y" / "1.jpg"
+    for p, src in ((a, jpegs[0]), (b, jpegs[1])):
+        p.parent.mkdir(parents=True)
+        shutil.copy(src, p)
+    before = {p: p.read_bytes() for p in (a, b)}
+    man = tmp_path / "m" / "n" / "manifest.csv"
+    man.parent.mkdir(parents=True)
+    man.write_text(f"image,country_code\n../../x/1.jpg,HR\n{b},SI\n")
+    crop_manifest(man, tmp_path / "cropped", 16)
+    assert {p: p.read_bytes() for p in (a, b)} == before  # the sources are untouched
+    m = read_manifest(tmp_path / "cropped" / "manifest.csv")
+    assert m["path"].nunique() == 2 and all(str(tmp_path / "cropped" / "images") in p for p in m["path"])
+    assert [Image.open(p).height for p in m["path"]] == [Image.open(p).height - 16 for p in (a, b)]
+    assert not np.array_equal(np.asarray(Image.open(m["path"][0])), np.asarray(Image.open(m["path"][1])))
+    with pytest.raises(ValueError, match="cropped by 16"):  # another --bottom into the same folder
+        crop_manifest(man, tmp_path / "cropped", 0.1)
+    code, _, err = run_main(["crop", str(man), "--bottom", "0.1", "--out", str(man.parent)], capsys)
+    assert code != 0 and "own folder" in err

@@ -195,3 +195,47 @@ def test_grouped_split_keeps_groups_and_strata():
     assert parse_fractions("80/10/10") == (0.8, 0.1, 0.1)
     with pytest.raises(ValueError):
         parse_fractions("0.8,0.2")
+
+
+@pytest.mark.parametrize("label", ["XX", "SW", "EU", "other", "None", "nan", "0", "Africa", "America", "Korea"])
+def test_labels_that_are_not_one_country_are_refused(label):
+    # a fuzzy match once turned "XX" into Malta and "other" into the United Kingdom
+    with pytest.raises(regions.RegionError, match="unknown country"):
+        regions.to_country_code(label)
+
+
+@pytest.mark.parametrize("label,code", [("Bosnia", "BA"), ("Bosnia_and_Herzegovina", "BA"), ("south_korea", "KR"),
+                                        ("Macau", "MO"), ("Cote d'Ivoire", "CI"), ("HRV", "HR"), ("Vatican", "VA")])
+def test_country_names_and_codes(label, code):
+    assert regions.to_country_code(label) == code
+
+
+def test_a_stop_request_ends_the_wait_for_a_token():
+    # Ctrl-C must not leave workers queued at a slowed-down limiter, each still sending its request later.
+    import threading
+
+    t = [0.0]
+    stop = threading.Event()
+
+    def sleep(s):
+        t[0] += s
+        if t[0] > 3:
+            stop.set()  # Ctrl-C arrives while the workers wait
+
+    lim = RateLimiter(0.1, burst=1, clock=lambda: t[0], sleep=sleep)
+    assert lim.acquire(stop) is True  # the saved-up token
+    assert lim.acquire(stop) is False and t[0] < 5  # gave up within a second of the stop, no token taken
+    assert RateLimiter(0).acquire(stop) is False
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--countries", ""], "--countries is empty"), (["--grid", "MT", "--cell-km", "0"], "--cell-km"),
+    (["--countries", "MT", "--workers", "0"], "--workers"), (["--countries", "MT", "--rate", "-1"], "--rate"),
+    (["--grid", "MT", "--h3-res", "20"], "--h3-res"), (["--countries", "XX"], "unknown country 'XX'"),
+])
+def test_collector_options_are_checked_before_anything_runs(argv, needle, tmp_path, capsys):
+    from tests.collect.helpers import run_main
+
+    code, _, err = run_main(["streetview", *argv, "--dry-run", "--out", str(tmp_path / "o")], capsys)
+    assert code != 0 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

@@ -130,6 +130,14 @@ def test_transient_failure_left_for_next_run(fake, tmp_path):
     assert s2.complete and s2.images == 8 and fake.count("image") == 1 and fake.count("metadata") == 0
 
 
+def test_an_undecodable_image_with_cropping_is_a_failed_request_not_a_crash(fake, tmp_path):
+    fake.fail_next("garbage", endpoint="image")
+    s = make(fake, tmp_path / "c", line_plan(1), workers=1, retries=0, crop_bottom=0.1).run()
+    assert s.failed == 1 and s.images == 3 and not s.complete
+    s2 = make(fake, tmp_path / "c", line_plan(1), crop_bottom=0.1).run()  # the next run fetches it again
+    assert s2.complete and s2.images == 4
+
+
 def test_missing_view_is_recorded(fake, tmp_path):
     fake.fail_next("404", endpoint="image")
     s = make(fake, tmp_path / "c", line_plan(1), workers=1, retries=0).run()

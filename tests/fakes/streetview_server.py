@@ -24,7 +24,8 @@ Faults: ``settings.metadata_status`` / ``settings.image_status`` force every ans
 queues one-shot faults; ``settings.fault_rates`` injects random ones (seeded). Fault kinds: any
 metadata status (``ZERO_RESULTS``, ``NOT_FOUND``, ``OVER_QUERY_LIMIT``, ``REQUEST_DENIED``,
 ``INVALID_REQUEST``, ``UNKNOWN_ERROR``), an HTTP code (``"429"``, ``"500"``, ``"503"``...), ``"drop"``
-(connection closed without an answer) and ``"slow"`` (answer after ``settings.slow_s`` seconds).
+(connection closed without an answer), ``"slow"`` (answer after ``settings.slow_s`` seconds) and
+``"garbage"`` (HTTP 200 whose body is not an image).
 A wrong or missing key gets REQUEST_DENIED (metadata) / HTTP 403 (image), as Google does.
 """
 from __future__ import annotations
@@ -295,6 +296,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
             except OSError:
                 pass
+            return
+        if fault == "garbage":  # a 200 answer whose body is not an image (a broken proxy, a cut download)
+            fake._log(endpoint, params, 200, "garbage")
+            self._send(200, b"<html>not an image</html>", "image/jpeg")
             return
         if fault is not None and fault.isdigit():
             code = int(fault)
