@@ -8,9 +8,22 @@ import argparse
 USER_ERRORS = (ValueError, OSError)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer of at least 1."""
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+def at_least(lo: float, kind=float):
+    """argparse type: a number (``kind``) of at least ``lo``."""
+    def check(text: str):
+        v = kind(text)
+        if not v >= lo:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"must be at least {lo:g}, got {text}")
+        return v
+    return check
+
+
+positive_int = at_least(1, int)  # argparse type: an integer of at least 1
+
+
+def positive(text: str) -> float:
+    """argparse type: a number above 0."""
+    v = float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return v

@@ -7,6 +7,8 @@ import sys
 import threading
 from pathlib import Path
 
+from model.cli import at_least, positive, positive_int
+
 from . import cost as cost_mod
 
 EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 2, 3, 130
@@ -20,24 +22,6 @@ def _floats(spec: str) -> list[float]:
     if not vals:
         raise argparse.ArgumentTypeError("expected at least one number")
     return vals
-
-
-def _at_least(lo: float, kind=float):
-    """argparse type: a number of at least ``lo``."""
-    def check(text: str):
-        v = kind(text)
-        if not v >= lo:
-            raise argparse.ArgumentTypeError(f"must be at least {lo:g}, got {text}")
-        return v
-    return check
-
-
-def _positive(text: str) -> float:
-    """argparse type: a number above 0."""
-    v = float(text)
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return v
 
 
 def _headings(spec: str) -> list[float]:
@@ -84,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--world", type=int, metavar="N", help="N random land points worldwide")
     sv.add_argument("--per-region", type=int, default=50, metavar="N", help="points per country/region")
     sv.add_argument("--per-cell", type=int, default=1, metavar="N", help="points per grid cell")
-    sv.add_argument("--cell-km", type=_positive, default=25.0, metavar="KM", help="grid: H3 hexagon edge, km (nearest resolution)")
+    sv.add_argument("--cell-km", type=positive, default=25.0, metavar="KM", help="grid: H3 hexagon edge, km (nearest resolution)")
     sv.add_argument("--h3-res", type=int, choices=range(0, 16), metavar="RES", help="grid: H3 resolution (overrides --cell-km)")
     sv.add_argument("--grid-deg", type=float, metavar="DEG", help="grid: square lat/lon cells of this many degrees instead of H3")
     sv.add_argument("--seed", type=int, default=0, metavar="N", help="random seed of the plan and the split")
@@ -109,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "check the Street View Static API pricing page). Metadata requests are free")
     sv.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start if the remaining cost may exceed this (USD)")
     sv.add_argument("--dry-run", action="store_true", help="print the plan's requests and cost, then stop")
-    sv.add_argument("--workers", type=_at_least(1, int), default=8, metavar="N", help="concurrent requests")
-    sv.add_argument("--rate", type=_at_least(0), default=20.0, metavar="PER_S", help="max requests per second (0 = unlimited); "
+    sv.add_argument("--workers", type=positive_int, default=8, metavar="N", help="concurrent requests")
+    sv.add_argument("--rate", type=at_least(0), default=20.0, metavar="PER_S", help="max requests per second (0 = unlimited); "
                     "halved automatically on quota errors")
     sv.add_argument("--retries", type=int, default=5, metavar="N", help="retries per request (exponential backoff)")
     sv.add_argument("--backoff", type=float, default=0.5, metavar="S",
