@@ -41,8 +41,8 @@ def images(n: int) -> list[Path]:
 def bench_parts(paths: list[Path]) -> dict:
     import torch
 
-    from app import predict_logic as pl
-    from app.resources import model_path
+    from app.predict import logic as pl
+    from app.common.resources import model_path
     from model import explain as ex
     from model.images import open_image
     from model.predict import Predictor

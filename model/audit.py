@@ -32,7 +32,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .explain import HIDE_BOTTOM, default_crop, explain, hide_edges, model_lock
+from .explain import HIDE_BOTTOM, default_crop, explain, hide_edges
+from .locks import model_lock
 from .geo import geoscore, haversine_km
 from .images import ImageLoadError, open_image
 

@@ -7,7 +7,7 @@ along its other edges (game UI: compass, score box, minimap), next to the share 
 regions cover, so "twice its area" reads as "the model leans on it".
 
 Thread safety: Grad-CAM hooks the shared model's target layer, so every use of a shared model (this
-module's :func:`explain` and the app's predictions) must hold :func:`model_lock` of that model.
+module's :func:`explain` and the app's predictions) must hold :func:`model.locks.model_lock` of that model.
 
 Gradients: a hook on the target layer returns its output detached and marked ``requires_grad``, so
 the backward pass stops there: Grad-CAM works through a frozen backbone (no input gradient needed)
@@ -15,9 +15,7 @@ and costs little more than one forward pass.
 """
 from __future__ import annotations
 
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -25,33 +23,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .locks import model_lock
 from .transforms import crop_bottom, eval_transform
 
 BOTTOM_BAND = 0.15   # fraction of the view's height treated as the bottom band
 EDGE_BAND = 0.10     # fraction of the view's width/height treated as the edge frame (top, left, right)
 HIDE_BOTTOM = 0.25   # bottom fraction of the photo hidden by "hide the bottom band and predict again"
 HIDE_EDGES = 0.12    # frame fraction greyed out by "hide the UI and predict again"
-
-_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
-_STRONG_LOCKS: dict[int, threading.RLock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(owner: Any) -> threading.RLock:
-    """The re-entrant lock that serialises every use of ``owner`` (a shared model or predictor): its
-    own ``lock`` attribute if it has one (``model.predict.Predictor`` does), else one made for it."""
-    own = getattr(owner, "lock", None)
-    if own is not None and hasattr(own, "acquire") and hasattr(own, "release"):
-        return own
-    with _LOCKS_GUARD:
-        try:
-            lock = _LOCKS.get(owner)
-            if lock is None:
-                lock = _LOCKS[owner] = threading.RLock()
-        except TypeError:  # not weak-referenceable: keep it for the life of the process
-            lock = _STRONG_LOCKS.setdefault(id(owner), threading.RLock())
-        return lock
-
 
 class CountryTarget:
     """Grad-CAM target: logsumexp of the logits of a set of cells (e.g. all cells of one country)."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import model_card
+from app.about import model_card
 from model.checkpoint import DEFAULT_CHECKPOINT
 
 st.title(":material/info: About this model")
@@ -15,7 +15,7 @@ st.markdown("A PyTorch model that guesses where a street-level photo was taken: 
 
 predictor = None
 try:
-    from app.resources import get_predictor
+    from app.common.resources import get_predictor
 
     predictor = get_predictor()
 except Exception as e:  # noqa: BLE001 - the card still shows what it can
@@ -30,7 +30,7 @@ if predictor is not None:
 
 st.header("Training data and its caveats")
 try:
-    from app.resources import manifest_stats
+    from app.common.resources import manifest_stats
 
     s = manifest_stats()
     st.markdown(f"{s['images']:,} images of {s['locations']:,} places in {s['countries']} countries "

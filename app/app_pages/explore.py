@@ -7,10 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import explore_stats as xs
-from app import explore_tabs as tabs
-from app.explore_ui import choose_evaluation, filters, headline
-from app.widgets import predictor_or_stop
+from app.explore import stats as xs
+from app.explore import tabs
+from app.explore.ui import choose_evaluation, filters, headline
+from app.common.widgets import predictor_or_stop
 
 st.title(":material/travel_explore: Explore the model's errors")
 st.caption("Where does the model fail, and why? Evaluated on the held-out test split unless you pick another under "

@@ -1,7 +1,7 @@
 """Play: head-to-head GeoGuessr against the model on held-out test-set places.
 
-Thin page: the rules are ``app.game``, the data, maps and tables ``app.play_logic``, the scores
-table ``app.leaderboard``. The game lives in ``st.session_state["play_game"]`` (a ``GameState``).
+Thin page: the rules are ``app.play.game``, the data, maps and tables ``app.play.logic``, the scores
+table ``app.play.leaderboard``. The game lives in ``st.session_state["play_game"]`` (a ``GameState``).
 """
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import time
 import streamlit as st
 from streamlit_folium import st_folium
 
-from app import game as g
-from app import play_logic as pl
-from app.leaderboard import Entry, Leaderboard, LeaderboardError
-from app.regions import RegionError, region_label, region_options
-from app.widgets import predictor_or_stop, show_map
+from app.play import game as g
+from app.play import logic as pl
+from app.play.leaderboard import Entry, Leaderboard, LeaderboardError
+from app.play.regions import RegionError, region_label, region_options
+from app.common.widgets import predictor_or_stop, show_map
 from model import explain as ex
+from model.locks import model_lock
 from model.images import ImageLoadError
 from model.manifest import ManifestError
 
@@ -127,7 +128,7 @@ def finish_round() -> bool:
     """Ask the model, score the round, go to the reveal. False (and a message) if the model failed."""
     state, v = st.session_state[GAME], round_views(st.session_state[GAME])
     try:
-        with st.spinner("The model is guessing…"), ex.model_lock(predictor):
+        with st.spinner("The model is guessing…"), model_lock(predictor):
             pred = predictor.predict(v["images"], top_k=len(predictor.cells.table))
     except Exception as e:  # noqa: BLE001 - keep the round playable and say what happened
         flash(f"The model could not answer: {type(e).__name__}: {e}")

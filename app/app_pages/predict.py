@@ -5,10 +5,11 @@ import time
 
 import streamlit as st
 
-from app import predict_logic as pl
-from app.predict_inputs import PageInput, choose_input
-from app.widgets import predictor_or_stop, show_map
+from app.predict import logic as pl
+from app.predict.inputs import PageInput, choose_input
+from app.common.widgets import predictor_or_stop, show_map
 from model import explain as ex
+from model.locks import model_lock
 
 TOP_K = 10  # guesses computed once per input; the slider only shows fewer
 
@@ -24,7 +25,7 @@ def run_prediction(p, inp: PageInput) -> dict:
     if got and got["key"] == inp.key:
         return got
     t0 = time.perf_counter()
-    with ex.model_lock(p):
+    with model_lock(p):
         pred = p.predict(inp.views.images, top_k=TOP_K)
     got = {"key": inp.key, "pred": pred, "secs": time.perf_counter() - t0}
     st.session_state["_pred"] = got
@@ -103,7 +104,7 @@ def shortcut_test(p, inp: PageInput, pred) -> None:
     what = c1.radio("Hide", list(pl.HIDE_CHOICES), horizontal=True, key="hide_what")
     if c2.button("Hide and predict again", key="hide_go", width="stretch"):
         images, crop = pl.hidden_variant(inp.views.images, what, ex.default_crop(p))
-        with ex.model_lock(p):
+        with model_lock(p):
             after = p.predict(images, top_k=TOP_K, crop=crop)
         st.session_state["_hidden"] = {"key": inp.key, "what": what, "pred": after, "image": images[0], "crop": crop,
                                        "cmp": pl.compare(pred, after, inp.truth)}

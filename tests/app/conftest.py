@@ -46,7 +46,7 @@ def has_real_model() -> bool:
 def model_env(tmp_path_factory):
     """Point the app at a checkpoint (GEOLOC_MODEL) for the session (the shipped model, else a dev
     checkpoint); caches are cleared around it so the model loads once."""
-    from app.resources import clear_all
+    from app.common.resources import clear_all
 
     old = os.environ.get("GEOLOC_MODEL")
     if DEFAULT_MODEL.is_file():

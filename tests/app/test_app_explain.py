@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from model import explain as ex
+from model.locks import model_lock
 
 
 def striped(w: int = 120, h: int = 90) -> Image.Image:
@@ -112,8 +113,8 @@ def test_overlay_dims_the_unseen_parts():
 
 
 def test_lock_is_per_model_and_reentrant(fake_predictor):
-    lk = ex.model_lock(fake_predictor)
-    assert ex.model_lock(fake_predictor) is lk and ex.model_lock(object()) is not lk
+    lk = model_lock(fake_predictor)
+    assert model_lock(fake_predictor) is lk and model_lock(object()) is not lk
     with lk, lk:
         pass
 
@@ -123,7 +124,7 @@ def test_lock_is_the_predictors_own():
     class WithLock:
         lock = threading.RLock()
 
-    assert ex.model_lock(WithLock()) is WithLock.lock
+    assert model_lock(WithLock()) is WithLock.lock
 
 
 def test_concurrent_explanations_and_predictions(fake_predictor):
@@ -141,7 +142,7 @@ def test_concurrent_explanations_and_predictions(fake_predictor):
                     if not np.allclose(c, ref, atol=1e-5):
                         errors.append("cam differs")
                 else:
-                    with ex.model_lock(fake_predictor):
+                    with model_lock(fake_predictor):
                         p = fake_predictor.predict(img).cell_probs
                     if not np.allclose(p, ref_p, atol=1e-6):
                         errors.append("prediction differs")

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from app import model_card, predict_logic as pl, sources
+from app.about import model_card
+from app.predict import logic as pl
+from app.predict import sources
 from model.geo import geoscore, haversine_km
 from tests.app.apphelpers import jpeg_with_gps
 
@@ -59,7 +61,7 @@ def test_summary(pred):
 def test_prediction_map_has_everything(pred, fake_predictor):
     truth = pl.Truth(35.0, 139.0, "EXIF")
     m = pl.prediction_map(pred, truth, 3, cells=fake_predictor.cells.table)
-    from app.maps import map_html
+    from app.maps.builders import map_html
 
     html = map_html(m)
     for kind in ("truth", "model", "best", "candidate"):

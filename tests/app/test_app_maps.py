@@ -6,7 +6,7 @@ import re
 import folium
 import pytest
 
-from app import maps
+from app.maps import builders as maps
 
 CDN = re.compile(r"https?://(?!tile\.openstreetmap\.org)[^\"' )]+\.(?:js|css)", re.I)
 

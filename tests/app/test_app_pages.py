@@ -169,7 +169,7 @@ def test_about_page_model_card(model_env):
 
 
 def test_about_page_names_a_checkpoint_other_than_the_shipped_one(model_env, tmp_path, monkeypatch):
-    from app.resources import clear_all
+    from app.common.resources import clear_all
     from tests.app.apphelpers import make_dev_checkpoint
 
     monkeypatch.setenv("GEOLOC_MODEL", str(make_dev_checkpoint(tmp_path / "mine.pt")))

@@ -15,7 +15,7 @@ import re
 import pandas as pd
 import pytest
 
-from app.leaderboard import Leaderboard
+from app.play.leaderboard import Leaderboard
 from tests.app.apphelpers import SHARED
 from tests.e2e.test_e2e_browser import ARTIFACTS, IDLE, MAP, browser, offline_page, server  # noqa: F401
 

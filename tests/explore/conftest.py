@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.explore_stats import bucket_index
+from app.explore.stats import bucket_index
 from tests.app.apphelpers import SHARED
 
 
@@ -16,7 +16,7 @@ CELL = {"NO": 0, "FI": 1, "HR": 2, "SI": 3, "US": 4, "CA": 5, "BR": 6, "FR": 7, 
 
 
 def make_locs(rows: list[tuple]) -> pd.DataFrame:
-    """Per-location table (the columns of ``app.explore_data.location_table``) from tuples
+    """Per-location table (the columns of ``app.explore.data.location_table``) from tuples
     ``(true_country, pred_country, distance_km, confidence, source)``; cells follow countries."""
     out = []
     for i, (t, p, d, c, s) in enumerate(rows):
@@ -92,11 +92,11 @@ def shared_rows(shared_manifest_path) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def real_predictor(tmp_path_factory):
-    """The app's shared Predictor (``app.resources.get_predictor``, so AppTests reuse it): the shipped
+    """The app's shared Predictor (``app.common.resources.get_predictor``, so AppTests reuse it): the shipped
     default model, or a checkpoint with the real backbone and an untrained head when it is absent."""
     import os
 
-    from app.resources import clear_all, get_predictor
+    from app.common.resources import clear_all, get_predictor
     from tests.app.apphelpers import DEFAULT_MODEL, make_dev_checkpoint
 
     if DEFAULT_MODEL.is_file():

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app import explore_data as xd
+from app.explore import data as xd
 
 
 def _touch(path, text: str) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from app import explore_embed as xe
+from app.explore import embed as xe
 
 
 def test_continents():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.explore_map import errors_map
-from app.maps import map_html
+from app.explore.maps import errors_map
+from app.maps.builders import map_html
 
 pytestmark = pytest.mark.e2e
 STATIC = Path(__file__).resolve().parents[2] / "app" / "static"

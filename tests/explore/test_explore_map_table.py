@@ -8,10 +8,10 @@ import re
 import numpy as np
 from PIL import Image
 
-from app import explore_map as xm
-from app import explore_stats as xs
-from app import explore_table as xt
-from app.maps import map_html
+from app.explore import maps as xm
+from app.explore import stats as xs
+from app.explore import table as xt
+from app.maps.builders import map_html
 
 
 def _dots(html: str) -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import explore_data as xd
-from app import explore_stats as xs
+from app.explore import data as xd
+from app.explore import stats as xs
 from tests.explore.conftest import tiny_manifest
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
@@ -88,7 +88,7 @@ def test_filters_drive_the_headline(page_env):
     assert metric(at, "Locations") == f"{n} of 6"
     # the headline is about the predicted place (M); its help gives the expected-score guess (E) too
     at.select_slider(key="ex_f_err").set_value(("0 km", "any")).run()
-    from app.explore_map import fmt_km
+    from app.explore.maps import fmt_km
 
     med_e = fmt_km(float(ev.locations["best_distance_km"].dropna().median()))
     help_text = next(m.help for m in at.metric if m.label == "Median error")

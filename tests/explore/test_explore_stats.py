@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from app import explore_stats as xs
+from app.explore import stats as xs
 
 
 def test_bucket_edges_belong_to_the_lower_bucket_and_nan_is_unknown():

@@ -16,7 +16,7 @@ def dataset(tmp_path_factory) -> Path:
 @pytest.fixture
 def play_env(dataset, tmp_path, monkeypatch) -> Path:
     """Point the app at the synthetic data, a fresh leaderboard file and the fake predictor."""
-    import app.resources as res
+    import app.common.resources as res
 
     monkeypatch.setenv("GEOLOC_DATA", str(dataset))
     board = tmp_path / "board.sqlite3"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from app.game import Location
+from app.play.game import Location
 from tests.app.apphelpers import FakePredictor
 
 # (country code, country, centre lat, lon, number of test locations): Croatia is dense like the real data.

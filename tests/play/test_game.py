@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from app import game as g
+from app.play import game as g
 from model.geo import haversine_km
 from tests.play.playhelpers import loc
 

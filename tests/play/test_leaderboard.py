@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.leaderboard import DEFAULT_PATH, Entry, Leaderboard, LeaderboardError, clean_name, default_path
+from app.play.leaderboard import DEFAULT_PATH, Entry, Leaderboard, LeaderboardError, clean_name, default_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,7 +124,7 @@ def test_concurrent_writers_in_threads(tmp_path):
 
 WRITER = """
 import sys
-from app.leaderboard import Entry, Leaderboard
+from app.play.leaderboard import Entry, Leaderboard
 p, k = sys.argv[1], int(sys.argv[2])
 b = Leaderboard(p)
 for i in range(40):

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import game as g
-from app import play_logic as pl
-from app.leaderboard import Leaderboard
+from app.play import game as g
+from app.play import logic as pl
+from app.play.leaderboard import Leaderboard
 from tests.play.playhelpers import PlayPredictor
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")

@@ -9,8 +9,8 @@ import folium
 import pytest
 from PIL import Image
 
-from app import game as g
-from app import play_logic as pl
+from app.play import game as g
+from app.play import logic as pl
 from model.geo import haversine_km
 from model.manifest import read_manifest
 from tests.play.playhelpers import COUNTRIES, TRAIN_GROUP, loc
@@ -193,7 +193,7 @@ def test_url_round_trip_and_bad_values():
 
 
 def test_board_rows_and_replay_links():
-    from app.leaderboard import Entry
+    from app.play.leaderboard import Entry
 
     e = Entry("id", "Ana", "hr 42", "country:HR", 5, 12000, 13000, "all", "2026-03-04T05:06:07+00:00")
     row = pl.board_rows([e], {"HR": "Croatia"})[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pycountry
 import pytest
 
-from app import regions as r
+from app.play import regions as r
 from model.geo import WORLD_DIAGONAL_KM, bbox_diagonal_km, geoscore
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.predict_logic import Truth, parse_latlon, views_key
-from app.sources import (SUPPORTED_EXT, LoadedViews, StreetViewRequest, error_message, fetch_streetview,
+from app.predict.logic import Truth, parse_latlon, views_key
+from app.predict.sources import (SUPPORTED_EXT, LoadedViews, StreetViewRequest, error_message, fetch_streetview,
                          find_api_key, load_uploads, request_from_link)
 
 SOURCES = ["Upload", "Camera", "Test set", "Street View"]
@@ -71,7 +71,7 @@ def _random_test() -> None:
 
 
 def test_input() -> PageInput | None:
-    from app.resources import get_predictor, get_test_locations
+    from app.common.resources import get_predictor, get_test_locations
 
     try:
         locs = get_test_locations()

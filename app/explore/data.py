@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CACHE_ENV = "GEOLOC_EXPLORE_CACHE"
 EVAL_FORMAT = 1
 RANK_COLUMNS = ("cell_rank", "country_rank", "loc_cell_rank", "loc_country_rank")
@@ -72,7 +72,7 @@ def _outputs_in_chunks(predictor: Any, paths: list[str], chunk: int, progress: P
     """Network outputs of ``model.evaluate.network_outputs`` computed ``chunk`` images at a time
     (one progress step each), holding the model's lock per chunk so other sessions can interleave."""
     from model.evaluate import network_outputs
-    from model.explain import model_lock
+    from model.locks import model_lock
     from model.images import ImageLoadError
 
     parts: list[dict | int] = []
@@ -202,7 +202,7 @@ def location_table(images: pd.DataFrame, base: Path | None = None) -> pd.DataFra
     0..1), cell_confidence (top cell), country_rank / cell_rank (lists), correct (country right),
     cell_correct, bucket (error bucket index, -1 without coordinates).
     """
-    from app.explore_stats import bucket_index
+    from app.explore.stats import bucket_index
 
     if images.empty:
         return pd.DataFrame(columns=["location_id", "source", "paths", "distance_km", "correct", "bucket"])

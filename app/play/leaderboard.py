@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "GEOLOC_LEADERBOARD"
 DEFAULT_PATH = ROOT / "data" / "leaderboard.sqlite3"
 MAX_NAME = 32

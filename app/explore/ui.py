@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import explore_data as xd
-from app import explore_stats as xs
-from app import predict_logic as pl
-from app.explore_map import fmt_km
-from app.sources import load_paths
+from app.explore import data as xd
+from app.explore import stats as xs
+from app.predict import logic as pl
+from app.explore.maps import fmt_km
+from app.predict.sources import load_paths
 from model import explain as ex
+from model.locks import model_lock
 from model.geo import geoscore
 from model.revgeo import country_name
 
@@ -210,7 +211,7 @@ def _live(predictor: Any, row: pd.Series) -> tuple[Any, Any]:
         views = load_paths(row["paths"])
         pred = None
         if views.images:
-            with ex.model_lock(predictor):
+            with model_lock(predictor):
                 pred = predictor.predict(views.images, top_k=10)
         got = (k, views, pred)
         st.session_state["_ex_live"] = got
@@ -219,7 +220,7 @@ def _live(predictor: Any, row: pd.Series) -> tuple[Any, Any]:
 
 def detail(predictor: Any, locs: pd.DataFrame, key: str) -> None:
     """Detail of the selected location: all views (with Grad-CAM on demand), top-N guesses and map."""
-    from app.widgets import show_map
+    from app.common.widgets import show_map
 
     row = selected_row(locs)
     if row is None:

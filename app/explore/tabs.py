@@ -11,14 +11,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import explore_charts as xc
-from app import explore_data as xd
-from app import explore_embed as xe
-from app import explore_stats as xs
-from app.explore_map import accuracy_map, bucket_legend, clicked_location, errors_map
-from app.explore_table import display_table, image_rows, new_table_pick, thumbnail_file, thumbnail_uri
-from app.explore_ui import SEL, detail, location_picker, progress_callback, select, selected_row
-from app.widgets import show_map
+from app.explore import charts as xc
+from app.explore import data as xd
+from app.explore import embed as xe
+from app.explore import stats as xs
+from app.explore.maps import accuracy_map, bucket_legend, clicked_location, errors_map
+from app.explore.table import display_table, image_rows, new_table_pick, thumbnail_file, thumbnail_uri
+from app.explore.ui import SEL, detail, location_picker, progress_callback, select, selected_row
+from app.common.widgets import show_map
 from model import audit as au
 from model.revgeo import country_name
 

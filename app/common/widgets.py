@@ -7,12 +7,12 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
-from app import maps
+from app.maps import builders as maps
 
 
 def show_map(m: folium.Map, *, key: str, height: int = 480, legend: Sequence[str] = (),
              returned_objects: Sequence[str] = (), on_change=None) -> dict | None:
-    """Render a map built by ``app.maps`` (offline Leaflet) with an optional legend of marker kinds.
+    """Render a map built by ``app.maps.builders`` (offline Leaflet) with an optional legend of marker kinds.
 
     ``returned_objects=[]`` (the default) means panning and zooming cause no rerun; pass
     ``["last_clicked"]`` and an ``on_change`` callback for click handling (see the design notes).
@@ -26,7 +26,7 @@ def show_map(m: folium.Map, *, key: str, height: int = 480, legend: Sequence[str
 
 def predictor_or_stop():
     """The shared predictor, or an error message and ``st.stop()`` if no model can be loaded."""
-    from app.resources import get_predictor
+    from app.common.resources import get_predictor
 
     try:
         return get_predictor()

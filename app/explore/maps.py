@@ -1,4 +1,4 @@
-"""Maps of the Explore page (no Streamlit), built on ``app.maps`` (offline Leaflet).
+"""Maps of the Explore page (no Streamlit), built on ``app.maps.builders`` (offline Leaflet).
 
 - :func:`errors_map`: every test location as a dot coloured by its error bucket, clustered where
   dense (Leaflet.markercluster vendored in ``app/static/markercluster/``; a cluster is a ring whose
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from folium.plugins import MarkerCluster
 
-from app import maps
-from app.explore_stats import BUCKET_COLORS, BUCKET_LABELS, UNKNOWN_COLOR, bucket_color
+from app.maps import builders as maps
+from app.explore.stats import BUCKET_COLORS, BUCKET_LABELS, UNKNOWN_COLOR, bucket_color
 from model.geo import haversine_km
 from model.revgeo import country_name
 

@@ -1,7 +1,7 @@
 """The Explore page's table of test locations and its thumbnails (no Streamlit).
 
 Thumbnails are made at run time from the configured data (never stored in the repository) and
-kept in a disk cache under ``<cache>/thumbs`` (``app.explore_data.cache_root``), keyed by the
+kept in a disk cache under ``<cache>/thumbs`` (``app.explore.data.cache_root``), keyed by the
 image's path, size and mtime and the thumbnail size.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Sequence
 import pandas as pd
 from PIL import Image
 
-from app.explore_data import cache_root, file_stamp
-from app.explore_stats import BUCKET_LABELS
+from app.explore.data import cache_root, file_stamp
+from app.explore.stats import BUCKET_LABELS
 from model.revgeo import country_name
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Leaflet layers for offline maps (no Streamlit): a fast pre-serialised GeoJSON layer, the bundled
 Natural Earth countries (antimeridian-safe), and the default-icon path of the vendored Leaflet.
 
-Re-exported by :mod:`app.maps`; use that module.
+Re-exported by :mod:`app.maps.builders`; use that module.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from branca.element import MacroElement
 from folium.map import Layer
 from jinja2 import Template
 
-GEO_DIR = Path(__file__).resolve().parent.parent / "assets" / "geo"
+GEO_DIR = Path(__file__).resolve().parents[2] / "assets" / "geo"
 
 
 class IconPath(MacroElement):

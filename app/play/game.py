@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-from app.regions import WORLD, in_region, map_size_km, parse_region
+from app.play.regions import WORLD, in_region, map_size_km, parse_region
 from model.geo import geoscore, haversine_km
 
 PHASES = ("guess", "reveal", "over")
@@ -51,7 +51,7 @@ class Location:
 
 @dataclass(frozen=True)
 class GameConfig:
-    """Options of a game. ``region``: see ``app.regions``; ``views``: "all" or "single";
+    """Options of a game. ``region``: see ``app.play.regions``; ``views``: "all" or "single";
     ``time_limit_s``: seconds per round or None; ``gradcam``: show Grad-CAM after each reveal."""
 
     seed: str
@@ -163,7 +163,7 @@ def region_pool(locations: Sequence[Location], region: str) -> list[Location]:
 
 def game_map_size(pool: Sequence[Location], region: str) -> float | None:
     """Map size S (km) for scoring a game on ``region``: None (world formula) for the world, else the
-    bounding-box diagonal of the region's playable locations (see ``app.regions.map_size_km``)."""
+    bounding-box diagonal of the region's playable locations (see ``app.play.regions.map_size_km``)."""
     if parse_region(region)[0] == WORLD or not pool:
         return None
     return map_size_km([p.lat for p in pool], [p.lon for p in pool])

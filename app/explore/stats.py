@@ -1,5 +1,5 @@
 """Aggregations of the Explore page (no Streamlit): error buckets, filters, per-country accuracy,
-confusion matrices and calibration, all on the per-location table of ``app.explore_data``.
+confusion matrices and calibration, all on the per-location table of ``app.explore.data``.
 
 Units: distances in km, scores in GeoGuessr points, confidences and accuracies in 0..1.
 """

@@ -1,7 +1,7 @@
 """The one place with ``st.cache_resource`` / ``st.cache_data``: the model and data tables.
 
 The model loads once per process and is shared by all sessions; every use of it must hold
-``model.explain.model_lock(predictor)`` (Grad-CAM hooks the shared model). Nothing here is cached
+``model.locks.model_lock(predictor)`` (Grad-CAM hooks the shared model). Nothing here is cached
 to disk, and nothing that holds an API key is cached at all.
 """
 from __future__ import annotations
@@ -40,14 +40,14 @@ def get_predictor():
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _test_locations(manifest: str | None) -> pd.DataFrame:
-    from app.sources import test_locations
+    from app.predict.sources import test_locations
     from model.manifest import read_manifest
 
     return test_locations(read_manifest(manifest))
 
 
 def get_test_locations() -> pd.DataFrame:
-    """Test-set locations with known coordinates (see ``app.sources.test_locations``); raises
+    """Test-set locations with known coordinates (see ``app.predict.sources.test_locations``); raises
     ``model.manifest.ManifestError`` when no data is found."""
     from model.manifest import resolve_manifest
 

@@ -1,5 +1,5 @@
 """Glue of the Play page that needs no Streamlit: playable locations from the manifest, leak-free
-view images, the model's move, the maps and the tables. Rules live in ``app.game``.
+view images, the model's move, the maps and the tables. Rules live in ``app.play.game``.
 
 Leak-free means nothing shown before the reveal can give the place away: views are re-encoded
 JPEGs without metadata (no EXIF GPS, no file name), errors never quote a path, the guess map is
@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from app import maps
-from app.game import (MAX_ROUNDS, TIME_LIMITS, VIEW_MODES, GameConfig, GameState, Location, ModelMove, RoundResult,
+from app.maps import builders as maps
+from app.play.game import (MAX_ROUNDS, TIME_LIMITS, VIEW_MODES, GameConfig, GameState, Location, ModelMove, RoundResult,
                       clean_seed)
-from app.predict_logic import fmt_km
-from app.regions import WORLD, in_region, parse_region, region_label
+from app.predict.logic import fmt_km
+from app.play.regions import WORLD, in_region, parse_region, region_label
 from model.geo import geoscore, pairwise_km
 from model.images import ImageLoadError, open_image
 
@@ -223,7 +223,7 @@ def replay_link(entry: Any) -> str:
 
 # ----------------------------------------------------------------------------------- tables
 def board_rows(entries: Sequence[Any], names: dict[str, str]) -> list[dict]:
-    """Leaderboard rows for display (``app.leaderboard.Entry`` objects, best first)."""
+    """Leaderboard rows for display (``app.play.leaderboard.Entry`` objects, best first)."""
     return [{"Player": e.player, "Date": e.played_at[:10], "Region": region_label(e.region, names), "Rounds": e.rounds,
              "Seed": e.seed, "Player points": e.player_score, "Model points": e.model_score, "Margin": e.margin,
              "Replay": replay_link(e)} for e in entries]

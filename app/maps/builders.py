@@ -28,11 +28,11 @@ from typing import Callable, Iterable, Sequence
 
 import folium
 
-from app.map_layers import (IconPath, JsonLayer, _base_text, countries_geojson, fix_antimeridian,  # noqa: F401
+from app.maps.layers import (IconPath, JsonLayer, _base_text, countries_geojson, fix_antimeridian,  # noqa: F401
                             unwrap_ring)
 from model.geo import great_circle_points
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATIC_URL = "/app/static"  # where Streamlit serves app/static/ when enableStaticServing is on
 LEAFLET_JS = f"{STATIC_URL}/leaflet/leaflet.js"
 LEAFLET_CSS = f"{STATIC_URL}/leaflet/leaflet.css"

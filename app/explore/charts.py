@@ -14,14 +14,14 @@ from typing import Sequence
 import altair as alt
 import pandas as pd
 
-from app.explore_stats import BUCKET_COLORS, BUCKET_SHORT
+from app.explore.stats import BUCKET_COLORS, BUCKET_SHORT
 
 PICK = "pick"
 
 
 def confusion_chart(counts: pd.DataFrame, order: Sequence[str] | None = None, names: dict[str, str] | None = None,
                     cell_px: int = 22) -> alt.LayerChart:
-    """Heatmap of :func:`app.explore_stats.confusion_counts` (rows: truth, columns: guess; colour: share
+    """Heatmap of :func:`app.explore.stats.confusion_counts` (rows: truth, columns: guess; colour: share
     of the row; text: count). ``order`` sorts both axes; ``names`` maps labels to tooltip names."""
     df = counts.copy()
     names = names or {}
@@ -67,7 +67,7 @@ def reliability_chart(bins: pd.DataFrame, what: str = "country") -> alt.VConcatC
 
 
 def embedding_chart(df: pd.DataFrame, title: str = "") -> alt.LayerChart:
-    """Scatter of :func:`app.explore_embed.embedding_frame` with the country codes as labels."""
+    """Scatter of :func:`app.explore.embed.embedding_frame` with the country codes as labels."""
     tip = [alt.Tooltip("name:N", title="Country"), alt.Tooltip("continent:N")]
     if "similar" in df:
         tip.append(alt.Tooltip("similar:N", title="Most similar"))

@@ -16,7 +16,7 @@ import folium
 import numpy as np
 import pandas as pd
 
-from app import maps
+from app.maps import builders as maps
 from model.geo import geoscore, haversine_km
 
 

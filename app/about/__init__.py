@@ -1,0 +1,1 @@
+"""About page logic: the model card."""

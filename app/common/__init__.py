@@ -1,0 +1,1 @@
+"""Shared Streamlit pieces: cached resources and small widgets."""

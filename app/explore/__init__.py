@@ -1,0 +1,1 @@
+"""Explore page logic: evaluation data, statistics, maps, charts, embeddings, tabs."""

@@ -1,0 +1,1 @@
+"""Folium map builders and offline layers shared by every page (no Streamlit)."""

@@ -1,0 +1,1 @@
+"""Play page logic: game rules and state, regions, the leaderboard."""

@@ -1,0 +1,1 @@
+"""Predict page logic: photo sources, inputs, predictions and their tables."""
