@@ -19,11 +19,26 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .images import ImageLoadError, open_image
-from .transforms import crop_bottom, eval_transform, train_transform
+from .device import CPU, Runtime
+from .images import ImageLoadError
+from .loader import path_loader, transform_for
 
 log = logging.getLogger(__name__)
 DEFAULT_CACHE = Path(os.environ.get("GEOLOC_CACHE", Path(__file__).resolve().parent.parent / "data" / "cache"))
+
+
+def _file_digest(p: str) -> tuple[int, str]:
+    """(size, digest of the first and last 4 KiB) of a file; (-1, "-") if unreadable."""
+    try:
+        size = os.path.getsize(p)
+        with open(p, "rb") as f:
+            head = f.read(4096)
+            if size > 8192:
+                f.seek(-4096, os.SEEK_END)
+            tail = f.read(4096)
+        return size, hashlib.sha1(head + tail).hexdigest()[:12]
+    except OSError:
+        return -1, "-"
 
 
 def _key(paths: list[str]) -> str:
@@ -31,30 +46,34 @@ def _key(paths: list[str]) -> str:
 
     Content rather than mtime, so a data set copied afresh to the same place (which resets mtimes, as
     happens to ``../shared`` on a new machine) keeps its cache, while replacing an image invalidates it.
+    Members of a shard (``<dir>/<shard>.tar#<key>``) take their tar file's size and digest.
     """
     h = hashlib.sha1()
+    tars: dict[str, tuple[int, str]] = {}
     for p in paths:
-        try:
-            size = os.path.getsize(p)
-            with open(p, "rb") as f:
-                head = f.read(4096)
-                if size > 8192:
-                    f.seek(-4096, os.SEEK_END)
-                tail = f.read(4096)
-            digest = hashlib.sha1(head + tail).hexdigest()[:12]
-        except OSError:
-            size, digest = -1, "-"
+        if ".tar#" in p:
+            tar = p.split("#", 1)[0]
+            size, digest = tars[tar] if tar in tars else tars.setdefault(tar, _file_digest(tar))
+        else:
+            size, digest = _file_digest(p)
         h.update(f"{p}|{size}|{digest}\n".encode())
     return h.hexdigest()[:16]
 
 
 def cache_file(backbone: torch.nn.Module, paths: list[str], start_block: int, crop: float, variant: str,
-               cache_root: Path | None) -> Path | None:
-    """Where :func:`extract` caches these features (None without a cache root)."""
+               cache_root: Path | None, precision_tag: str = "") -> Path | None:
+    """Where :func:`extract` caches these features (None without a cache root).
+
+    Augmented copies are named ``aug<k>_ps-<hash>``: since the DataLoader pipeline each image's
+    augmentation is seeded per image (``_ps``), so caches written by the earlier sequential seeding
+    (``aug<k>-<hash>``) are not reused (they are recomputed once). Features computed under bf16/fp16
+    autocast go to their own folder (``precision_tag``, e.g. ``-bf16``).
+    """
     if cache_root is None:
         return None
-    tag = f"{backbone.name}-s{backbone.input_size}-c{crop:g}-b{start_block}"
-    return Path(cache_root) / tag / f"{variant}-{_key(paths)}.npy"
+    tag = f"{backbone.name}-s{backbone.input_size}-c{crop:g}-b{start_block}{precision_tag}"
+    name = variant if variant == "clean" else f"{variant}_ps"
+    return Path(cache_root) / tag / f"{name}-{_key(paths)}.npy"
 
 
 def load_cache(file: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -74,57 +93,45 @@ def save_cache(file: Path, out: np.ndarray, ok: np.ndarray) -> None:
 
 
 def extract(backbone: torch.nn.Module, paths: list[str], *, start_block: int = 0, crop: float = 0.0,
-            variant: str = "clean", seed: int = 0, batch_size: int = 32, cache_root: Path | None = DEFAULT_CACHE,
-            desc: str = "features", rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+            variant: str = "clean", seed: int = 0, batch_size: int | None = None,
+            cache_root: Path | None = DEFAULT_CACHE, desc: str = "features", rows: tuple[int, int] | None = None,
+            runtime: Runtime = CPU) -> tuple[np.ndarray, np.ndarray]:
     """Frozen features for ``paths``: ``(N, D)`` pooled if ``start_block == 0`` (full network),
     else trunk maps ``(N, C, h, w)`` up to ``start_block``; plus ``ok`` mask ``(N,)``.
 
-    ``variant`` "clean" uses the evaluation transform; "aug<k>" applies the training
-    augmentations with seed ``seed + k`` (one fixed augmented copy per image per round).
+    Images are decoded by the DataLoader pipeline (:mod:`model.loader`, ``runtime.workers`` worker
+    processes) and run on ``runtime``'s device under its autocast; the result is float16 on the CPU.
+    ``variant`` "clean" uses the evaluation transform; "aug<k>" applies the training augmentations,
+    each image's drawn from :func:`model.loader.sample_seed` ``(seed, k, row)``: one fixed augmented
+    copy per image per round, the same whatever the worker count or batch size.
     Rows of images that fail to load are zeros with ``ok`` False; each failure is logged once.
 
     ``rows=(lo, hi)`` (one shard of a data-parallel job, see :mod:`model.distributed`) computes only
-    rows ``[lo, hi)``, without the cache; the augmentation draws of the rows before ``lo`` are
-    replayed so that every row gets the same augmentation as in a full run. Images go to the
-    backbone's device; the result is on the CPU.
+    rows ``[lo, hi)``, without the cache; each row gets the augmentation it gets in a full run.
+    ``batch_size`` None: 32 on the CPU, 128 on a GPU.
     """
-    size, mean, std = backbone.input_size, backbone.mean, backbone.std
-    file = cache_file(backbone, paths, start_block, crop, variant, cache_root if rows is None else None)
+    file = cache_file(backbone, paths, start_block, crop, variant, cache_root if rows is None else None, runtime.tag)
     if file is not None and (hit := load_cache(file)) is not None:
         return hit
-    if variant == "clean":
-        tf = eval_transform(size, mean, std)
-    else:
-        tf = train_transform(size, mean, std)
-        torch.manual_seed(seed + int(variant[3:] or 0))
-    backbone.eval()
+    aug = variant != "clean"
     lo, hi = rows or (0, len(paths))
-    if variant != "clean":
-        for i in range(lo):  # replay: same random draws as the rows before this shard got
-            try:
-                tf(crop_bottom(open_image(paths[i]), crop))
-            except ImageLoadError:
-                pass
-    dev = next(backbone.parameters()).device
+    bs = batch_size or (32 if runtime.device.type == "cpu" else 128)
+    loader = path_loader(paths, transform_for(backbone, train=aug), bs, runtime, rows=np.arange(lo, hi), crop=crop,
+                         seed=seed if aug else None, stream_id=int(variant[3:] or 0) if aug else 0)
+    backbone.eval()
     out, ok = None, np.zeros(len(paths), bool)
-    for s in tqdm(range(lo, hi, batch_size), desc=desc, unit="batch", leave=False, disable=None):
-        xs, idx = [], []
-        for i in range(s, min(s + batch_size, hi)):
-            try:
-                xs.append(tf(crop_bottom(open_image(paths[i]), crop)))
-                idx.append(i)
-            except ImageLoadError as e:
-                log.warning("skipping bad image: %s", e)
-        if not xs:
-            continue
-        with torch.inference_mode():
-            x = torch.stack(xs).contiguous(memory_format=torch.channels_last).to(dev)
-            y = backbone(x) if start_block == 0 else backbone.forward_trunk(x, start_block)
-        y = y.float().cpu().contiguous().numpy().astype(np.float16)
-        if out is None:
-            out = np.zeros((len(paths),) + y.shape[1:], np.float16)
-        out[idx] = y
-        ok[idx] = True
+    with tqdm(total=hi - lo, desc=desc, unit="img", leave=False, disable=None) as bar:
+        for x, idx in loader:
+            with torch.inference_mode(), runtime.autocast():
+                x = runtime.to_device(x)
+                y = backbone(x) if start_block == 0 else backbone.forward_trunk(x, start_block)
+            y = y.float().cpu().contiguous().numpy().astype(np.float16)
+            if out is None:
+                out = np.zeros((len(paths),) + y.shape[1:], np.float16)
+            idx = idx.numpy()
+            out[idx] = y
+            ok[idx] = True
+            bar.update(len(idx))
     if out is None:
         if rows is not None:  # a shard without any loadable image: no rows, no feature shape
             return np.zeros((len(paths), 0), np.float16), ok
@@ -135,7 +142,7 @@ def extract(backbone: torch.nn.Module, paths: list[str], *, start_block: int = 0
 
 
 def pooled(backbone: torch.nn.Module, maps: np.ndarray, start_block: int, source: Path | None = None,
-           batch_size: int = 128, desc: str = "pooling") -> np.ndarray:
+           batch_size: int = 128, desc: str = "pooling", runtime: Runtime = CPU) -> np.ndarray:
     """Run the frozen tail over cached trunk maps ``(N, C, h, w)`` -> pooled features ``(N, D)`` float32.
 
     With ``source`` (the trunk-map cache file) the result is cached beside it as ``*.pooled.npy``.
@@ -145,11 +152,11 @@ def pooled(backbone: torch.nn.Module, maps: np.ndarray, start_block: int, source
     file = source.with_suffix(".pooled.npy") if source is not None else None
     if file is not None and file.exists():
         return np.load(file)
-    out, dev = [], next(backbone.parameters()).device
+    out = []
     backbone.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), runtime.autocast():
         for s in tqdm(range(0, len(maps), batch_size), desc=desc, unit="batch", leave=False, disable=None):
-            h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32)).to(dev)
+            h = runtime.to_device(torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32)))
             out.append(backbone.forward_tail(h, start_block).float().cpu().numpy())
     res = np.concatenate(out)
     if file is not None:
