@@ -50,7 +50,13 @@ def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = No
     """Load an image file, bytes or file object as an RGB PIL image (EXIF orientation applied).
 
     Raises :class:`ImageLoadError` for unreadable, truncated, unsupported or oversized input.
+    A ``"<dir>/<shard>.tar#<key>"`` path (a shard table's ``path``) is read from its shard
+    (:func:`model.shards.open_sample`).
     """
+    if isinstance(src, (str, os.PathLike)) and ".tar#" in str(src):
+        from .shards.sample import open_sample
+
+        return open_sample(src)
     label = name or (str(src) if isinstance(src, (str, os.PathLike)) else "uploaded image")
     try:
         if isinstance(src, (str, os.PathLike)):

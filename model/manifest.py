@@ -34,16 +34,24 @@ def default_manifest_path() -> Path | None:
     candidates = []
     if env:
         p = Path(env).expanduser()
-        candidates.append(p / "manifest.csv" if p.is_dir() else p)
+        candidates.append(p / "manifest.csv" if p.is_dir() and not _is_shard_dir(p) else p)
     candidates += [ROOT / "data" / "manifest.csv", ROOT.parent / "shared" / "geodata" / "manifest.csv"]
     for c in candidates:
-        if c.is_file():
+        if c.is_file() or _is_shard_dir(c):
             return c.resolve()
     return None
 
 
+def _is_shard_dir(p: Path) -> bool:
+    """A folder of WebDataset shards (:mod:`model.shards`), accepted wherever a manifest is."""
+    from .shards.format import is_shard_dir
+
+    return is_shard_dir(p)
+
+
 def resolve_manifest(path: str | os.PathLike | None) -> Path:
-    """The manifest to use: ``path`` if given (a CSV or a folder with manifest.csv), else the default."""
+    """The manifest to use: ``path`` if given (a CSV, a folder with manifest.csv, or a shard folder
+    (:mod:`model.shards`), returned as the folder), else the default."""
     if path is None:
         p = default_manifest_path()
         if p is None:
@@ -51,6 +59,8 @@ def resolve_manifest(path: str | os.PathLike | None) -> Path:
                                 "or put the shared set at ../shared/geodata (or pass --data MANIFEST).")
         return p
     p = Path(path).expanduser()
+    if _is_shard_dir(p):
+        return p.resolve()
     if p.is_dir():
         p = p / "manifest.csv"
     if not p.is_file():
@@ -65,9 +75,14 @@ def read_manifest(path: str | os.PathLike | None = None) -> pd.DataFrame:
     defaults to the image path, ``group_id`` to the location, ``view`` to 0. Coordinates are
     floats (NaN where unknown); rows with impossible coordinates raise :class:`ManifestError`.
     Rows with coordinates and an empty ``country_code`` get their labels by reverse geocoding.
-    Header names are stripped of surrounding spaces.
+    Header names are stripped of surrounding spaces. A shard folder gives its sample table
+    (:func:`model.shards.read_table`: the same columns, ``path`` naming ``<dir>/<shard>.tar#<key>``).
     """
     p = resolve_manifest(path)
+    if p.is_dir():
+        from .shards.table import read_table
+
+        return read_table(p)
     try:
         df = pd.read_csv(p, dtype={"location_id": str, "group_id": str, "country_code": str,
                                    "admin1": str, "split": str, "image": str, "source": str},
