@@ -32,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import model.zoo  # noqa: E402,F401  (registers ResNet/AlexNet/ViT)
+import model.backbones  # noqa: E402,F401  (registers every backbone family)
 from model.backbones import PretrainedWeightsMissing, create_model  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.heads import build_head  # noqa: E402
@@ -40,7 +40,7 @@ from model.manifest import read_manifest  # noqa: E402
 from model.network import GeoNet  # noqa: E402
 from model.splits import ensure_split  # noqa: E402
 
-TRAIN = "import sys, model.zoo; from model.train import main; main(sys.argv[1:])"
+TRAIN = "import sys; from model.train import main; main(sys.argv[1:])"
 
 
 @dataclass(frozen=True)

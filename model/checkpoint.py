@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .backbones import create_model
+from .backbones import create_model, preprocess_of, set_preprocess
 from .cells import CellSet
 from .heads import build_head
 from .network import GeoNet
@@ -64,29 +64,35 @@ def versions() -> dict:
 
 def save_checkpoint(path: str | os.PathLike, net: GeoNet, cells: CellSet, config: dict, metrics: dict | None = None,
                     extra: dict | None = None, gallery=None) -> Path:
-    """Write a checkpoint atomically. Only the tail (fine-tuned blocks) and the head are stored, plus the
-    retrieval gallery (:class:`model.retrieval.Gallery`) when given."""
+    """Write a checkpoint atomically. Of a pretrained backbone only the tail (fine-tuned blocks) is stored
+    (the rest comes from its pretrained weights); of a random (``--no-pretrained``) or fully trained one
+    every weight. Plus the head, the backbone's preprocessing and architecture overrides
+    (``backbone_config``), and the retrieval gallery (:class:`model.retrieval.Gallery`) when given.
+    Tensors are stored on the CPU, so a checkpoint loads on any device."""
     bb = net.backbone
+    pretrained = bool(getattr(bb, "pretrained", config.get("pretrained", True)))
+    full = config.get("mode") == "full" or not pretrained
     tail = {}
-    if config.get("mode") == "finetune" and hasattr(bb, "tail_modules"):
+    if full:
+        tail = {k: _cpu(v) for k, v in bb.state_dict().items()}
+    elif config.get("mode") == "finetune" and hasattr(bb, "tail_modules"):
         names = {id(m): n for n, m in bb.named_modules()}
         for m in bb.tail_modules(net.start_block):
             for k, v in m.state_dict().items():
-                tail[f"{names[id(m)]}.{k}"] = v.detach().clone()
-    elif config.get("mode") == "full":
-        tail = {k: v.detach().clone() for k, v in bb.state_dict().items()}
+                tail[f"{names[id(m)]}.{k}" if names[id(m)] else k] = _cpu(v)
     ck = {
         "format_version": FORMAT_VERSION,
         "backbone": bb.name, "start_block": int(net.start_block),
-        "preprocess": {"input_size": int(bb.input_size), "mean": list(bb.mean), "std": list(bb.std),
-                       "crop": float(config.get("crop", 0.0))},
+        "preprocess": {**preprocess_of(bb), "crop": float(config.get("crop", 0.0))},
+        "backbone_config": plain(getattr(bb, "backbone_config", None) or config.get("backbone_config")),
+        "backbone_full": bool(full),
         "head": {"in_dim": int(bb.feature_dim), "n_cells": len(cells), "hidden": int(config["hidden"]),
                  "dropout": float(config["dropout"]), "regression": config["regression"],
                  "kind": config.get("head", "mlp"),
                  "n_countries": int(net.head.country.out_features) if getattr(net.head, "country", None) else 0},
-        "head_state": {k: v.detach().clone() for k, v in net.head.state_dict().items()},
+        "head_state": {k: _cpu(v) for k, v in net.head.state_dict().items()},
         "backbone_state": tail,
-        "pretrained": bool(config.get("pretrained", True)),
+        "pretrained": pretrained,
         "cells": cells.to_state(),
         "config": plain(config), "metrics": plain(metrics or {}), "versions": versions(),
         "extra": plain(extra or {}),
@@ -94,6 +100,11 @@ def save_checkpoint(path: str | os.PathLike, net: GeoNet, cells: CellSet, config
     if gallery is not None:
         ck["gallery"] = gallery.to_state()
     return write_checkpoint(ck, path)
+
+
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    """A CPU copy of a tensor, detached from autograd (checkpoints never hold device tensors)."""
+    return t.detach().cpu().clone()
 
 
 def write_checkpoint(ck: dict, path: str | os.PathLike) -> Path:
@@ -122,12 +133,16 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[GeoNet, Cell
     if version != FORMAT_VERSION:
         raise ValueError(f"{p}: unsupported checkpoint format {version!r}")
     cfg = ck["config"]
-    bb = create_model(ck["backbone"], pretrained=ck.get("pretrained", True) and cfg.get("mode") != "full")
+    full = ck.get("backbone_full", cfg.get("mode") == "full")  # every backbone weight stored: build a random one
+    bb = create_model(ck["backbone"], pretrained=ck.get("pretrained", True) and not full,
+                      config=ck.get("backbone_config"))
     if ck["backbone_state"]:
         missing, unexpected = bb.load_state_dict(ck["backbone_state"], strict=False)
-        if unexpected:
-            raise ValueError(f"{p}: backbone weights do not match {ck['backbone']}: {unexpected[:3]}")
-    bb.input_size = int(ck["preprocess"]["input_size"])  # may differ from the backbone's default (--input-size)
+        if unexpected or (full and missing):
+            raise ValueError(f"{p}: backbone weights do not match {ck['backbone']}: {(unexpected or missing)[:3]}")
+    pp = ck["preprocess"]  # older checkpoints: short side + centre crop, bilinear (what they were trained with)
+    set_preprocess(bb, int(pp["input_size"]), pp.get("mean", bb.mean), pp.get("std", bb.std),
+                   pp.get("resize", "shortest"), pp.get("interpolation", "bilinear"), pp.get("crop_pct", 1.0))
     h = ck["head"]
     head = build_head(h.get("kind", "mlp"), h["in_dim"], h["n_cells"], h["hidden"], h["dropout"], h["regression"],
                       h.get("n_countries", 0))

@@ -170,10 +170,13 @@ def model_inputs(images: Sequence[Image.Image], size: int, mean, std, crop: floa
     return torch.stack([tf(crop_bottom(im, crop)) for im in images])
 
 
-def gradcam(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor, targets: list) -> np.ndarray:
+def gradcam(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor, targets: list,
+            reshape_transform=None) -> np.ndarray:
     """Grad-CAM maps (B, H, W) in 0..1 for input ``x`` (B, 3, H, W) and one target callable per row.
 
-    ``model`` must return a tensor of logits. The caller holds the model's lock.
+    ``model`` must return a tensor of logits. ``reshape_transform`` maps the layer's output to
+    ``(B, C, h, w)`` (ViT tokens, see ``model.backbones.blocks.TokenReshape``; None for a CNN map).
+    The caller holds the model's lock.
     """
     from pytorch_grad_cam import GradCAM
 
@@ -182,7 +185,8 @@ def gradcam(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor, tar
 
     handle = layer.register_forward_hook(_grad_entry)  # registered first: GradCAM's hooks see its output
     try:
-        with torch.enable_grad(), GradCAM(model=model, target_layers=[layer]) as cam:
+        with torch.enable_grad(), GradCAM(model=model, target_layers=[layer],
+                                          reshape_transform=reshape_transform) as cam:
             maps = cam(input_tensor=x, targets=targets)
     finally:
         handle.remove()
@@ -226,7 +230,8 @@ def explain(predictor: Any, images: Image.Image | Sequence[Image.Image], target:
         x = model_inputs(views, predictor.input_size, predictor.mean, predictor.std, crop)
     t0 = time.perf_counter()
     with model_lock(predictor):
-        maps = gradcam(predictor.cell_logits_model(), predictor.gradcam_layer(), x, [tgt] * len(views))
+        reshape = predictor.gradcam_reshape() if hasattr(predictor, "gradcam_reshape") else None
+        maps = gradcam(predictor.cell_logits_model(), predictor.gradcam_layer(), x, [tgt] * len(views), reshape)
     secs = time.perf_counter() - t0
     boxes = [view_box(v.width, v.height, crop) for v in views]
     return Explanation(cams=list(maps), boxes=boxes, readouts=[shortcut_readout(m) for m in maps],

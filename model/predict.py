@@ -152,7 +152,8 @@ class Predictor:
         return _LogitsOnly(self.net)
 
     def gradcam_layer(self) -> torch.nn.Module:
-        """The last convolutional layer of the backbone (Grad-CAM's target layer)."""
+        """Grad-CAM's target layer: the backbone's own choice (the last map of a CNN, the last block's
+        first norm of a ViT), else its last convolutional layer."""
         bb = self.net.backbone
         if hasattr(bb, "gradcam_layer"):
             return bb.gradcam_layer()
@@ -160,6 +161,11 @@ class Predictor:
             return bb.net._bn1
         convs = [m for m in bb.modules() if isinstance(m, torch.nn.Conv2d)]
         return convs[-1]
+
+    def gradcam_reshape(self):
+        """Grad-CAM's ``reshape_transform`` for :meth:`gradcam_layer` (ViT tokens -> map), None for CNNs."""
+        fn = getattr(self.net.backbone, "gradcam_reshape", None)
+        return fn() if fn is not None else None
 
 
 class _LogitsOnly(torch.nn.Module):

