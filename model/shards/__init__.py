@@ -40,8 +40,8 @@ from .format import ShardError, is_shard_dir, load_index
 
 # The rest loads on first use, so that code which only asks "is this a shard folder?" (model.manifest)
 # does not import torch, webdataset or pyarrow.
-_LAZY = {"open_sample": "sample", "ShardStream": "stream", "read_table": "table", "info": "verify",
-         "verify": "verify", "write_manifest_shards": "write", "ShardSetWriter": "writer"}
+_LAZY = {"open_sample": "sample", "ShardStream": "stream", "read_table": "table", "info": "check",
+         "verify": "check", "write_manifest_shards": "write", "ShardSetWriter": "writer"}
 __all__ = ["ShardError", "ShardSetWriter", "ShardStream", "info", "is_shard_dir", "load_index", "open_sample",
            "read_table", "verify", "write_manifest_shards"]
 

@@ -12,7 +12,7 @@ import sys
 
 from ..cli import USER_ERRORS, at_least, positive_int
 from .encode import DEFAULT_QUALITY
-from .verify import info, verify
+from .check import info, verify
 from .write import write_manifest_shards
 
 

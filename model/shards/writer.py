@@ -225,11 +225,10 @@ class ShardSetWriter:
         keys = [key_of(r) for r in rows]
         tmp = self.out / (shard + TMP_SUFFIX)
         with open(tmp, "wb") as f:
-            tw = TarWriter(f, encoder=False, mtime=TAR_MTIME, user="geoloc", group="geoloc")
-            for (inp, _, jpeg), key, r, rec in zip(self._buf, keys, rows, df.to_dict("records")):
-                meta = {k: _native(v) for k, v in rec.items()} | {"row": int(r), "source_row": int(inp)}
-                tw.write({"__key__": key, IMAGE_EXT: jpeg, META_EXT: json.dumps(meta, allow_nan=False).encode()})
-            tw.close()
+            with TarWriter(f, encoder=False, mtime=TAR_MTIME, user="geoloc", group="geoloc") as tw:
+                for (inp, _, jpeg), key, r, rec in zip(self._buf, keys, rows, df.to_dict("records")):
+                    meta = {k: _native(v) for k, v in rec.items()} | {"row": int(r), "source_row": int(inp)}
+                    tw.write({"__key__": key, IMAGE_EXT: jpeg, META_EXT: json.dumps(meta, allow_nan=False).encode()})
             f.flush()
             os.fsync(f.fileno())
         offsets, sizes = image_locations(tmp, keys)
