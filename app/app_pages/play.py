@@ -13,6 +13,7 @@ from streamlit_folium import st_folium
 
 from app.play import game as g
 from app.play import logic as pl
+from app.play import opponent
 from app.play.leaderboard import Entry, Leaderboard, LeaderboardError
 from app.play.regions import RegionError, region_label, region_options
 from app.common.widgets import predictor_or_stop, show_map
@@ -129,11 +130,10 @@ def finish_round() -> bool:
     state, v = st.session_state[GAME], round_views(st.session_state[GAME])
     try:
         with st.spinner("The model is guessing…"), model_lock(predictor):
-            pred = predictor.predict(v["images"], top_k=len(predictor.cells.table))
+            move = opponent.play(predictor, v["images"], state.config.region, state.map_size_km)
     except Exception as e:  # noqa: BLE001 - keep the round playable and say what happened
         flash(f"The model could not answer: {type(e).__name__}: {e}")
         return False
-    move = pl.model_move(pred, state.config.region, state.map_size_km)
     st.session_state[GAME] = g.submit(state, move, time.time())
     return True
 

@@ -16,16 +16,14 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
 import folium
-import numpy as np
 import pandas as pd
 from PIL import Image
 
 from app.maps import builders as maps
-from app.play.game import (MAX_ROUNDS, TIME_LIMITS, VIEW_MODES, GameConfig, GameState, Location, ModelMove, RoundResult,
+from app.play.game import (MAX_ROUNDS, TIME_LIMITS, VIEW_MODES, GameConfig, GameState, Location, RoundResult,
                       clean_seed)
 from app.predict.logic import fmt_km
 from app.play.regions import WORLD, in_region, parse_region, region_label
-from model.geo import geoscore, pairwise_km
 from model.images import ImageLoadError, open_image
 
 COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
@@ -122,30 +120,7 @@ def load_view(path: str, k: int) -> tuple[Image.Image, bytes]:
 
 
 # ----------------------------------------------------------------------------------- model
-def model_move(pred: Any, region: str, map_size_km: float | None, top_n: int = 3) -> ModelMove:
-    """The model's pin for a round. World: its expected-score guess (``pred.best_lat/lon``). A region
-    game tells the model the region, as the player knows it: cell probabilities are restricted to the
-    region's countries and renormalised, and the pin is the candidate cell position with the highest
-    expected score on that map (size ``map_size_km``). Without a cell in the region, as for the world.
-
-    ``pred.top`` should list all cells (``predict(..., top_k=n_cells)``)."""
-    top = list(pred.top)
-    inside = [g for g in top if in_region(g.country_code, region)] if parse_region(region)[0] != WORLD else []
-    if not inside:
-        lat, lon = float(pred.best_lat), float(pred.best_lon)
-        near = min(top, key=lambda g: (g.lat - lat) ** 2 + (g.lon - lon) ** 2)
-        return ModelMove(lat, lon, tuple((g.name, g.country, float(g.prob)) for g in top[:top_n]), int(near.cell_id))
-    p = np.array([max(float(g.prob), 0.0) for g in inside])
-    p = p / p.sum() if p.sum() > 0 else np.full(len(inside), 1.0 / len(inside))
-    order = np.argsort(-p)
-    keep = order[: max(1, int(np.searchsorted(np.cumsum(p[order]), 0.999)) + 1)][:1024]
-    lat = np.array([inside[i].lat for i in keep])
-    lon = np.array([inside[i].lon for i in keep])
-    pk = p[keep] / p[keep].sum()
-    expected = geoscore(pairwise_km(lat, lon, lat, lon), map_size_km) @ pk
-    b = int(keep[int(np.argmax(expected))])
-    best = [(inside[i].name, inside[i].country, float(p[i])) for i in order[:top_n]]
-    return ModelMove(float(inside[b].lat), float(inside[b].lon), tuple(best), int(inside[b].cell_id))
+from app.play.opponent import model_move  # noqa: E402,F401  (the model's pin: app.play.opponent)
 
 
 # ----------------------------------------------------------------------------------- maps

@@ -6,12 +6,15 @@ import re
 from types import SimpleNamespace
 
 import folium
+import numpy as np
 import pytest
 from PIL import Image
 
+from app.play import areas
 from app.play import game as g
 from app.play import logic as pl
 from model.geo import haversine_km
+from model.retrieval import Gallery
 from model.manifest import read_manifest
 from tests.play.playhelpers import COUNTRIES, TRAIN_GROUP, loc
 
@@ -99,9 +102,29 @@ def test_region_model_move_is_told_the_region():
     assert sum(t[2] for t in m.top) == pytest.approx(1.0)  # renormalised within the region
     eu = pl.model_move(fake_pred(CELLS), "continent:EU", 3000.0)
     assert eu.cell_id == 0
-    # no cell in the region: fall back to the world answer
+    # no cell in the region: the world answer (in France) moved to the nearest point of the region
     us = pl.model_move(fake_pred(CELLS[:3], best=(47.0, 5.0)), "country:US", 4000.0)
-    assert (us.lat, us.lon) == (47.0, 5.0)
+    assert areas.contains("country:US", us.lat, us.lon)[0] and us.lon > -80  # the US east coast, not Alaska
+
+
+def test_region_model_move_never_leaves_the_region():
+    # issue 14: in a Croatia game the model's pin landed in Slovenia (45.8734, 15.5467), the position of a
+    # Croatian cell near the border; the pin must stay in Croatia, as close as possible to that spot
+    cells = [("Samobor", "HR", "Croatia", 45.8734, 15.5467, 0.9), ("Split", "HR", "Croatia", 43.51, 16.44, 0.1)]
+    assert not areas.contains("country:HR", 45.8734, 15.5467)[0]
+    m = pl.model_move(fake_pred(cells, best=(46.05, 14.5)), "country:HR", 600.0)  # best: Ljubljana
+    assert areas.contains("country:HR", m.lat, m.lon)[0]
+    assert haversine_km(m.lat, m.lon, 45.8734, 15.5467) < 15 and m.cell_id == 0
+    # a gallery of training places: a real place in the region near the likely cell beats the moved cell
+    # position; one in Slovenia (at the cell's very position) is never the pin
+    gallery = Gallery(np.zeros((2, 4), np.float32), np.array([45.82, 45.8734]), np.array([15.56, 15.5467]),
+                      np.array([0, 0]), np.array([0, 0]))
+    g2 = pl.model_move(fake_pred(cells, best=(46.05, 14.5)), "country:HR", 600.0, gallery=gallery)
+    assert (g2.lat, g2.lon) == (45.82, 15.56) and g2.cell_id == 0
+    # a continent: a cell whose position its offset moved out to sea (off Sydney) gives a pin on land
+    oc = [("Sydney", "AU", "Australia", -34.0, 151.6, 0.9), ("Auckland", "NZ", "New Zealand", -36.85, 174.76, 0.1)]
+    m = pl.model_move(fake_pred(oc, best=(-36.0, 160.0)), "continent:OC", 8000.0)
+    assert areas.contains("continent:OC", m.lat, m.lon)[0] and haversine_km(m.lat, m.lon, -34.0, 151.6) < 60
 
 
 def test_region_model_move_maximises_expected_score():
