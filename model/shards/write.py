@@ -47,7 +47,8 @@ def write_manifest_shards(manifest: str | os.PathLike | None, out: str | os.Path
         log.info("%s already holds this data set, complete (%d samples); nothing to do", w.out, w.index["samples"])
         return w.index
     start = w.resume_at
-    records = df.drop(columns="path").to_dict("records")
+    meta = df.drop(columns="path")
+    records = (r for i in range(start, len(df), 10_000) for r in meta.iloc[i:i + 10_000].to_dict("records"))
     jobs = ((p, w.settings["max_side"], w.settings["quality"]) for p in df["path"].iloc[start:])
     t0, pool = time.perf_counter(), None
     try:
@@ -59,9 +60,9 @@ def write_manifest_shards(manifest: str | os.PathLike | None, out: str | os.Path
         bar = tqdm(total=len(df), initial=start, unit="img", desc="shards", disable=not progress,
                    mininterval=1.0)
         with w, bar:
-            for i, (jpeg, err) in zip(range(start, len(df)), results):
+            for i, rec, (jpeg, err) in zip(range(start, len(df)), records, results):
                 if err is None:
-                    w.add_encoded(records[i], jpeg, df["path"].iat[i])
+                    w.add_encoded(rec, jpeg, df["path"].iat[i])
                 else:
                     w.skip(df["path"].iat[i], err)
                 bar.update(1)

@@ -13,7 +13,7 @@ from model.shards import ShardStream, open_sample, read_table
 from model.transforms import crop_bottom, eval_transform
 
 
-def _ids(transform=None):
+def _ids():
     return lambda img: torch.zeros(1)  # the row ids are what these tests look at
 
 
@@ -77,3 +77,35 @@ def test_rank_and_arguments_are_checked(shard_dir):
     with pytest.raises(ValueError, match="row ids must be in 0..41"):
         ShardStream(shard_dir, rows=np.array([0, 42]))
     assert ShardStream(shard_dir).rank == 0 and ShardStream(shard_dir).world == 1  # no torch.distributed here
+
+
+def _ddp_rank(rank: int, world: int, init: str, folder: str, rows: list, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        ds = ShardStream(folder, rows=np.array(rows), transform=_zero, shuffle=8, seed=1)  # rank from torch.distributed
+        ds.set_epoch(1)
+        got = [int(r) for _, rr in DataLoader(ds, batch_size=4, num_workers=2) for r in rr]
+        with open(f"{out}.{rank}", "w") as f:
+            f.write(f"{ds.rank} {ds.world} " + " ".join(map(str, got)))
+    finally:
+        dist.destroy_process_group()
+
+
+def _zero(img):
+    return torch.zeros(1)
+
+
+def test_rank_and_world_come_from_torch_distributed(shard_dir, tmp_path):
+    tab = read_table(shard_dir)
+    train = tab["row"][tab["split"] == "train"].tolist()
+    out = str(tmp_path / "rows")
+    torch.multiprocessing.start_processes(_ddp_rank, nprocs=2, start_method="fork",
+                                          args=(2, f"file://{tmp_path / 'rdzv'}", str(shard_dir), train, out))
+    seen = []
+    for rank in range(2):
+        r, w, *rows = open(f"{out}.{rank}").read().split()
+        assert (int(r), int(w)) == (rank, 2)
+        seen += [int(x) for x in rows]
+    assert Counter(seen) == Counter(train)
