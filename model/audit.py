@@ -210,17 +210,20 @@ def read_audit(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict] | None:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     from .checkpoint import DEFAULT_CHECKPOINT
+    from .device import add_runtime_args
     from .manifest import read_manifest
     from .predict import Predictor
 
     ap = argparse.ArgumentParser(prog="python -m model.audit", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
-    ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
+    ap.add_argument("--data", help="manifest CSV or shard folder (default: $GEOLOC_DATA, data/manifest.csv, "
+                                   "../shared/geodata)")
     ap.add_argument("--split", default="test", help="split to audit ('all' = every row)")
     ap.add_argument("--out", default="runs/audit", help="folder for audit.csv and audit.json")
     ap.add_argument("--limit", type=int, default=None, help="audit this many locations (spread over sources)")
     ap.add_argument("--seed", type=int, default=0)
+    add_runtime_args(ap, workers=False, compile_=False, device_default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     df = read_manifest(args.data)
@@ -228,7 +231,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         df = df[df["split"] == args.split]
     if df.empty:
         raise SystemExit(f"no rows with split={args.split!r} in the manifest")
-    predictor = Predictor.load(args.checkpoint)
+    try:
+        predictor = Predictor.load(args.checkpoint, args.device, args.precision)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     t0 = time.perf_counter()
 
     def tick(done: int, total: int, what: str) -> None:

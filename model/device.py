@@ -164,10 +164,12 @@ CPU = Runtime()
 
 
 def add_runtime_args(ap: argparse.ArgumentParser, workers: bool = True, compile_: bool = True,
-                     device_default: str = "auto") -> None:
-    """``--device``, ``--precision``, ``--compile`` and ``--workers`` on a command's parser."""
-    ap.add_argument("--device", default=device_default, help="auto (CUDA when available, else CPU), cpu, cuda, "
-                    "cuda:N or mps")
+                     device_default: str | None = "auto") -> None:
+    """``--device``, ``--precision``, ``--compile`` and ``--workers`` on a command's parser
+    (``device_default`` None: the Predictor's default, ``$GEOLOC_DEVICE`` or the CPU)."""
+    ap.add_argument("--device", default=device_default,
+                    help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps" +
+                         (f" (default: ${ENV_DEVICE}, else cpu)" if device_default is None else ""))
     ap.add_argument("--precision", default="fp32", choices=PRECISIONS,
                     help="fp32, or autocast in bf16 (CPU or Ampere+ GPU) / fp16 (GPU, with loss scaling)")
     if compile_:
@@ -187,6 +189,16 @@ def runtime_from_args(args, local_rank: int | None = None, local_processes: int 
     if w < 0:
         raise ValueError(f"--workers must be 0 or more, got {w}")
     return Runtime(dev, getattr(args, "precision", "fp32"), bool(getattr(args, "compile", False)), int(w))
+
+
+def runtime_for(args, dist=None) -> Runtime:
+    """:func:`runtime_from_args`, or under torchrun (``dist``, a :class:`model.distributed.DistContext`)
+    this process's device with the node's cores shared among its processes."""
+    if dist is None:
+        return runtime_from_args(args)
+    w = getattr(args, "workers", None)
+    w = default_workers(dist.local_world) if w is None else int(w)
+    return Runtime(dist.device, getattr(args, "precision", "fp32"), bool(getattr(args, "compile", False)), w)
 
 
 def app_device() -> torch.device:

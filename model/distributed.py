@@ -1,21 +1,26 @@
 """Data-parallel training and feature extraction with ``torchrun`` (PyTorch DDP).
 
-``torchrun --nproc_per_node N -m model.train ...`` runs N processes (gloo on CPU, NCCL on GPUs,
-one GPU per process); :func:`from_env` sees torchrun's ``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` and
-returns a :class:`DistContext`, which :func:`model.train.fit` uses as follows:
+``torchrun --nproc_per_node N -m model.train ...`` runs N processes (NCCL on GPUs, one GPU per
+process; gloo on the CPU); several nodes join through torchrun's own rendezvous (``--nnodes 2
+--rdzv_backend c10d --rdzv_endpoint HOST:29500``, docs/training.md). :func:`from_env` sees torchrun's
+``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` and returns a :class:`DistContext`, which
+:func:`model.train.fit` uses as follows:
 
 - feature extraction (and pooling cached trunk maps) is sharded: rank r computes a contiguous
-  slice of the images (augmentation randomness is replayed so each image gets the augmentation
-  it gets in one process), rank 0 gathers the slices and writes the usual feature cache, every
-  rank then reads it;
-- training: every rank draws the same global batch order (same seed); each takes its slice of
+  slice of the images (each image's augmentation is seeded per image, so it is the one it gets in
+  one process), rank 0 gathers the slices and writes the usual feature cache, every rank then reads
+  it (or receives it over the network when its node does not share the cache folder);
+- cached training: every rank draws the same global batch order (same seed); each takes its slice of
   every global batch (``--batch-size`` is the global batch), the trainable modules are wrapped in
   ``DistributedDataParallel`` and each local loss is scaled by ``n_local * world / n_global``,
   so the averaged gradient equals the single-process gradient of the global batch;
-- validation loss parts are summed over ranks; early stopping and the LR schedule see the same
-  numbers on every rank; only rank 0 writes files.
+- image training (``--mode full``, the streamed ``finetune``, shard data): each rank reads its share
+  of the rows (every ``world``-th of a shared order, or its shards) in local batches of
+  ``ceil(batch_size / world)``; counts may differ between ranks, DDP's ``join()`` absorbs that;
+- validation loss parts and metrics are pooled over ranks; early stopping and the LR schedule see the
+  same numbers on every rank; only rank 0 writes files.
 
-Results equal a single-process run up to numerical noise when the head has no dropout (dropout
+Cached runs equal a single-process run up to numerical noise when the head has no dropout (dropout
 masks are drawn per process) and no BatchNorm (batch statistics are per process on CPU; on GPUs
 the head's BatchNorm layers are converted to ``SyncBatchNorm``).
 """
@@ -44,6 +49,11 @@ class DistContext:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def local_world(self) -> int:
+        """Processes on this node (torchrun's ``LOCAL_WORLD_SIZE``): they share its cores."""
+        return int(os.environ.get("LOCAL_WORLD_SIZE", self.world))
 
     def shard(self, n: int) -> slice:
         """This rank's contiguous share of ``n`` items (sizes differ by at most one)."""
@@ -89,47 +99,62 @@ class DistContext:
                 return None
         return np.concatenate([o.cpu().numpy()[: m[0][0]] for o, m in zip(outs, meta)])
 
+    def gather_objects(self, obj) -> list:
+        """Every rank's ``obj`` (picklable), in rank order, on every rank."""
+        out: list = [None] * self.world
+        td.all_gather_object(out, obj)
+        return out
+
     # -- model ---------------------------------------------------------------------------------
-    def wrap(self, net: nn.Module, method: str) -> nn.Module:
-        """DDP-wrap ``net`` so that calling the result runs ``net.<method>(x)`` with synchronised gradients."""
-        if self.device.type == "cuda":
+    def wrap(self, entry: nn.Module, net: nn.Module | None = None) -> nn.Module:
+        """DDP-wrap ``entry`` (a module whose forward is the training entry point of ``net``) so that its
+        gradients are synchronised; on GPUs ``net``'s head BatchNorm layers become ``SyncBatchNorm``."""
+        if self.device.type == "cuda" and net is not None:
             net.head = nn.SyncBatchNorm.convert_sync_batchnorm(net.head)
-        mod = _Method(net, method)
         ids = [self.device.index] if self.device.type == "cuda" else None
         # every output enters the loss (run_epoch adds 0 * each), so every trainable parameter gets a gradient
-        return nn.parallel.DistributedDataParallel(mod, device_ids=ids)
+        return nn.parallel.DistributedDataParallel(entry, device_ids=ids)
 
     def extract(self, backbone: nn.Module, paths: list[str], **kw) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`model.features.extract` with the images split over the ranks; same result and cache."""
+        """:func:`model.features.extract` with the images split over the ranks; same result and cache.
+
+        Rank 0 writes the cache file; a rank that cannot see it afterwards (another node without the
+        same ``--cache`` folder) gets the features over the network instead."""
+        from .device import CPU
         from .features import DEFAULT_CACHE, cache_file, extract, load_cache, save_cache
 
         root = kw.pop("cache_root", DEFAULT_CACHE)
+        tag = kw.get("runtime", CPU).tag
         file = cache_file(backbone, paths, kw.get("start_block", 0), kw.get("crop", 0.0), kw.get("variant", "clean"),
-                          root)
-        if file is not None and (hit := load_cache(file)) is not None:
-            return hit
+                          root, tag)
+        hits = self.gather_objects(file is not None and load_cache(file) is not None)
+        if all(hits):
+            return load_cache(file)
         part = self.shard(len(paths))
         out, ok = extract(backbone, paths, cache_root=None, rows=(part.start, part.stop), **kw)
         mine = out[part] if out.ndim > 1 and out.shape[1] != 0 else np.zeros((part.stop - part.start, 0), out.dtype)
-        full = self.gather_rows(mine, to_all=file is None)
-        oks = self.gather_rows(ok[part].astype(np.uint8), to_all=file is None)
-        if file is None:
-            return full, oks.astype(bool)
-        if self.is_main:
-            save_cache(file, full, oks.astype(bool))
-        self.barrier()
-        return load_cache(file)
-
+        if file is not None:
+            full = self.gather_rows(mine, to_all=False)
+            oks = self.gather_rows(ok[part].astype(np.uint8), to_all=False)
+            if self.is_main:
+                save_cache(file, full, oks.astype(bool))
+            self.barrier()
+            if all(self.gather_objects(load_cache(file) is not None)):
+                return load_cache(file)
+        full = self.gather_rows(mine, to_all=True)
+        oks = self.gather_rows(ok[part].astype(np.uint8), to_all=True)
+        return full, oks.astype(bool)
 
     def pooled(self, backbone: nn.Module, maps: np.ndarray, start_block: int, source: Path | None = None,
                **kw) -> np.ndarray:
-        """:func:`model.features.pooled` split over the ranks; rank 0 writes its ``*.pooled.npy`` cache."""
+        """:func:`model.features.pooled` split over the ranks; rank 0 writes its ``*.pooled.npy`` cache
+        (ranks that cannot see it get the result over the network)."""
         from .features import pooled
 
         if start_block == 0:
             return np.asarray(maps, np.float32)
         file = source.with_suffix(".pooled.npy") if source is not None else None
-        if file is not None and file.exists():
+        if file is not None and all(self.gather_objects(file.exists())):
             return np.load(file)
         part = self.shard(len(maps))
         mine = pooled(backbone, maps[part], start_block, None, **kw) if part.stop > part.start \
@@ -142,28 +167,27 @@ class DistContext:
             np.save(tmp, full)
             os.replace(tmp, file)
         self.barrier()
-        return np.load(file)
+        if all(self.gather_objects(file.exists())):
+            return np.load(file)
+        return self.gather_rows(mine, to_all=True)
 
 
-class _Method(nn.Module):
-    """``forward(x) = net.<method>(x)``: gives DDP a module whose forward is the training entry point."""
-
-    def __init__(self, net: nn.Module, method: str):
-        super().__init__()
-        self.net, self.method = net, method
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return getattr(self.net, self.method)(x)
-
-
-def from_env() -> DistContext | None:
+def from_env(device: str = "auto") -> DistContext | None:
     """Join the process group that ``torchrun`` describes in the environment; None outside torchrun
-    (or with ``WORLD_SIZE`` 1). Backend: NCCL when CUDA is available, else gloo."""
+    (or with ``WORLD_SIZE`` 1). ``device`` (``--device``): auto/cuda = this process's GPU
+    (``LOCAL_RANK``) with NCCL when CUDA is available, else the CPU with gloo (also with ``--device cpu``
+    or ``GEOLOC_DDP_BACKEND=gloo``). Several nodes: torchrun's rendezvous sets ``RANK``/``WORLD_SIZE``
+    and ``MASTER_ADDR``, so the same call joins them (see docs/training.md)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return None
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = torch.cuda.is_available() and os.environ.get("GEOLOC_DDP_BACKEND", "") != "gloo"
+    want = (device or "auto").strip().lower()
+    if want.startswith("mps"):
+        raise ValueError("--device mps runs in one process; torchrun needs CUDA GPUs (NCCL) or the CPU (gloo)")
+    if want.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu (gloo)")
+    cuda = want != "cpu" and torch.cuda.is_available() and os.environ.get("GEOLOC_DDP_BACKEND", "") != "gloo"
     backend = "nccl" if cuda else "gloo"
     device = torch.device("cuda", local) if cuda else torch.device("cpu")
     if cuda:
@@ -185,6 +209,7 @@ def main(argv=None) -> None:
     import argparse
 
     from .backbones import BACKBONES, create_model
+    from .device import add_runtime_args, runtime_for
     from .features import DEFAULT_CACHE, extract
     from .manifest import read_manifest
 
@@ -197,14 +222,20 @@ def main(argv=None) -> None:
     ap.add_argument("--split", default="", help="only rows of this split ('' = all; aug variants: train)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=str(DEFAULT_CACHE))
+    add_runtime_args(ap, compile_=False)
     args = ap.parse_args(argv)
-    ctx = from_env()
+    try:
+        ctx = from_env(args.device)
+        rt = runtime_for(args, ctx)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     df = read_manifest(args.data)
-    bb = create_model(args.backbone)
+    bb = rt.place(create_model(args.backbone))
     for v in args.variants.split(","):
         split = args.split or ("train" if v != "clean" else "")
         paths = (df[df["split"] == split] if split else df)["path"].tolist()
-        kw = dict(start_block=args.start_block, crop=args.crop, variant=v, seed=args.seed, cache_root=Path(args.cache))
+        kw = dict(start_block=args.start_block, crop=args.crop, variant=v, seed=args.seed, cache_root=Path(args.cache),
+                  runtime=rt)
         out, ok = ctx.extract(bb, paths, **kw) if ctx else extract(bb, paths, **kw)
         if ctx is None or ctx.is_main:
             print(f"{v}: {int(ok.sum())}/{len(paths)} images, features {tuple(out.shape)}")

@@ -18,34 +18,78 @@ from tqdm import tqdm
 
 from .checkpoint import DEFAULT_CHECKPOINT, json_text, load_checkpoint, load_gallery, write_json
 from .cli import USER_ERRORS, positive_int
+from .device import CPU, Runtime, add_runtime_args, runtime_from_args
 from .features import DEFAULT_CACHE, extract
 from .geo import geoscore, haversine_km
+from .images import ImageLoadError
 from .inference import cell_country_index, combine_country, decode, expected_score, fuse_views, softmax
+from .loader import path_loader, shard_members, transform_for
 from .manifest import read_manifest
 from .metrics import TOPK, classification_report_frame, confusion_frame, map_size_for, summarize
 from .retrieval import refine, reweight
 
 log = logging.getLogger("model.evaluate")
+OUTPUTS = ("logits", "offset", "xyz", "country_logits", "embed")
 
 
 def network_outputs(net, ck: dict, paths: list[str], cache: str | Path | None = DEFAULT_CACHE,
-                    batch_size: int = 128) -> dict[str, np.ndarray]:
+                    batch_size: int = 128, runtime: Runtime = CPU) -> dict[str, np.ndarray]:
     """Raw outputs for image files: ``logits`` (N, C), ``offset`` (N, C, 2) or ``xyz`` (N, 3),
-    ``country_logits`` (N, K) with a country head, ``embed`` (N, H), ``ok`` (N,)."""
-    use_cache = cache if ck["config"].get("mode") != "full" else None  # a trained trunk is not the cached one
+    ``country_logits`` (N, K) with a country head, ``embed`` (N, H), ``ok`` (N,).
+
+    Runs on ``runtime``'s device (the network is moved there) under its autocast; the outputs are
+    float32 on the CPU. With a ``cache`` folder the frozen trunk's maps go through the feature cache
+    (a checkpoint trained ``--mode full`` has its own trunk, and shard members are never cached: data
+    that large is streamed); otherwise every batch runs the whole network, nothing is kept but the outputs.
+    """
+    use_cache = cache if ck["config"].get("mode") != "full" and shard_members(paths) is None else None
     crop = ck["preprocess"]["crop"]
+    runtime.place(net).eval()
+    if use_cache is None:
+        return _streamed_outputs(net, paths, crop, runtime)
     maps, ok = extract(net.backbone, paths, start_block=net.start_block, crop=crop, cache_root=use_cache,
-                       desc="evaluate")
+                       desc="evaluate", runtime=runtime)
     outs: dict[str, list] = {}
-    with torch.inference_mode():
+    with torch.inference_mode(), runtime.autocast():
         for s in tqdm(range(0, len(paths), batch_size), desc="heads", leave=False, disable=None):
-            h = torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32))
+            h = runtime.to_device(torch.from_numpy(np.asarray(maps[s:s + batch_size], np.float32)))
             o = net.forward_cached(h) if net.start_block else net.forward_features(h)
-            for k in ("logits", "offset", "xyz", "country_logits", "embed"):
+            for k in OUTPUTS:
                 if k in o:
-                    outs.setdefault(k, []).append(o[k].numpy())
+                    outs.setdefault(k, []).append(o[k].float().cpu().numpy())
     res = {k: np.concatenate(v) for k, v in outs.items()}
     res["ok"] = np.asarray(ok)
+    return res
+
+
+def _streamed_outputs(net, paths: list[str], crop: float, runtime: Runtime) -> dict[str, np.ndarray]:
+    """:func:`network_outputs` without a cache: images through the DataLoader, the whole network per batch.
+    The trunk's output is rounded to float16 as the feature cache stores it, so the figures are the same
+    with or without a cache."""
+    loader = path_loader(paths, transform_for(net.backbone, False), 32 if runtime.device.type == "cpu" else 128,
+                         runtime, crop=crop)
+    res: dict[str, np.ndarray] = {}
+    ok = np.zeros(len(paths), bool)
+    sb = net.start_block
+    with torch.inference_mode(), tqdm(total=len(paths), desc="evaluate", unit="img", leave=False,
+                                       disable=None) as bar:
+        for x, idx in loader:
+            with runtime.autocast():
+                x = runtime.to_device(x)
+                h = net.backbone(x) if sb == 0 else net.backbone.forward_trunk(x, sb)
+                o = net.forward_cached(h.half().float())
+            idx = idx.numpy()
+            for k in OUTPUTS:
+                if k in o:
+                    v = o[k].float().cpu().numpy()
+                    if k not in res:
+                        res[k] = np.zeros((len(paths),) + v.shape[1:], np.float32)
+                    res[k][idx] = v
+            ok[idx] = True
+            bar.update(len(idx))
+    if not ok.any():
+        raise ImageLoadError(f"none of the {len(paths)} images could be loaded")
+    res["ok"] = ok
     return res
 
 
@@ -149,13 +193,14 @@ def compute_metrics(pred: pd.DataFrame, map_size_km: float | None) -> dict:
             "n_locations": int(loc["location_id"].nunique())}
 
 
-def evaluate_checkpoint(ck_path, df: pd.DataFrame, out_dir, cache=DEFAULT_CACHE, top_k: int = 10) -> dict:
-    """Evaluate a checkpoint on manifest rows ``df``; write the report files into ``out_dir``."""
+def evaluate_checkpoint(ck_path, df: pd.DataFrame, out_dir, cache=DEFAULT_CACHE, top_k: int = 10,
+                        runtime: Runtime = CPU) -> dict:
+    """Evaluate a checkpoint on manifest rows ``df`` (on ``runtime``'s device); write the report files into ``out_dir``."""
     net, cells, ck = load_checkpoint(ck_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     df = df.reset_index(drop=True)
-    outs = network_outputs(net, ck, df["path"].tolist(), cache)
+    outs = network_outputs(net, ck, df["path"].tolist(), cache, runtime=runtime)
     n_bad = int((~outs["ok"]).sum())
     if n_bad:
         log.warning("%d image(s) could not be loaded and were skipped", n_bad)
@@ -212,16 +257,19 @@ def _plot_confusion(cm: pd.DataFrame, path: Path) -> None:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__)
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
-    ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
+    ap.add_argument("--data", help="manifest CSV or shard folder (default: $GEOLOC_DATA, data/manifest.csv, "
+                                   "../shared/geodata)")
     ap.add_argument("--split", default="test", help="split to evaluate ('all' = every row); a manifest "
                                                    "without a split column is evaluated whole")
     ap.add_argument("--out", default="runs/eval")
     ap.add_argument("--top-k", type=positive_int, default=10,
                     help="cells and countries listed per row in predictions.csv (the metrics always use 10)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = none)")
+    add_runtime_args(ap, compile_=False)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
+        rt = runtime_from_args(args)
         df = read_manifest(args.data)
         if df.empty:
             raise SystemExit(f"error: the manifest {args.data or '(default)'} has no rows")
@@ -229,7 +277,7 @@ def main(argv=None) -> dict:
             df = df[df["split"] == args.split]
             if df.empty:
                 raise SystemExit(f"error: no rows with split={args.split!r} in the manifest")
-        m = evaluate_checkpoint(args.checkpoint, df, args.out, args.cache or None, args.top_k)
+        m = evaluate_checkpoint(args.checkpoint, df, args.out, args.cache or None, args.top_k, runtime=rt)
     except USER_ERRORS as e:
         raise SystemExit(f"error: {e}") from None
     pl = m["per_location"]

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, write_checkpoint
+from .cli import USER_ERRORS
+from .device import CPU, Runtime, add_runtime_args, runtime_from_args
 from .features import DEFAULT_CACHE
 from .geo import geoscore, haversine_km
 from .inference import cell_country_index, combine_country, fuse_views
@@ -105,7 +107,7 @@ def _top_centroid(p: np.ndarray, cells) -> tuple[float, float]:
 
 def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | None = None,
                 cache: str | Path | None = DEFAULT_CACHE, outputs: dict | None = None,
-                settings: dict | None = None, include_val: bool = True) -> dict:
+                settings: dict | None = None, include_val: bool = True, runtime: Runtime = CPU) -> dict:
     """Compute embeddings for ``df`` (a manifest), build the gallery from the checkpoint's training
     locations (its recorded training groups, else the ``train`` split), tune it on held-out ``val``
     rows when there are any and no ``settings`` (:class:`Gallery` fields) are given, then (with
@@ -115,7 +117,7 @@ def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | No
 
     net, cells, ck = load_checkpoint(ck_path)
     df = df.reset_index(drop=True)
-    out = outputs if outputs is not None else network_outputs(net, ck, df["path"].tolist(), cache)
+    out = outputs if outputs is not None else network_outputs(net, ck, df["path"].tolist(), cache, runtime=runtime)
     if "embed" not in out:
         raise ValueError("this network has no embedding output; no gallery can be built")
     ok = np.asarray(out["ok"], bool)
@@ -145,19 +147,22 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m model.gallery", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
-    ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
+    ap.add_argument("--data", help="manifest CSV or shard folder (default: $GEOLOC_DATA, data/manifest.csv, "
+                                   "../shared/geodata)")
     ap.add_argument("--out", help="write the checkpoint here (default: in place)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="feature cache folder ('' = no cache)")
     ap.add_argument("--train-only", action="store_true", help="keep the val places out of the gallery")
     ap.add_argument("--settings", type=json.loads, default=None,
                     help='fixed settings as JSON instead of tuning on val, e.g. \'{"top_cells": 20, "temperature": 0.01}\'')
+    add_runtime_args(ap, compile_=False)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    df = read_manifest(args.data)
     try:
+        rt = runtime_from_args(args)
+        df = read_manifest(args.data)
         summary = add_gallery(args.checkpoint, df, args.out, args.cache or None, settings=args.settings,
-                              include_val=not args.train_only)
-    except ValueError as e:
+                              include_val=not args.train_only, runtime=rt)
+    except USER_ERRORS as e:
         raise SystemExit(f"error: {e}") from None
     print(json.dumps(summary, indent=2))
     return summary

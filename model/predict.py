@@ -17,11 +17,13 @@ from PIL import Image
 
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery
 from .cli import USER_ERRORS, positive_int
+from .device import CPU, Runtime, add_runtime_args, app_device, resolve_device
 from .images import open_image
 from .inference import cell_country_index, combine_country, decode, expected_score, fuse_views
+from .loader import transform_for
 from .retrieval import refine, reweight
 from .revgeo import country_name
-from .transforms import check_crop, crop_arg, crop_bottom, eval_transform
+from .transforms import check_crop, crop_arg, crop_bottom
 
 
 @dataclass
@@ -71,24 +73,36 @@ class Prediction:
 
 
 class Predictor:
-    """A loaded checkpoint ready to answer. Thread-safe: one forward pass at a time per predictor."""
+    """A loaded checkpoint ready to answer. Thread-safe: one forward pass at a time per predictor.
 
-    def __init__(self, net, cells, ck: dict, path: Path):
-        self.net, self.cells, self.ck, self.path = net, cells, ck, path
+    ``runtime``: the device and precision it runs on (:mod:`model.device`); the answers' arrays are
+    float32 NumPy on the CPU whatever the device."""
+
+    def __init__(self, net, cells, ck: dict, path: Path, runtime: Runtime = CPU):
+        self.net, self.cells, self.ck, self.path, self.runtime = net, cells, ck, path, runtime
+        runtime.place(net)
         pp = ck["preprocess"]
         self.input_size, self.mean, self.std, self.crop = pp["input_size"], tuple(pp["mean"]), tuple(pp["std"]), pp["crop"]
-        self._tf = eval_transform(self.input_size, self.mean, self.std)
+        self._tf = transform_for(net.backbone, train=False)  # the backbone's own resize mode and interpolation
         self.lock = threading.RLock()
         self._cidx = cell_country_index(cells.table)[1]
         self.gallery = load_gallery(ck)
         self.net.eval()
 
+    @property
+    def device(self) -> torch.device:
+        return self.runtime.device
+
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Predictor":
-        """Load a checkpoint (default: ``assets/models/default.pt``) on the CPU."""
+    def load(cls, path: str | Path | None = None, device: str | None = None, precision: str = "fp32") -> "Predictor":
+        """Load a checkpoint (default: ``assets/models/default.pt``) onto ``device`` (auto|cpu|cuda|mps;
+        default ``$GEOLOC_DEVICE``, else the CPU: the app stays on the CPU unless told otherwise), running
+        in ``precision`` (fp32 by default; bf16/fp16 autocast)."""
         p = Path(path) if path else DEFAULT_CHECKPOINT
+        dev = resolve_device(device) if device else app_device()
+        rt = Runtime(dev, precision)
         net, cells, ck = load_checkpoint(p)
-        return cls(net, cells, ck, p)
+        return cls(net, cells, ck, p, rt)
 
     @property
     def meta(self) -> dict:
@@ -109,10 +123,12 @@ class Predictor:
         return self._tf(crop_bottom(img.convert("RGB"), self.crop if crop is None else crop))
 
     def outputs(self, x: torch.Tensor) -> dict[str, np.ndarray]:
-        """Network outputs for a batch (B, 3, S, S): logits (B, C), offset (B, C, 2) | xyz (B, 3), embed (B, H)."""
-        with self.lock, torch.inference_mode():
-            o = self.net(x.contiguous(memory_format=torch.channels_last))
-        return {k: v.numpy() for k, v in o.items()}
+        """Network outputs for a batch (B, 3, S, S): logits (B, C), offset (B, C, 2) | xyz (B, 3), embed (B, H)
+        (float32 NumPy arrays on the CPU)."""
+        rt = self.runtime
+        with self.lock, torch.inference_mode(), rt.autocast():
+            o = self.net(rt.to_device(x.contiguous(memory_format=torch.channels_last)))
+        return {k: v.float().cpu().numpy() for k, v in o.items()}
 
     def predict(self, images, top_k: int = 5, crop: float | None = None) -> Prediction:
         """Answer for one image or a list of views of one place (paths, bytes or PIL images)."""
@@ -186,9 +202,10 @@ def main(argv=None) -> int:
                     help="bottom fraction to hide, 0..0.5 (default: the model's)")
     ap.add_argument("--separate", action="store_true",
                     help="predict each image on its own (an unreadable one gets an 'error' entry, the rest go on)")
+    add_runtime_args(ap, workers=False, compile_=False, device_default=None)
     args = ap.parse_args(argv)
     try:
-        p = Predictor.load(args.checkpoint)
+        p = Predictor.load(args.checkpoint, args.device, args.precision)
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -88,17 +88,24 @@ def location_metrics(out: dict[str, np.ndarray], rows: pd.DataFrame, cells) -> d
 
 
 def head_outputs(net, inputs, rows_idx: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Outputs of ``net`` (eval mode) for training-input rows ``rows_idx`` (no augmentation)."""
+    """Outputs of ``net`` (eval mode, on its device) for training-input rows ``rows_idx`` (no augmentation),
+    in the order of ``rows_idx`` (image inputs may deliver them in another order: placed by row id)."""
     net.eval()
     fwd = inputs.fwd(net)
-    outs: dict[str, list] = {}
+    dev = next(net.parameters()).device
+    pos = {int(r): i for i, r in enumerate(rows_idx)}
+    outs: dict[str, np.ndarray] = {}
     with torch.inference_mode():
-        for s in range(0, len(rows_idx), batch_size):
-            o = fwd(inputs.batch(rows_idx[s:s + batch_size], None))
+        for x, rows, _ in inputs.batches(np.asarray(rows_idx), None, False, batch_size=batch_size):
+            o = fwd(x.to(dev))
+            at = [pos[int(r)] for r in rows]
             for k in ("logits", "offset", "xyz", "country_logits"):
                 if k in o:
-                    outs.setdefault(k, []).append(o[k].float().numpy())
-    return {k: np.concatenate(v) for k, v in outs.items()}
+                    v = o[k].float().cpu().numpy()
+                    if k not in outs:
+                        outs[k] = np.zeros((len(rows_idx),) + v.shape[1:], np.float32)
+                    outs[k][at] = v
+    return outs
 
 
 class Objective:

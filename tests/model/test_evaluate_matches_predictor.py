@@ -32,7 +32,7 @@ def test_evaluation_best_guess_is_the_predictors(shared_manifest, predictor, tmp
     sub = df[df.location_id.isin(locs)].reset_index(drop=True)
     assert sub["location_id"].nunique() == 8
 
-    def float32_outputs(net, ck, paths, cache=None, batch_size=128):
+    def float32_outputs(net, ck, paths, cache=None, batch_size=128, **kw):
         """The Predictor's own forward pass (float32, no trunk cache): same inputs for both sides."""
         x = torch.stack([predictor.preprocess(open_image(p)) for p in paths])
         out = predictor.outputs(x)
