@@ -21,16 +21,18 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     w = sub.add_parser("write", help="write a manifest's images and metadata into tar shards (resumable)")
-    w.add_argument("--data", default=None, help="manifest CSV or a folder holding manifest.csv "
+    w.add_argument("--data", default=None, metavar="MANIFEST", help="manifest CSV or a folder holding manifest.csv "
                    "(default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
-    w.add_argument("--out", required=True, help="shard folder (new or empty, or one this command was writing)")
-    w.add_argument("--shard-size", type=positive_int, default=1000, help="samples per shard (default 1000)")
-    w.add_argument("--max-side", type=at_least(8, int), default=None,
+    w.add_argument("--out", required=True, metavar="DIR",
+                   help="shard folder (new or empty, or one this command was writing)")
+    w.add_argument("--shard-size", type=positive_int, default=1000, metavar="N",
+                   help="samples per shard (default 1000)")
+    w.add_argument("--max-side", type=at_least(8, int), default=None, metavar="PX",
                    help="shrink images whose longer side exceeds PX pixels (re-encoded as JPEG); "
                         "default: original bytes")
-    w.add_argument("--quality", type=at_least(1, int), default=DEFAULT_QUALITY,
+    w.add_argument("--quality", type=at_least(1, int), default=DEFAULT_QUALITY, metavar="Q",
                    help=f"JPEG quality of re-encoded images (default {DEFAULT_QUALITY})")
-    w.add_argument("--workers", type=at_least(0, int), default=0,
+    w.add_argument("--workers", type=at_least(0, int), default=0, metavar="N",
                    help="processes that read and check images (default 0: in this process)")
     i = sub.add_parser("info", help="samples per split, shards and size of a shard folder")
     i.add_argument("dir")
@@ -38,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("verify", help="check sizes, checksums and that every sample decodes")
     v.add_argument("dir")
     v.add_argument("--no-decode", action="store_true", help="checksums and tar structure only")
-    v.add_argument("--workers", type=at_least(0, int), default=0, help="check shards in parallel processes")
+    v.add_argument("--workers", type=at_least(0, int), default=0, metavar="N",
+                   help="check shards in parallel processes")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -66,7 +66,8 @@ def test_stream_pixels_equal_open_sample_and_the_original(manifest, shard_dir):
         assert torch.equal(x, tf(crop_bottom(open_sample(tab["path"][r]), 0.1)))
         assert torch.equal(x, tf(crop_bottom(open_image(src[r]), 0.1)))  # the original JPEG file
     raw = next(iter(ShardStream(shard_dir, rows=np.array([5]))))[0]
-    assert raw.dtype == torch.uint8 and np.array_equal(raw.permute(1, 2, 0).numpy(), np.asarray(open_sample(tab["path"][5])))
+    assert raw.dtype == torch.uint8
+    assert np.array_equal(raw.permute(1, 2, 0).numpy(), np.asarray(open_sample(tab["path"][5])))
 
 
 def test_rank_and_arguments_are_checked(shard_dir):
