@@ -1,11 +1,17 @@
 """Folium map builders that work offline (no Streamlit import: unit-testable).
 
 Every map is an :class:`OfflineMap`: Leaflet is loaded from the app's own static files
-(``/app/static/leaflet/``, served by Streamlit's ``server.enableStaticServing``), the base layer is
-the bundled Natural Earth country GeoJSON, and OpenStreetMap tiles are an optional layer, hidden
-by default, for users who are online. Markers use ``DivIcon`` (inline HTML/CSS) or ``CircleMarker``
-so nothing is fetched from a CDN; do not add ``folium.Icon``, plugins or branca colormaps (they pull
-CDN scripts, and one failing script leaves a streamlit-folium map blank).
+(``/app/static/leaflet/``, served by Streamlit's ``server.enableStaticServing``). The base layer (Natural
+Earth countries), the first-level admin borders and the place labels are drawn in the browser by
+``/app/static/geo/geolayers.js`` from static files the browser caches (``app/static/geo/``, built by
+``assets/geo/build_layers.py``), so a map's HTML carries only its own data (markers, lines, shading
+values): kilobytes, not the world's borders. OpenStreetMap tiles are an optional layer, hidden by
+default, for users who are online. Markers use ``DivIcon`` (inline HTML/CSS) or ``CircleMarker`` so
+nothing is fetched from a CDN; do not add ``folium.Icon``, plugins or branca colormaps (they pull CDN
+scripts, and one failing script leaves a streamlit-folium map blank).
+
+A new map frames the inhabited world at its real width (fractional zoom); :func:`fit_to` frames given
+points instead.
 
 Typical use::
 
@@ -14,7 +20,7 @@ Typical use::
     add_marker(m, 48.85, 2.35, "truth", "Actual location")
     add_marker(m, 40.4, -3.7, "model", "Model guess")
     add_great_circle(m, 40.4, -3.7, 48.85, 2.35, tooltip="1,054 km")
-    fit_to(m, [(48.85, 2.35), (40.4, -3.7)])
+    fit_to(m, [(48.85, 2.35), (40.4, -3.7)], min_span_deg=20)
     finish(m)  # adds the layer switcher; call last
 
 All coordinates are WGS-84 degrees (lat, lon); distances are km.
@@ -28,12 +34,12 @@ from typing import Callable, Iterable, Sequence
 
 import folium
 
-from app.maps.layers import (IconPath, JsonLayer, _base_text, countries_geojson, fix_antimeridian,  # noqa: F401
-                            unwrap_ring)
+from app.maps.layers import (ADMIN1_MIN_ZOOM, GEO_URL, PLACES_MIN_ZOOM, STATIC_URL, GeoJsLayer,  # noqa: F401
+                             IconPath, JsonLayer, WorldFit, admin1_layer, countries_geojson, countries_layer,
+                             country_names, fix_antimeridian, places_layer, static_file, unwrap_ring)
 from model.geo import great_circle_points
 
 ROOT = Path(__file__).resolve().parents[2]
-STATIC_URL = "/app/static"  # where Streamlit serves app/static/ when enableStaticServing is on
 LEAFLET_JS = f"{STATIC_URL}/leaflet/leaflet.js"
 LEAFLET_CSS = f"{STATIC_URL}/leaflet/leaflet.css"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -41,6 +47,24 @@ OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetM
 OCEAN = "#dbe9f4"
 LAND = "#f4f1ea"
 BORDER = "#9a9486"
+CALLOUT_PX = 16  # a callout marker's body sits this far up and right of its point, on a stem
+# Leaflet's own SVG/marker focus ring drew a black box around a clicked country (or pin) in Chromium; keyboard focus
+# (:focus-visible) keeps its ring. Tooltips are small and set off from the cursor/pin so they do not hide the subject.
+MAP_CSS = (
+    f"html .leaflet-container{{background:{OCEAN};}}"
+    ".leaflet-container :focus:not(:focus-visible),.leaflet-container:focus:not(:focus-visible){outline:none;}"
+    ".geo-pin{display:flex;align-items:center;justify-content:center;color:#fff;font:bold 11px/1 sans-serif;"
+    "border:2px solid #fff;box-shadow:0 0 3px rgba(0,0,0,.6);box-sizing:border-box;white-space:nowrap;"
+    "padding:0 3px;}"
+    ".geo-callout{position:relative;}.geo-callout .geo-pin{position:absolute;right:0;top:0;}"
+    ".geo-callout svg{position:absolute;left:0;top:0;overflow:visible;}"
+    ".geo-place i{position:absolute;left:-3px;top:-3px;width:5px;height:5px;border-radius:50%;background:#4a4a4a;"
+    "border:1px solid #fff;}"
+    ".geo-place.geo-capital i{border-radius:1px;background:#222;}"
+    ".geo-place span{position:absolute;left:6px;top:-8px;white-space:nowrap;font:11px/14px sans-serif;color:#2b2b2b;"
+    "text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff,0 0 4px #fff;}"
+    ".geo-place.geo-capital span{font-weight:bold;color:#111;}"
+    ".leaflet-tooltip.geo-tip{padding:2px 6px;font-size:12px;}")
 
 # Marker kinds: colour, glyph and shape. Shared by every page so that a colour means the same thing.
 KIND_STYLES: dict[str, dict[str, str]] = {
@@ -53,59 +77,116 @@ KIND_STYLES: dict[str, dict[str, str]] = {
 
 
 class OfflineMap(folium.Map):
-    """A ``folium.Map`` whose only external assets are the vendored Leaflet JS and CSS."""
+    """A ``folium.Map`` whose only external assets are the vendored Leaflet JS and CSS (and the static geo
+    layers of ``app/static/geo/``)."""
 
     default_js = [("leaflet", LEAFLET_JS)]
     default_css = [("leaflet_css", LEAFLET_CSS)]
 
 
-def base_map(center: tuple[float, float] = (20.0, 10.0), zoom: int = 2, *, online_tiles: bool = True,
-             show_tiles: bool = False, resolution: str = "110m", height: str | int = "100%",
-             min_zoom: int = 1) -> folium.Map:
-    """World map with the bundled country borders as the base layer (works offline).
+def base_map(center: tuple[float, float] = (20.0, 0.0), zoom: float = 1.5, *, online_tiles: bool = True,
+             show_tiles: bool = False, height: str | int = "100%", min_zoom: float = 0, context: bool = True,
+             world: bool = True, resolution: str | None = None) -> folium.Map:
+    """A map whose base layer is the bundled country borders (works offline), with the context layers
+    (state/province borders from zoom 3, place labels from zoom 2) unless ``context=False``.
 
-    ``online_tiles`` adds OpenStreetMap tiles as an optional layer (shown if ``show_tiles``).
-    ``center`` (lat, lon) in degrees; ``zoom`` a Leaflet zoom level.
+    ``world`` frames the inhabited world at the map's real width (``GeoLayers.fitWorld``; :func:`fit_to`
+    replaces it); otherwise the map opens at ``center`` (lat, lon degrees) and ``zoom`` (a Leaflet zoom,
+    fractional: the map snaps to quarter zooms). ``online_tiles`` adds OpenStreetMap tiles as an optional
+    layer (shown if ``show_tiles``). ``resolution`` is ignored (kept for old callers: the browser picks
+    1:110m or 1:50m borders by zoom).
     """
     # keyboard=False: Leaflet's keyboard handler focuses the map on mousedown, and focusing the map's iframe
     # scrolls a partly hidden map into view between mousedown and mouseup, so the first click landed ~70 px
     # off its target (a missed dot on Explore, a misplaced pin in Play). Panning and zooming stay on the mouse.
+    # zoomSnap 0.25: a 368-px frame shows the whole world at zoom 0.5 (whole zooms give 256 or 512 px).
+    # maxBounds keeps the poles in reach but not beyond; east-west panning stays free (worldCopyJump).
     m = OfflineMap(location=list(center), zoom_start=zoom, tiles=None, min_zoom=min_zoom, keyboard=False,
-                   world_copy_jump=True, control_scale=True, height=height, prefer_canvas=False)
+                   world_copy_jump=True, control_scale=True, height=height, prefer_canvas=False,
+                   zoom_snap=0.25, zoom_delta=0.5, max_bounds=True, min_lat=-85, max_lat=85, min_lon=-540,
+                   max_lon=540)
     IconPath(f"{STATIC_URL}/leaflet/images/").add_to(m)
-    m.get_root().header.add_child(folium.Element(
-        f"<style>.leaflet-container{{background:{OCEAN};}}"
-        ".geo-pin{display:flex;align-items:center;justify-content:center;color:#fff;font:bold 11px/1 "
-        "sans-serif;border:2px solid #fff;box-shadow:0 0 3px rgba(0,0,0,.6);box-sizing:border-box;}</style>"))
+    m.get_root().header.add_child(folium.Element(f"<style>{MAP_CSS}</style>"), name="geo_css")
     if online_tiles:
         folium.TileLayer(OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap (online)", overlay=True,
                          control=True, show=show_tiles, max_zoom=19).add_to(m)
-    JsonLayer(_base_text(resolution), name="Country borders (offline)",
-              style={"fillColor": LAND, "color": BORDER, "weight": 0.7, "fillOpacity": 0.85}).add_to(m)
+    countries_layer(name="Country borders (offline)",
+                    style={"fillColor": LAND, "color": BORDER, "weight": 0.7, "fillOpacity": 0.85}).add_to(m)
+    if context:
+        admin1_layer().add_to(m)
+        places_layer().add_to(m)
+    if world:
+        wf = WorldFit()
+        wf.add_to(m)
+        m._geo_world_fit = wf  # removed by fit_to
     return m
 
 
-def _div_icon(kind: str, size: int, text: str | None = None) -> folium.DivIcon:
+def _callout_html(body: str, width: int, size: int, color: str) -> tuple[str, tuple[int, int], tuple[int, int]]:
+    """A marker body set ``CALLOUT_PX`` up and right of its point, joined to it by a stem ending in a dot.
+    Returns (html, icon size, icon anchor) in pixels."""
+    w, h = width + CALLOUT_PX, size + CALLOUT_PX
+    ax, ay = 3, h - 3  # the point: bottom-left, inside the icon box
+    svg = (f'<svg width="{w}" height="{h}"><line x1="{ax}" y1="{ay}" x2="{CALLOUT_PX + 3}" y2="{size - 3}" '
+           f'stroke="{color}" stroke-width="2"/><circle cx="{ax}" cy="{ay}" r="3" fill="{color}" '
+           f'stroke="#fff" stroke-width="1"/></svg>')
+    return (f'<div class="geo-callout" style="width:{w}px;height:{h}px;">{svg}{body}</div>', (w, h), (ax, ay))
+
+
+def pin_width(glyph_text: str, size: int) -> int:
+    """Width in pixels of a pin showing ``glyph_text`` (bold 11-px sans-serif, 3-px padding, 2-px border):
+    a circle of ``size`` for one character, a pill wide enough for longer text ("You")."""
+    n = len(glyph_text)
+    return size if n <= 1 else max(size, 8 * n + 14)
+
+
+def icon_box(kind: str, size: int = 24, text: str | None = None, *, callout: bool = False) -> tuple[float, float, float, float]:
+    """The pin body's box (x0, y0, x1, y1) in pixels relative to its point (y down), as :func:`add_marker`
+    draws it: centred on the point, or up and right of it for a ``callout``."""
+    st = KIND_STYLES[kind]
+    glyph = html.unescape(st["glyph"] if text is None else text)
+    w = pin_width(glyph, size)
+    if callout:
+        return (CALLOUT_PX - 3, -(size + CALLOUT_PX - 3), CALLOUT_PX - 3 + w, -(CALLOUT_PX - 3))
+    return (-w / 2, -size / 2, w / 2, size / 2)
+
+
+def _div_icon(kind: str, size: int, text: str | None = None, callout: bool = False) -> folium.DivIcon:
     st = KIND_STYLES[kind]
     glyph = st["glyph"] if text is None else html.escape(text)
-    width = max(size, 9 * len(html.unescape(glyph)) + 8) if len(html.unescape(glyph)) > 1 else size
+    width = pin_width(html.unescape(glyph), size)
+    radius = f"{size // 2}px" if st["shape"] == "50%" else st["shape"]  # a pill, not an ellipse, for long text
     body = (f'<div class="geo-pin geo-{kind}" style="width:{width}px;height:{size}px;'
-            f'background:{st["color"]};border-radius:{st["shape"]};">{glyph}</div>')
+            f'background:{st["color"]};border-radius:{radius};">{glyph}</div>')
+    if callout:
+        body, icon_size, anchor = _callout_html(body, width, size, st["color"])
+        return folium.DivIcon(html=body, icon_size=icon_size, icon_anchor=anchor,
+                              class_name=f"geo-marker geo-marker-{kind} geo-marker-callout")
     return folium.DivIcon(html=body, icon_size=(width, size), icon_anchor=(width // 2, size // 2),
                           class_name=f"geo-marker geo-marker-{kind}")
 
 
+def _tooltip(text: str | None, up_px: float) -> folium.Tooltip | None:
+    """A hover tooltip above the marker (not over it, not following the cursor)."""
+    if not text:
+        return None
+    return folium.Tooltip(html.escape(text), sticky=False, direction="top", offset=(0, -int(up_px)))
+
+
 def add_marker(m: folium.Map | folium.FeatureGroup, lat: float, lon: float, kind: str,
                tooltip: str | None = None, *, popup: str | None = None, text: str | None = None,
-               size: int = 24) -> folium.Marker:
+               size: int = 24, callout: bool = False) -> folium.Marker:
     """A DivIcon marker of a kind in :data:`KIND_STYLES` (truth, model, best, guess, candidate).
 
-    ``tooltip``/``popup`` are plain text (escaped); ``text`` overrides the glyph drawn in the pin.
+    ``tooltip``/``popup`` are plain text (escaped); the tooltip shows on hover, above the pin. ``text``
+    overrides the glyph drawn in the pin. ``callout`` draws the pin up and right of its point on a stem
+    (see :func:`icon_box`), so that it stays visible when another pin sits on the same point.
     """
     if kind not in KIND_STYLES:
         raise ValueError(f"unknown marker kind {kind!r}; use one of {sorted(KIND_STYLES)}")
-    mk = folium.Marker(location=[float(lat), float(lon)], icon=_div_icon(kind, size, text),
-                       tooltip=html.escape(tooltip) if tooltip else None,
+    box = icon_box(kind, size, text, callout=callout)
+    mk = folium.Marker(location=[float(lat), float(lon)], icon=_div_icon(kind, size, text, callout),
+                       tooltip=_tooltip(tooltip, -box[1] + 2),
                        popup=folium.Popup(html.escape(popup), max_width=300) if popup else None)
     mk.add_to(m)
     return mk
@@ -167,31 +248,29 @@ def mix_color(t: float, low: str = "#fff5eb", high: str = "#a63603") -> str:
 def add_country_choropleth(m: folium.Map, values: dict[str, float], *, name: str = "P(country)",
                            fmt: Callable[[float], str] = lambda v: f"{v:.1%}", vmax: float | None = None,
                            min_value: float = 0.0, low: str = "#fff5eb", high: str = "#a63603",
-                           resolution: str = "110m", show: bool = True) -> JsonLayer | None:
+                           fill_opacity: float = 0.5, show: bool = True, resolution: str | None = None) -> GeoJsLayer | None:
     """Shade countries by ``values`` ({ISO 3166-1 alpha-2: value}); others are left to the base layer.
 
     Colour runs from ``low`` (0) to ``high`` (``vmax``, default the largest value); countries with a
-    value <= ``min_value`` are omitted (keeps the map small). Tooltip: country name and ``fmt(value)``.
-    Returns the layer, or None if no country qualifies.
+    value <= ``min_value`` are omitted. ``fill_opacity`` is light enough (0.5) for the borders and labels
+    below to show. Tooltip: country name and ``fmt(value)``. The geometry comes from the static country
+    files in the browser: the map carries only ``layer.shading`` ({ISO2: {"fill", "value", "tip"}}).
+    Returns the layer, or None if no country qualifies (``resolution`` is ignored, kept for old callers).
     """
     vals = {str(k).upper(): float(v) for k, v in values.items() if v is not None and float(v) > min_value}
+    names = country_names()
+    vals = {k: v for k, v in vals.items() if k in names}
     if not vals:
         return None
     top = vmax if vmax and vmax > 0 else max(vals.values())
-    feats = []
-    for f in countries_geojson(resolution)["features"]:
-        code = f["properties"].get("iso_a2", "")
-        if code in vals:
-            fill = mix_color(vals[code] / top, low, high)
-            f["properties"] = {**f["properties"], "value": fmt(vals[code]), "fill": fill,
-                               "_tip": f"{html.escape(f['properties'].get('name', code))}: {html.escape(name)} "
-                                       f"{html.escape(fmt(vals[code]))}",
-                               "_style": {"fillColor": fill, "color": "#7f2704", "weight": 0.8, "fillOpacity": 0.75}}
-            feats.append(f)
-    if not feats:
-        return None
-    data = {"type": "FeatureCollection", "features": feats}
-    layer = JsonLayer(json.dumps(data, separators=(",", ":")), name=name, show=show, data=data)
+    shading = {}
+    for code, v in sorted(vals.items(), key=lambda kv: -kv[1]):
+        fill = mix_color(v / top, low, high)
+        shading[code] = {"fill": fill, "value": fmt(v),
+                         "tip": f"{html.escape(names[code])}: {html.escape(name)} {html.escape(fmt(v))}"}
+    layer = countries_layer(name=name, show=show, values=shading,
+                            style={"color": "#7f2704", "weight": 0.8, "fillOpacity": fill_opacity})
+    layer.shading = shading
     layer.add_to(m)
     return layer
 
@@ -241,16 +320,45 @@ def add_point_layer(m: folium.Map, lats: Sequence[float], lons: Sequence[float],
     return layer
 
 
-def fit_to(m: folium.Map, points: Iterable[tuple[float, float]], *, pad_deg: float = 2.0,
-           max_zoom: int = 7) -> None:
-    """Zoom the map to show all ``points`` (lat, lon) with ``pad_deg`` degrees of margin."""
+def fit_bounds_of(points: Iterable[tuple[float, float]], *, pad_deg: float = 2.0,
+                  min_span_deg: float = 0.0) -> list[list[float]] | None:
+    """[[south, west], [north, east]] (degrees) around ``points`` (lat, lon): their box plus ``pad_deg`` on each
+    side, widened about its centre to at least ``min_span_deg`` in both directions (so that a tight group of
+    points is shown with its surroundings), clipped to the map. None if there are no points."""
     pts = [(float(a), float(b)) for a, b in points]
     if not pts:
-        return
+        return None
     lats, lons = [p[0] for p in pts], [p[1] for p in pts]
-    sw = [max(-85.0, min(lats) - pad_deg), max(-180.0, min(lons) - pad_deg)]
-    ne = [min(85.0, max(lats) + pad_deg), min(180.0, max(lons) + pad_deg)]
-    m.fit_bounds([sw, ne], max_zoom=max_zoom)
+    s, n, w, e = min(lats) - pad_deg, max(lats) + pad_deg, min(lons) - pad_deg, max(lons) + pad_deg
+    if n - s < min_span_deg:
+        c = (n + s) / 2
+        s, n = c - min_span_deg / 2, c + min_span_deg / 2
+    if e - w < min_span_deg:
+        c = (e + w) / 2
+        w, e = c - min_span_deg / 2, c + min_span_deg / 2
+    return [[max(-85.0, s), max(-180.0, w)], [min(85.0, n), min(180.0, e)]]
+
+
+def fit_to(m: folium.Map, points: Iterable[tuple[float, float]], *, pad_deg: float = 2.0,
+           max_zoom: int = 7, min_span_deg: float = 0.0) -> list[list[float]] | None:
+    """Zoom the map to show all ``points`` (lat, lon) with ``pad_deg`` degrees of margin, at least
+    ``min_span_deg`` degrees across, at most ``max_zoom`` (replaces the world framing of :func:`base_map`).
+    Returns the bounds (see :func:`fit_bounds_of`), or None (no points: the map is left as it is)."""
+    b = fit_bounds_of(points, pad_deg=pad_deg, min_span_deg=min_span_deg)
+    if b is None:
+        return None
+    wf = getattr(m, "_geo_world_fit", None)
+    if wf is not None:
+        m._children.pop(wf.get_name(), None)
+        m._geo_world_fit = None
+    m.fit_bounds(b, max_zoom=max_zoom)
+    return b
+
+
+def fitted_bounds(m: folium.Map) -> list[list[float]] | None:
+    """The bounds the map was last framed on by :func:`fit_to` (None: the world framing, or none)."""
+    fb = [c for c in m._children.values() if isinstance(c, folium.map.FitBounds)]
+    return [list(map(float, p)) for p in fb[-1].bounds] if fb else None
 
 
 def finish(m: folium.Map) -> folium.Map:

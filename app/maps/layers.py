@@ -1,20 +1,32 @@
-"""Leaflet layers for offline maps (no Streamlit): a fast pre-serialised GeoJSON layer, the bundled
-Natural Earth countries (antimeridian-safe), and the default-icon path of the vendored Leaflet.
+"""Leaflet layers for offline maps (no Streamlit): the static context layers (countries, admin-1 borders,
+place labels) drawn by ``app/static/geo/geolayers.js`` from files the browser caches, the world framing, a
+fast pre-serialised GeoJSON layer for per-map data, the bundled Natural Earth countries as Python data
+(antimeridian-safe), and the default-icon path of the vendored Leaflet.
 
 Re-exported by :mod:`app.maps.builders`; use that module.
 """
 from __future__ import annotations
 
-import html
 import json
 from functools import lru_cache
 from pathlib import Path
 
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.map import Layer
 from jinja2 import Template
 
 GEO_DIR = Path(__file__).resolve().parents[2] / "assets" / "geo"
+STATIC_URL = "/app/static"  # where Streamlit serves app/static/ when enableStaticServing is on
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+GEO_URL = f"{STATIC_URL}/geo"
+# zooms at which the context layers appear (the labels' own thresholds are in places.json, from zoom 2)
+ADMIN1_MIN_ZOOM = 3
+ADMIN1_FINE_ZOOM = 6
+PLACES_MIN_ZOOM = 2
+FINE_BORDERS_ZOOM = 4  # countries-50m replaces countries-110m from this zoom (geolayers.js FINE_ZOOM)
+NE_ATTR = '<a href="https://www.naturalearthdata.com/">Natural Earth</a>'
+GEONAMES_ATTR = '<a href="https://www.geonames.org/">GeoNames</a> (CC BY 4.0)'
 
 
 class IconPath(MacroElement):
@@ -58,6 +70,71 @@ class JsonLayer(Layer):
         self.data = data
 
 
+class GeoJsLayer(JSCSSMixin, Layer):
+    """A layer drawn by ``geolayers.js`` (``GeoLayers.<factory>(options)``) from the static geo files.
+
+    The map's HTML carries only the options (a few hundred bytes), not the geometry: the browser loads
+    ``geolayers.js`` and ``countries-110m.js`` once (streamlit-folium loads ``default_js`` before the map's
+    script, in order) and fetches the larger files when a layer first needs them.
+    """
+
+    default_js = [("geolayers", f"{GEO_URL}/geolayers.js"), ("geo_countries_110m", f"{GEO_URL}/countries-110m.js")]
+    _template = Template("""{% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = GeoLayers.{{ this.factory }}({{ this.options_json }});
+    {% endmacro %}""")
+
+    def __init__(self, factory: str, options: dict, *, name: str, overlay: bool = True, control: bool = True,
+                 show: bool = True):
+        super().__init__(name=name, overlay=overlay, control=control, show=show)
+        self._name = "GeoJsLayer"
+        self.factory = factory
+        self.options = options
+        self.options_json = json.dumps(options).replace("</", "<\\/")
+
+
+def countries_layer(*, name: str, style: dict, values: dict[str, dict] | None = None,
+                    tooltip: bool = True, show: bool = True, control: bool = True) -> GeoJsLayer:
+    """Country polygons from the static files: the base layer, or (``values`` = {ISO2: {"fill": colour,
+    "tip": tooltip HTML, ...}}) a choropleth of those countries only. ``style``: Leaflet path options."""
+    opts: dict = {"style": style, "tooltip": tooltip, "attribution": NE_ATTR}
+    if values is not None:
+        opts["values"] = values
+    return GeoJsLayer("countries", opts, name=name, show=show, control=control)
+
+
+def admin1_layer(*, name: str = "State/province borders", show: bool = True) -> GeoJsLayer:
+    """First-level admin borders (Natural Earth 1:10m lines), thin grey, drawn from zoom :data:`ADMIN1_MIN_ZOOM`;
+    the short lines of dense meshes of small units (``admin1_fine``) from :data:`ADMIN1_FINE_ZOOM`."""
+    levels = [["admin1", ADMIN1_MIN_ZOOM], ["admin1_fine", ADMIN1_FINE_ZOOM]]
+    return GeoJsLayer("admin1", {"levels": levels, "attribution": NE_ATTR}, name=name, show=show)
+
+
+def places_layer(*, name: str = "Place names", show: bool = True, max_labels: int = 300) -> GeoJsLayer:
+    """Labels of populated places (GeoNames cities over 15,000 people): each from its own zoom (capitals and
+    big cities first), only those in view, never overlapping (thinned when the file was built)."""
+    return GeoJsLayer("places", {"minZoom": PLACES_MIN_ZOOM, "max": max_labels, "attribution": GEONAMES_ATTR},
+                      name=name, show=show)
+
+
+class WorldFit(JSCSSMixin, MacroElement):
+    """Frames the inhabited world at the map's real width (``GeoLayers.fitWorld``: fractional zoom, refit when
+    the frame is resized until the user moves the map). Removed by ``builders.fit_to``."""
+
+    default_js = GeoJsLayer.default_js
+    _template = Template("""{% macro script(this, kwargs) %}
+        GeoLayers.fitWorld({{ this._parent.get_name() }});
+    {% endmacro %}""")
+
+    def __init__(self):
+        super().__init__()
+        self._name = "WorldFit"
+
+
+def static_file(name: str) -> Path:
+    """Path of a file under ``app/static/geo/``."""
+    return STATIC_DIR / "geo" / name
+
+
 def unwrap_ring(ring: list) -> list:
     """A polygon ring ([lon, lat] points) made continuous across the antimeridian.
 
@@ -96,14 +173,13 @@ def _countries_text(resolution: str) -> str:
     return json.dumps(fix_antimeridian(raw), separators=(",", ":"))
 
 
-@lru_cache(maxsize=2)
-def _base_text(resolution: str) -> str:
-    gj = json.loads(_countries_text(resolution))
-    for f in gj["features"]:
-        f["properties"] = {"_tip": html.escape(f["properties"].get("name", ""))}
-    return json.dumps(gj, separators=(",", ":"))
-
-
 def countries_geojson(resolution: str = "110m") -> dict:
     """A fresh copy of the bundled world GeoJSON (properties: name, iso_a2, iso_n3)."""
     return json.loads(_countries_text(resolution))
+
+
+@lru_cache(maxsize=1)
+def country_names() -> dict[str, str]:
+    """{ISO2: English name} of the bundled 1:50m countries (a superset of the 1:110m ones)."""
+    return {f["properties"]["iso_a2"]: f["properties"].get("name", f["properties"]["iso_a2"])
+            for f in countries_geojson("50m")["features"] if f["properties"].get("iso_a2")}
