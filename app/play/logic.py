@@ -125,9 +125,11 @@ from app.play.opponent import model_move  # noqa: E402,F401  (the model's pin: a
 
 # ----------------------------------------------------------------------------------- maps
 def guess_map(bounds: Sequence[tuple[float, float]]) -> folium.Map:
-    """The map the player clicks: the world, or framed on a region's ``bounds``. It never changes
-    during a round (its pin is drawn by :func:`pin_layer`), so zoom and pan survive each click."""
-    m = maps.base_map(center=(20.0, 10.0), zoom=1 if not bounds else 4, online_tiles=True)
+    """The map the player clicks: the whole inhabited world at the map's real width (fractional zoom, see
+    ``maps.base_map``), or framed on a region's ``bounds``; with state/province borders and place names
+    that appear as the player zooms in. It never changes during a round (its pin is drawn by
+    :func:`pin_layer`), so zoom and pan survive each click."""
+    m = maps.base_map(online_tiles=True)
     if bounds:
         maps.fit_to(m, bounds, pad_deg=0.5, max_zoom=9)
     return maps.finish(m)
@@ -136,15 +138,15 @@ def guess_map(bounds: Sequence[tuple[float, float]]) -> folium.Map:
 def pin_layer(guess: tuple[float, float] | None) -> folium.FeatureGroup:
     """The player's pin as a feature group added to the map without re-rendering it."""
     fg = folium.FeatureGroup(name="Your pin")
-    if guess is not None:
-        maps.add_marker(fg, guess[0], guess[1], "guess", "Your pin")
+    if guess is not None:  # no tooltip: the caption under the map gives the pin's coordinates
+        maps.add_marker(fg, guess[0], guess[1], "guess")
     return fg
 
 
 def reveal_map(res: RoundResult) -> folium.Map:
     """After a round: the actual place, the player's pin and the model's pin (marker kind
     :data:`MODEL_KIND`), great-circle lines from each pin to the truth (distances in the tooltips),
-    zoomed to fit them."""
+    framed on them with their surroundings (at least 4 degrees across)."""
     m = maps.base_map(online_tiles=True)
     tl, tn = res.truth
     pts = [res.truth, (res.model.lat, res.model.lon)]
@@ -159,7 +161,7 @@ def reveal_map(res: RoundResult) -> folium.Map:
                         f"You: {fmt_km(res.player_km)}, {res.player_score:,} points")
         pts.append(res.guess)
     maps.add_marker(m, tl, tn, "truth", f"Actual location: {res.country}", size=26)
-    maps.fit_to(m, pts, pad_deg=0.5, max_zoom=10)
+    maps.fit_to(m, pts, pad_deg=0.5, max_zoom=10, min_span_deg=4.0)
     return maps.finish(m)
 
 

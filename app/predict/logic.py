@@ -121,11 +121,18 @@ def top_cells(pred: Any, cells: pd.DataFrame, k: int = 300, min_prob: float = 1e
                          "prob": p[idx]})
 
 
+MAP_MIN_SPAN_DEG = 16.0  # the result map shows at least this many degrees across (a country and its neighbours)
+MAP_MAX_ZOOM = 6
+
+
 def prediction_map(pred: Any, truth: Truth | None, top_n: int, *, cells: pd.DataFrame | None = None,
                    country_layer: bool = True, online_tiles: bool = True) -> folium.Map:
     """The result map: probability layers (per-country shading; per-cell points if ``cells`` is the
-    cell table), numbered top-N guesses, the model's guess (M), the expected-score guess (E), the
-    actual location and great-circle lines from the guesses to it. Zoomed to fit them."""
+    cell table), numbered top-N guesses, the model's guess (M), the expected-score guess (E, drawn up and right
+    of its point on a stem so that it stays visible when it falls on M), the actual location and great-circle
+    lines from the guesses to it. Framed on all of them with their surroundings: at least
+    :data:`MAP_MIN_SPAN_DEG` degrees across, zoom at most :data:`MAP_MAX_ZOOM` (never a close-up filled by
+    the predicted country's shading), with the context layers (admin-1 borders, place names) showing."""
     m = maps.base_map(online_tiles=online_tiles)
     if country_layer:
         maps.add_country_choropleth(m, {c: p for c, _n, p in pred.country_probs}, name="P(country)",
@@ -158,13 +165,13 @@ def prediction_map(pred: Any, truth: Truth | None, top_n: int, *, cells: pd.Data
                               color=maps.KIND_STYLES["best"]["color"], tooltip=f"{fmt_km(s['best_km'])}")
         maps.add_great_circle(m, s["lat"], s["lon"], truth.lat, truth.lon,
                               color=maps.KIND_STYLES["model"]["color"], tooltip=f"{fmt_km(s['km'])}")
-    maps.add_marker(m, s["best_lat"], s["best_lon"], "best", tip_b)
+    maps.add_marker(m, s["best_lat"], s["best_lon"], "best", tip_b, callout=True)
     maps.add_marker(m, s["lat"], s["lon"], "model", tip_m)
     pts += [(s["lat"], s["lon"]), (s["best_lat"], s["best_lon"])]
     if truth is not None:
         maps.add_marker(m, truth.lat, truth.lon, "truth", f"Actual location ({truth.source})", size=26)
         pts.append((truth.lat, truth.lon))
-    maps.fit_to(m, pts, max_zoom=6)
+    maps.fit_to(m, pts, pad_deg=2.0, min_span_deg=MAP_MIN_SPAN_DEG, max_zoom=MAP_MAX_ZOOM)
     return maps.finish(m)
 
 
