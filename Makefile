@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PORT    ?= 8501
 
-.PHONY: run test install browser bench train-default evaluate-default clean
+.PHONY: run test install browser bench train-default evaluate-default shipped-eval clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,6 +40,13 @@ train-default: $(STAMP)
 
 evaluate-default: $(STAMP)
 	$(BIN)/python -m model.evaluate --checkpoint assets/models/default.pt --split test --out runs/eval-default
+
+## Regenerate the evaluation shipped with the default model (assets/models/default.eval: predictions and
+## metrics, no images), which Explore opens in seconds; run it after changing default.pt or the test split.
+shipped-eval: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python -m model.evaluate --checkpoint assets/models/default.pt --split test --cache '' --out runs/shipped-eval
+	OMP_NUM_THREADS=1 $(BIN)/python -m model.audit --checkpoint assets/models/default.pt --split test --out runs/shipped-eval
+	$(BIN)/python -m app.explore.shipped --checkpoint assets/models/default.pt --split test --from runs/shipped-eval
 
 clean:
 	rm -rf runs .pytest_cache tests/artifacts

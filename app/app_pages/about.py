@@ -24,6 +24,7 @@ except Exception as e:  # noqa: BLE001 - the card still shows what it can
 st.header("Model")
 if predictor is not None:
     facts = model_card.describe(predictor.meta or {}, len(predictor.cells.table))
+    facts["Training"] = model_card.training_recipe(predictor.meta or {})  # a sentence, not the argument string
     st.table({"": list(facts.keys()), "Value": list(facts.values())})
     cells = predictor.cells.table
     st.caption(f"{len(cells)} cells in {cells['country_code'].nunique()} countries.")
@@ -36,9 +37,21 @@ try:
     st.markdown(f"{s['images']:,} images of {s['locations']:,} places in {s['countries']} countries "
                 f"({s['with_coords']:,} places with coordinates); places per split: "
                 + ", ".join(f"{k or 'none'} {v:,}" for k, v in sorted(s["splits"].items())) + ".")
-    st.dataframe(s["by_source"], hide_index=True)
+    from app.explore.stats import source_label
+
+    by = s["by_source"].rename(columns={"source": "Source", "locations": "Places", "countries": "Countries"})
+    by.insert(1, "What", [source_label(x) for x in by["Source"]])
+    st.dataframe(by, hide_index=True)
 except Exception as e:  # noqa: BLE001
     st.caption(f"(Training data statistics unavailable here: {e})")
+_held = None
+try:
+    from app.common.heldout import explain, heldout_for
+
+    _held = heldout_for(None, getattr(predictor, "train_groups", ()))
+    st.markdown(f"**Why the pages count the test places differently.** {explain(_held)}")
+except Exception:  # noqa: BLE001 - no data on this machine: the card still shows the rest
+    pass
 st.markdown("""
 - **Street View imagery, mostly.** The model learnt from Google Street View views and GeoGuessr screenshots.
   It knows what *Street View* looks like: the camera generation, the capture car, the watermark. Photos from a
@@ -58,13 +71,32 @@ _path = getattr(predictor, "path", None)
 _shipped = _path is None or Path(_path).resolve() == DEFAULT_CHECKPOINT.resolve()
 st.header("Test metrics of the shipped model" if _shipped else f"Test metrics of `{Path(_path).name}`")
 if predictor is not None:
-    table = model_card.metrics_table((predictor.meta or {}).get("metrics"))
+    table = model_card.headline_table((predictor.meta or {}).get("metrics"), model_card.shipped_intervals(_path))
     if table.empty:
-        st.caption("The checkpoint carries no metrics.")
+        st.caption("The checkpoint carries no test metrics.")
     else:
-        st.dataframe(table, hide_index=True, key="metrics_table")
-    st.caption("Per location: the views of one place fused into one prediction. Scores: GeoGuessr world map, "
-               "5000·exp(−d / 1492.7 km).")
+        t = model_card.heldout_metrics((predictor.meta or {}).get("metrics"))
+        loc, img = t.get("per_location", {}), t.get("per_image", {})
+        if loc.get("n"):
+            st.markdown(f"Measured on the held-out test split: **{loc['n']:,} places** ({loc.get('n_with_coords', 0):,} "
+                        f"with coordinates) and their **{img.get('n', t.get('n_images', 0)):,} photos**.")
+        st.dataframe(table, hide_index=True, key="metrics_table", column_config={
+            "Per place": st.column_config.TextColumn(help="A place's views (up to 4 photos from one spot) fused into "
+                                                          "one answer; each place counts once. The headline figure."),
+            "95% interval": st.column_config.TextColumn(help="Wilson interval for shares; bootstrap over places for "
+                                                             "medians and means (when the shipped evaluation matches)"),
+            "n": st.column_config.TextColumn(help="Places the figure is over (distances need coordinates)"),
+            "Per photo": st.column_config.TextColumn(help="Each photo on its own, as if it were a place"),
+            "What it means": st.column_config.TextColumn(width="large")})
+        st.caption("**Per place** is the headline: the app answers for a place (Predict fuses the views you give it, "
+                   "Play and Explore show every view of a place), and the four views of a Street View place are not "
+                   "four independent tests. **Per photo** counts each photo on its own; its country accuracy is "
+                   "higher mainly because the four-view Street View places, where the model does best, count four "
+                   "times. With about 240 places, differences of 2-3 points between models are within the noise "
+                   "(one place = 0.4 point).")
+        if _held is not None and _held.label_only:
+            st.caption(f"The {_held.label_only} screenshots without coordinates count for the country figures only; "
+                       "distances, scores and the cell accuracy are over the places with coordinates.")
 
 st.header("What Grad-CAM can and cannot tell")
 st.markdown("""

@@ -312,8 +312,15 @@ if MSG in st.session_state:
     st.toast(st.session_state.pop(MSG), icon=":material/info:")
 state = st.session_state.get(GAME)
 if state is None:
+    from app.common.heldout import explain, heldout_for, page_line
+
+    try:  # the same count, worded for Play, as Predict, Explore and About (app.common.heldout)
+        _h = heldout_for(None, predictor.train_groups)
+        _line, _why = f": {page_line(_h, 'play')}", explain(_h)
+    except (ManifestError, OSError):
+        _line, _why = "", None
     st.caption("Guess where held-out street-level photos were taken, then see the model's guess on the same photos. "
-               "The places were never used to train the model.")
+               f"The places were never used to train the model{_line}.", help=_why)
     setup()
 else:
     header(state)

@@ -14,9 +14,24 @@ from model.locks import model_lock
 TOP_K = 10  # guesses computed once per input; the slider only shows fewer
 
 st.title(":material/location_on: Where was this photo taken?")
-st.caption("Upload a street-level photo, take one, pick a test-set image or pull one from Street View. "
-           "Photos are processed on this machine and never leave it.")
 predictor = predictor_or_stop()
+
+
+def _test_set_words() -> tuple[str, str | None]:
+    """'one of the 195 held-out test places with coordinates (of the 241 ...)' and why the pages count
+    differently (``app.common.heldout``, the same numbers on every page)."""
+    from app.common.heldout import explain, heldout_for, page_line
+
+    try:
+        h = heldout_for(None, predictor.train_groups)
+    except Exception:  # noqa: BLE001 - no data on this machine: the test-set tab says so itself
+        return "a test-set place", None
+    return f"one of the {page_line(h, 'predict')}", explain(h)
+
+
+_words, _why = _test_set_words()
+st.caption(f"Upload a street-level photo, take one, pick {_words}, or pull one from Street View. "
+           "Photos are processed on this machine and never leave it.", help=_why)
 
 
 def run_prediction(p, inp: PageInput) -> dict:

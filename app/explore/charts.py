@@ -2,8 +2,9 @@
 
 - :func:`confusion_chart`: heatmap of a confusion matrix; clicking a cell selects it (point
   selection named :data:`PICK` on the fields ``true`` and ``pred``).
-- :func:`reliability_chart`: reliability diagram (accuracy vs confidence per bin, diagonal = perfect
-  calibration) above a histogram of the confidences.
+- :func:`reliability_chart`: reliability diagram (accuracy per confidence bin with its 95 % interval
+  and count, diagonal = perfect calibration); :func:`counts_chart`: locations per bin.
+- :func:`similarity_heatmap`: cosine similarity of countries, n on the axes.
 - :func:`embedding_chart`: 2-D country embedding coloured by continent.
 - :func:`buckets_chart`: locations per error bucket.
 """
@@ -22,17 +23,19 @@ PICK = "pick"
 def confusion_chart(counts: pd.DataFrame, order: Sequence[str] | None = None, names: dict[str, str] | None = None,
                     cell_px: int = 22) -> alt.LayerChart:
     """Heatmap of :func:`app.explore.stats.confusion_counts` (rows: truth, columns: guess; colour: share
-    of the row; text: count). ``order`` sorts both axes; ``names`` maps labels to tooltip names."""
+    of the row; text: count). ``order`` sorts both axes; ``names`` maps labels (country codes) to the
+    names on the axes and in the tooltips. A click selects the cell's (``true``, ``pred``) codes."""
     df = counts.copy()
     names = names or {}
     df["true_name"] = [names.get(t, t) for t in df["true"]]
     df["pred_name"] = [names.get(p, p) for p in df["pred"]]
     labels = list(order) if order is not None else sorted(set(df["true"]) | set(df["pred"]))
     sel = alt.selection_point(name=PICK, fields=["true", "pred"], on="click", empty=False)
-    scale = alt.Scale(domain=labels)  # every class on both axes, in ``order``: a square matrix
+    scale = alt.Scale(domain=[names.get(k, k) for k in labels])  # every class on both axes, in ``order``
     base = alt.Chart(df).encode(
-        x=alt.X("pred:N", scale=scale, title="Model's guess", axis=alt.Axis(labelAngle=-60, labelOverlap=False)),
-        y=alt.Y("true:N", scale=scale, title="Actual", axis=alt.Axis(labelOverlap=False)))
+        x=alt.X("pred_name:N", scale=scale, title="Model's guess",
+                axis=alt.Axis(labelAngle=-60, labelOverlap=False, labelLimit=140)),
+        y=alt.Y("true_name:N", scale=scale, title="Actual", axis=alt.Axis(labelOverlap=False, labelLimit=160)))
     rect = base.mark_rect(stroke="#333", strokeWidth=0).encode(
         color=alt.Color("row_share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="Share of row"),
         strokeWidth=alt.condition(sel, alt.value(2), alt.value(0)),
@@ -45,25 +48,58 @@ def confusion_chart(counts: pd.DataFrame, order: Sequence[str] | None = None, na
     return (rect + text).properties(height=side)
 
 
-def reliability_chart(bins: pd.DataFrame, what: str = "country") -> alt.VConcatChart:
-    """Accuracy per confidence bin (bars from ``lo`` to ``hi``, dots at the bins' mean confidence)
-    against the diagonal, and below it how many locations fall in each bin."""
-    diag = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
-        strokeDash=[5, 4], color="#888").encode(x="x:Q", y="y:Q")
-    x = alt.X("lo:Q", title=f"Confidence (probability of the top {what})", scale=alt.Scale(domain=[0, 1]),
-              axis=alt.Axis(format="%"))
-    tip = [alt.Tooltip("lo:Q", format=".0%", title="from"), alt.Tooltip("hi:Q", format=".0%", title="to"),
+def reliability_chart(bins: pd.DataFrame, what: str = "country") -> alt.LayerChart:
+    """Accuracy per confidence bin as a point at the bin's mean confidence with its 95 % Wilson interval
+    (error bar) and the bin's count as a label, against the diagonal (perfect calibration); a faint band
+    marks each bin's range. The x axis always spans 0-100 %, so the last bin is never cut off."""
+    df = bins.copy()
+    df["label"] = [f"n={int(v)}" for v in df["n"]]
+    x_scale = alt.Scale(domain=[0, 1], nice=False, clamp=True)
+    y_scale = alt.Scale(domain=[0, 1], nice=False)
+    tip = [alt.Tooltip("lo:Q", format=".0%", title="confidence from"), alt.Tooltip("hi:Q", format=".0%", title="to"),
            alt.Tooltip("n:Q", title="locations"), alt.Tooltip("mean_conf:Q", format=".1%", title="mean confidence"),
-           alt.Tooltip("accuracy:Q", format=".1%", title="accuracy")]
-    bars = alt.Chart(bins).mark_bar(opacity=0.75, color="#4c78a8", stroke="white").encode(
-        x=x, x2="hi:Q", y=alt.Y("accuracy:Q", title="Accuracy", scale=alt.Scale(domain=[0, 1]),
-                                axis=alt.Axis(format="%")), tooltip=tip)
-    dots = alt.Chart(bins).mark_circle(color="#d62728", size=60).encode(x="mean_conf:Q", y="accuracy:Q", tooltip=tip)
-    top = (bars + diag + dots).properties(height=300)
-    hist = alt.Chart(bins).mark_bar(color="#9ecae1", stroke="white").encode(
-        x=alt.X("lo:Q", title=None, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")), x2="hi:Q",
-        y=alt.Y("n:Q", title="Locations"), tooltip=tip).properties(height=90)
-    return alt.vconcat(top, hist)
+           alt.Tooltip("accuracy:Q", format=".1%", title="accuracy"),
+           alt.Tooltip("acc_lo:Q", format=".0%", title="95% CI from"), alt.Tooltip("acc_hi:Q", format=".0%", title="to")]
+    x = alt.X("mean_conf:Q", title=f"Confidence (probability the model gave its top {what})", scale=x_scale,
+              axis=alt.Axis(format="%", values=[i / 10 for i in range(11)]))
+    y = alt.Y("accuracy:Q", title="Accuracy (share right)", scale=y_scale, axis=alt.Axis(format="%"))
+    band = alt.Chart(df).mark_rect(color="#4c78a8", opacity=0.08).encode(
+        x=alt.X("lo:Q", scale=x_scale), x2="hi:Q", tooltip=tip)
+    diag = alt.Chart(pd.DataFrame({"mean_conf": [0.0, 1.0], "accuracy": [0.0, 1.0]})).mark_line(
+        strokeDash=[5, 4], color="#888").encode(x=alt.X("mean_conf:Q", scale=x_scale), y=alt.Y("accuracy:Q", scale=y_scale))
+    bars = alt.Chart(df).mark_rule(color="#4c78a8", strokeWidth=2).encode(
+        x=alt.X("mean_conf:Q", scale=x_scale), y=alt.Y("acc_lo:Q", scale=y_scale), y2="acc_hi:Q", tooltip=tip)
+    caps = [alt.Chart(df).mark_tick(color="#4c78a8", thickness=2, size=10, orient="horizontal").encode(
+        x=alt.X("mean_conf:Q", scale=x_scale), y=alt.Y(f"{end}:Q", scale=y_scale)) for end in ("acc_lo", "acc_hi")]
+    dots = alt.Chart(df).mark_circle(color="#1f4e79", size=90, opacity=1).encode(x=x, y=y, tooltip=tip)
+    text = alt.Chart(df).mark_text(dx=8, dy=-8, align="left", fontSize=11, color="#333").encode(
+        x=alt.X("mean_conf:Q", scale=x_scale), y=alt.Y("accuracy:Q", scale=y_scale), text="label:N")
+    return alt.layer(band, diag, bars, *caps, dots, text).properties(height=360)
+
+
+def counts_chart(bins: pd.DataFrame, what: str = "country") -> alt.Chart:
+    """How many locations fall in each confidence bin (bars over the bins' ranges, 0-100 %)."""
+    x_scale = alt.Scale(domain=[0, 1], nice=False)
+    return alt.Chart(bins).mark_bar(color="#9ecae1", stroke="white", strokeWidth=1).encode(
+        x=alt.X("lo:Q", title=f"Confidence of the top {what}", scale=x_scale,
+                axis=alt.Axis(format="%", values=[i / 10 for i in range(11)])), x2="hi:Q",
+        y=alt.Y("n:Q", title="Locations"),
+        tooltip=[alt.Tooltip("lo:Q", format=".0%", title="from"), alt.Tooltip("hi:Q", format=".0%", title="to"),
+                 alt.Tooltip("n:Q", title="locations")]).properties(height=110)
+
+
+def similarity_heatmap(long: pd.DataFrame, order: Sequence[str], cell_px: int = 20) -> alt.LayerChart:
+    """Cosine similarity of every pair of countries (:func:`app.explore.embed.similarity_long`), axes
+    labelled 'Country (n)' in ``order`` (names); darker = more alike."""
+    scale = alt.Scale(domain=list(order))
+    base = alt.Chart(long).encode(
+        x=alt.X("b_name:N", scale=scale, title=None, axis=alt.Axis(labelAngle=-50, labelOverlap=False, labelLimit=160)),
+        y=alt.Y("a_name:N", scale=scale, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)))
+    rect = base.mark_rect().encode(
+        color=alt.Color("cos:Q", scale=alt.Scale(scheme="purples", domain=[0, 1], clamp=True), title="Cosine"),
+        tooltip=[alt.Tooltip("a_name:N", title="Country (n)"), alt.Tooltip("b_name:N", title="and (n)"),
+                 alt.Tooltip("cos:Q", format=".2f", title="cosine similarity")])
+    return rect.properties(height=max(220, cell_px * len(order)))
 
 
 def embedding_chart(df: pd.DataFrame, title: str = "") -> alt.LayerChart:

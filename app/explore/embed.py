@@ -1,17 +1,18 @@
-"""Country similarity (no Streamlit): 2-D UMAP / t-SNE embeddings of the classes, as in the
-85-country reference project (its ``plot_tsne_umap``: rows of the row-normalised confusion
-matrix, cosine similarity).
+"""Country similarity (no Streamlit): which countries does the model treat alike?
 
-Three ways to describe a country as a vector:
+Each country becomes a vector, with ``n``, the number of places behind it:
 
-- ``hard``: its row of the row-normalised confusion matrix (where its locations were sent);
-- ``soft``: the mean predicted country distribution of its images (top-5 cells' probability mass,
-  renormalised): far richer than hard counts on a small test set;
-- ``weights``: the mean of the classifier weights of its cells (``net.head.cls.weight``): what the
-  model learned, independent of any test set.
+- ``gallery`` (default): the mean look-alike embedding of the model's retrieval gallery places in
+  that country (training and validation places, no test data), centred on the mean over countries
+  so that the shared "street photo" direction does not make every pair look alike; n = places;
+- ``soft``: the mean predicted country distribution of its test images (top-5 countries'
+  probability mass, renormalised), a confusion-based view; n = test locations;
+- ``weights``: the mean of the classifier weights of its cells (``net.head.cls.weight``); n = the
+  training locations of its cells.
 
-Countries close in the embedding are those the model treats alike; colours are continents, so a
-user sees whether the model's notion of similarity is geographic.
+Countries with fewer than a minimum n (default :data:`MIN_PLACES`) are left out: a vector averaged
+over 1-4 places is mostly noise. Similarity is the cosine of two vectors (:func:`similarity_matrix`);
+:func:`embed` lays the countries out in 2-D (UMAP / t-SNE, as in the 85-country reference project).
 """
 from __future__ import annotations
 
@@ -35,9 +36,11 @@ _CONTINENTS = {
     "Antarctica": "AQ BV GS HM TF",
 }
 CONTINENT = {code: name for name, codes in _CONTINENTS.items() for code in codes.split()}
-SOURCES = {"soft": "Confusion: mean predicted probabilities (test set)",
-           "hard": "Confusion matrix rows (test set, as in the reference project)",
-           "weights": "Classifier weights of the model (no test data)"}
+SOURCES = {"gallery": "Look-alike embeddings of the model's reference places (no test data)",
+           "soft": "Confusion on the test set: mean predicted probabilities",
+           "weights": "Classifier weights of the model's cells (no test data)"}
+N_WORDS = {"gallery": "reference places", "soft": "test locations", "weights": "training locations"}
+MIN_PLACES = 10
 METHODS = ("t-SNE", "UMAP")  # t-SNE first: UMAP compiles its numba kernels on first use (~20-50 s)
 
 
@@ -71,6 +74,74 @@ def soft_features(images: pd.DataFrame, k: int = 5) -> tuple[list[str], np.ndarr
     per_image = long.pivot_table(index=["row", "true"], columns="pred", values="p", aggfunc="sum", fill_value=0.0)
     mean = per_image.groupby(level="true").mean()
     return [str(c) for c in mean.index], mean.to_numpy(float)
+
+
+def gallery_features(predictor: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(codes, vectors (K, H), n (K,)): the mean unit embedding of the retrieval gallery's places per
+    country, minus the mean of those country vectors (centring), and how many places each holds.
+    Empty when the checkpoint has no gallery."""
+    g = getattr(predictor, "gallery", None)
+    if g is None or len(g) == 0:
+        return [], np.zeros((0, 0)), np.zeros(0, int)
+    codes_all = sorted(set(predictor.cells.table["country_code"].astype(str)))
+    idx = np.asarray(g.country, int)
+    present = sorted(set(idx[idx >= 0].tolist()))
+    emb = np.asarray(g.embed, float)
+    x = np.stack([emb[idx == i].mean(0) for i in present])
+    n = np.array([int((idx == i).sum()) for i in present])
+    return [codes_all[i] for i in present], x - x.mean(0, keepdims=True), n
+
+
+def soft_counts(images: pd.DataFrame) -> dict[str, int]:
+    """Test locations per true country of a predictions table (the ``n`` of :func:`soft_features`)."""
+    lab = images[images["true_country"].astype(str) != ""].drop_duplicates("location_id")
+    return {str(k): int(v) for k, v in lab["true_country"].astype(str).value_counts().items()}
+
+
+def weight_counts(predictor: Any) -> dict[str, int]:
+    """Training locations per country of the cell table (``n_train`` summed over its cells; the number
+    of cells when the table has no ``n_train``)."""
+    t = predictor.cells.table
+    cc = t["country_code"].astype(str).str.upper()
+    if "n_train" in t:
+        return {str(k): int(v) for k, v in t.groupby(cc)["n_train"].sum().items()}
+    return {str(k): int(v) for k, v in cc.value_counts().items()}
+
+
+def keep_frequent(labels: Sequence[str], x: np.ndarray, n: Sequence[int], min_n: int = MIN_PLACES
+                  ) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """The rows with ``n >= min_n``: (labels, x, n, left_out labels)."""
+    n = np.asarray(n, int)
+    keep = n >= int(min_n)
+    labels = [str(c) for c in labels]
+    return ([c for c, k in zip(labels, keep) if k], np.asarray(x)[keep], n[keep],
+            [c for c, k in zip(labels, keep) if not k])
+
+
+def similarity_matrix(x: np.ndarray) -> np.ndarray:
+    """Cosine similarity (K, K) of the rows of ``x`` (zero rows: 0)."""
+    x = np.asarray(x, float)
+    u = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return u @ u.T
+
+
+def similarity_long(labels: Sequence[str], x: np.ndarray, n: Sequence[int], order: Sequence[str] | None = None
+                    ) -> pd.DataFrame:
+    """Long table for a heatmap: a, b (codes), a_name / b_name ('Name (n)'), cos, for every pair
+    (the diagonal included, as NaN so it draws blank)."""
+    from model.revgeo import country_name
+
+    s = similarity_matrix(x)
+    np.fill_diagonal(s, np.nan)
+    lab = {str(c): f"{country_name(c) or c} ({int(k)})" for c, k in zip(labels, n)}
+    rows = [{"a": str(labels[i]), "b": str(labels[j]), "a_name": lab[str(labels[i])], "b_name": lab[str(labels[j])],
+             "cos": float(s[i, j]) if np.isfinite(s[i, j]) else None}
+            for i in range(len(labels)) for j in range(len(labels))]
+    df = pd.DataFrame(rows, columns=["a", "b", "a_name", "b_name", "cos"])
+    if order is not None:
+        rank = {str(c): i for i, c in enumerate(order)}
+        df = df.sort_values(["a", "b"], key=lambda col: col.map(rank)).reset_index(drop=True)
+    return df
 
 
 def weight_features(predictor: Any) -> tuple[list[str], np.ndarray]:
@@ -118,24 +189,32 @@ def embed(x: np.ndarray, method: str = "t-SNE", seed: int = 0) -> np.ndarray:
 
 def nearest_neighbours(labels: Sequence[str], x: np.ndarray, k: int = 3) -> dict[str, list[str]]:
     """For each label, the ``k`` labels with the most similar vectors (cosine similarity)."""
+    return {a: [b for b, _ in v] for a, v in nearest_with_scores(labels, x, k).items()}
+
+
+def nearest_with_scores(labels: Sequence[str], x: np.ndarray, k: int = 3) -> dict[str, list[tuple[str, float]]]:
+    """For each label, the ``k`` most similar labels with their cosine similarity, best first."""
     x = np.asarray(x, float)
     if len(x) < 2:
         return {str(lab): [] for lab in labels}
-    u = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    s = u @ u.T
+    s = similarity_matrix(x)
     np.fill_diagonal(s, -np.inf)
     order = np.argsort(-s, axis=1)[:, :k]
-    return {str(labels[i]): [str(labels[j]) for j in order[i]] for i in range(len(labels))}
+    return {str(labels[i]): [(str(labels[j]), float(s[i, j])) for j in order[i]] for i in range(len(labels))}
 
 
-def embedding_frame(labels: Sequence[str], xy: np.ndarray, x: np.ndarray | None = None) -> pd.DataFrame:
-    """Plot table: code, name, continent, x, y and (with the vectors ``x``) ``similar`` (3 nearest)."""
+def embedding_frame(labels: Sequence[str], xy: np.ndarray, x: np.ndarray | None = None,
+                    n: Sequence[int] | None = None) -> pd.DataFrame:
+    """Plot table: code, name, continent, x, y, (with ``n``) n, and (with the vectors ``x``) ``similar``:
+    the 3 nearest countries by name with their cosine similarity ("Norway 0.81, ...")."""
     from model.revgeo import country_name
 
     df = pd.DataFrame({"code": list(labels), "x": xy[:, 0] if len(xy) else [], "y": xy[:, 1] if len(xy) else []})
-    df["name"] = [country_name(c) for c in df["code"]]
+    df["name"] = [country_name(c) or c for c in df["code"]]
     df["continent"] = [continent(c) for c in df["code"]]
+    if n is not None:
+        df["n"] = [int(v) for v in n]
     if x is not None:
-        nn = nearest_neighbours(labels, x)
-        df["similar"] = [", ".join(nn[c]) for c in df["code"]]
+        nn = nearest_with_scores(labels, x)
+        df["similar"] = [", ".join(f"{country_name(b) or b} {s:.2f}" for b, s in nn[c]) for c in df["code"]]
     return df

@@ -106,13 +106,21 @@ def errors_map(locs: pd.DataFrame, selected: pd.Series | None = None, *, cluster
     return maps.finish(m)
 
 
+ACC_LOW, ACC_HIGH = "#d73027", "#1a9850"  # accuracy 0 % (red, bad) ... 100 % (green, good), map and table alike
+
+
+def accuracy_color(v: float) -> str:
+    """Colour of an accuracy in 0..1 on the Explore page (the country map and its table): red = 0 %, green = 100 %."""
+    return maps.mix_color(v, ACC_LOW, ACC_HIGH)
+
+
 def accuracy_map(per_country: pd.DataFrame, *, online_tiles: bool = True) -> folium.Map:
-    """Choropleth of per-country accuracy (red 0 % ... green 100 %) from ``explore_stats.per_country``;
-    the tooltip gives the country and its accuracy."""
+    """Choropleth of per-country accuracy (red 0 % ... green 100 %, :func:`accuracy_color`) from
+    ``app.explore.stats.per_country``; the tooltip gives the country and its accuracy (n: in the table)."""
     m = maps.base_map(online_tiles=online_tiles)
     vals = {str(r.country): float(r.accuracy) for r in per_country.itertuples()}
-    maps.add_country_choropleth(m, vals, name="Country accuracy", fmt=lambda v: f"{v:.0%}", vmax=1.0,
-                                min_value=-1.0, low="#d73027", high="#1a9850")
+    maps.add_country_choropleth(m, vals, name="country accuracy", fmt=lambda v: f"{v:.0%}", vmax=1.0,
+                                min_value=-1.0, low=ACC_LOW, high=ACC_HIGH)
     return maps.finish(m)
 
 

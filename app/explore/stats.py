@@ -12,6 +12,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from app.explore.uncertainty import wilson
+
 # Error buckets: upper edges in km (the thresholds of model.metrics) and how a player reads them.
 BUCKET_EDGES_KM = (1.0, 25.0, 200.0, 750.0, 2500.0)
 BUCKET_LABELS = ("≤ 1 km (street)", "1–25 km (city)", "25–200 km (region)", "200–750 km (country)",
@@ -20,7 +22,17 @@ BUCKET_SHORT = ("≤ 1 km", "≤ 25 km", "≤ 200 km", "≤ 750 km", "≤ 2,500 
 BUCKET_COLORS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027")
 UNKNOWN_COLOR = "#9e9e9e"
 RIGHT_WRONG = ("All", "Right country", "Wrong country")
+SOURCE_LABELS = {  # the shared data's source folders as a newcomer reads them
+    "gsv_strips": "Street View, 4 views", "gsv_strips2": "Street View, 4 views (2nd set)",
+    "gsv_random": "Street View, random rural point", "gsv_croatia": "Street View, Croatia",
+    "gsv_small": "Street View, small single view", "screenshots": "GeoGuessr screenshot",
+    "screenshots_ui": "GeoGuessr screenshot with game UI"}
 ERROR_STOPS = ("0 km", "1 km", "25 km", "200 km", "750 km", "2,500 km", "any")  # error-range slider stops
+
+
+def source_label(source: str) -> str:
+    """Readable name of a data source (the folder name itself when unknown)."""
+    return SOURCE_LABELS.get(str(source), str(source))
 
 
 def error_range(lo: str, hi: str) -> tuple[float, float | None]:
@@ -111,21 +123,46 @@ def summary(locs: pd.DataFrame) -> dict[str, float]:
 
 
 def per_country(locs: pd.DataFrame) -> pd.DataFrame:
-    """Per true country: n, correct, accuracy, median_km, mean_score, and the most frequent wrong guess
-    (``top_confusion`` code and ``top_confusion_n``). Sorted by n (desc), then code."""
+    """Per true country (locations with a known country): n, correct, accuracy (= recall) with its 95 %
+    Wilson interval acc_lo / acc_hi, ``predicted`` (labelled locations the model sent to this country),
+    precision (correct / predicted, NaN if never predicted), f1, median_km, mean_score, and the most
+    frequent wrong guess (``top_confusion`` code and ``top_confusion_n``). Sorted by n (desc), then code."""
     lab = locs[locs["true_country"] != ""]
+    guessed = lab["pred_country"].value_counts()
     rows = []
     for code, g in lab.groupby("true_country"):
         wrong = g.loc[~g["correct"], "pred_country"].value_counts()
         d = g["distance_km"].astype(float).dropna()
-        rows.append({"country": code, "n": len(g), "correct": int(g["correct"].sum()),
-                     "accuracy": float(g["correct"].mean()), "median_km": float(d.median()) if len(d) else math.nan,
+        k, n = int(g["correct"].sum()), len(g)
+        ci, npred = wilson(k, n), int(guessed.get(code, 0))
+        prec = k / npred if npred else math.nan
+        rec = k / n
+        f1 = 2 * prec * rec / (prec + rec) if npred and prec + rec > 0 else 0.0
+        rows.append({"country": code, "n": n, "correct": k, "accuracy": rec, "acc_lo": ci.lo, "acc_hi": ci.hi,
+                     "predicted": npred, "precision": prec, "f1": f1,
+                     "median_km": float(d.median()) if len(d) else math.nan,
                      "mean_score": float(g["score"].astype(float).mean()) if len(d) else math.nan,
                      "top_confusion": wrong.index[0] if len(wrong) else "",
                      "top_confusion_n": int(wrong.iloc[0]) if len(wrong) else 0})
-    cols = ["country", "n", "correct", "accuracy", "median_km", "mean_score", "top_confusion", "top_confusion_n"]
+    cols = ["country", "n", "correct", "accuracy", "acc_lo", "acc_hi", "predicted", "precision", "f1", "median_km",
+            "mean_score", "top_confusion", "top_confusion_n"]
     df = pd.DataFrame(rows, columns=cols)
     return df.sort_values(["n", "country"], ascending=[False, True]).reset_index(drop=True)
+
+
+def macro_scores(locs: pd.DataFrame) -> dict[str, float | int]:
+    """Macro averages over every country that is a truth or a guess among the labelled locations (each
+    country counts once, whatever its size; a country never guessed has precision 0): precision,
+    recall, f1, and ``classes``, the number of countries averaged."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    lab = locs[locs["true_country"] != ""]
+    if lab.empty:
+        return {"precision": math.nan, "recall": math.nan, "f1": math.nan, "classes": 0}
+    classes = sorted(set(lab["true_country"]) | set(lab["pred_country"]))
+    p, r, f, _ = precision_recall_fscore_support(lab["true_country"], lab["pred_country"], labels=classes,
+                                                 average="macro", zero_division=0)
+    return {"precision": float(p), "recall": float(r), "f1": float(f), "classes": len(classes)}
 
 
 # ------------------------------------------------------------------------------- confusion
@@ -199,7 +236,8 @@ def reliability(conf: Iterable[float], correct: Iterable[bool], n_bins: int = 10
     """Reliability diagram data and expected calibration error.
 
     Confidences in 0..1 go into ``n_bins`` equal-width bins (1.0 in the last). Returns a frame with
-    bin, lo, hi, n, mean_conf, accuracy, gap (accuracy - mean_conf) for non-empty bins, and the ECE:
+    bin, lo, hi, n, mean_conf, accuracy, gap (accuracy - mean_conf) and the accuracy's 95 % Wilson
+    interval acc_lo / acc_hi for non-empty bins, and the ECE:
     sum over bins of n/N * |accuracy - mean_conf| (0 = perfectly calibrated).
     """
     c = np.clip(np.asarray(list(conf), float), 0.0, 1.0)
@@ -213,10 +251,30 @@ def reliability(conf: Iterable[float], correct: Iterable[bool], n_bins: int = 10
         if not m.any():
             continue
         mc, acc = float(c[m].mean()), float(y[m].mean())
+        ci = wilson(int(y[m].sum()), int(m.sum()))
         rows.append({"bin": b, "lo": b / n_bins, "hi": (b + 1) / n_bins, "n": int(m.sum()), "mean_conf": mc,
-                     "accuracy": acc, "gap": acc - mc})
+                     "accuracy": acc, "gap": acc - mc, "acc_lo": ci.lo, "acc_hi": ci.hi})
         ece += m.sum() / max(len(c), 1) * abs(acc - mc)
-    return pd.DataFrame(rows, columns=["bin", "lo", "hi", "n", "mean_conf", "accuracy", "gap"]), float(ece)
+    cols = ["bin", "lo", "hi", "n", "mean_conf", "accuracy", "gap", "acc_lo", "acc_hi"]
+    return pd.DataFrame(rows, columns=cols), float(ece)
+
+
+def calibration_figures(conf: Iterable[float], correct: Iterable[bool]) -> dict[str, float | int]:
+    """Mean confidence, accuracy and over-confidence as shown (percent with one decimal), so that the
+    over-confidence is exactly the shown confidence minus the shown accuracy: ``conf_pct``,
+    ``acc_pct`` (0..100, rounded to 0.1), ``gap_pts`` (= conf_pct - acc_pct, positive = over-confident),
+    ``n``, and the accuracy's Wilson interval ``acc_lo``/``acc_hi`` (0..1)."""
+    c = np.asarray(list(conf), float)
+    y = np.asarray(list(correct), float)
+    ok = ~np.isnan(c)
+    c, y = c[ok], y[ok]
+    if not len(c):
+        return {"n": 0, "conf_pct": math.nan, "acc_pct": math.nan, "gap_pts": math.nan, "acc_lo": math.nan,
+                "acc_hi": math.nan}
+    cp, ap = round(100 * float(c.mean()), 1), round(100 * float(y.mean()), 1)
+    ci = wilson(int(y.sum()), len(y))
+    return {"n": int(len(c)), "conf_pct": cp, "acc_pct": ap, "gap_pts": round(cp - ap, 1), "acc_lo": ci.lo,
+            "acc_hi": ci.hi}
 
 
 def calibration_inputs(locs: pd.DataFrame, level: str = "country") -> tuple[np.ndarray, np.ndarray]:

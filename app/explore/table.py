@@ -17,7 +17,7 @@ import pandas as pd
 from PIL import Image
 
 from app.explore.data import cache_root, file_stamp
-from app.explore.stats import BUCKET_LABELS
+from app.explore.stats import BUCKET_LABELS, source_label
 from model.revgeo import country_name
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def thumbnail_uri(src: str | os.PathLike, size: int = THUMB_PX) -> str | None:
 def display_table(locs: pd.DataFrame, thumbs: Sequence[str | None] | None = None) -> pd.DataFrame:
     """The table shown to the user, one row per location, in the order of ``locs`` (so a selected row
     position maps back to ``locs.iloc``): Photo, Truth, Guess, Distance (km), Score, Confidence
-    (top country, 0..1), Error, Source, Views, Location."""
+    (top country, whole percent 0..100), Error, Source (readable), Views, Location."""
     def place(code: str, admin1: str = "") -> str:
         name = country_name(code) if code else "?"
         return f"{name} ({admin1})" if admin1 else name
@@ -72,8 +72,9 @@ def display_table(locs: pd.DataFrame, thumbs: Sequence[str | None] | None = None
         "Right": locs["correct"].astype(bool).to_numpy(),
         "Distance (km)": locs["distance_km"].astype(float).round(0).to_numpy(),
         "Score": locs["score"].astype(float).round(0).to_numpy(),
-        "Confidence": locs["confidence"].astype(float).to_numpy(),
-        "Error": lab, "Source": locs["source"].to_numpy(), "Views": locs["n_views"].astype(int).to_numpy(),
+        "Confidence": (100 * locs["confidence"].astype(float)).round(0).to_numpy(),
+        "Error": lab, "Source": [source_label(x) for x in locs["source"]],
+        "Views": locs["n_views"].astype(int).to_numpy(),
         "Location": locs["location_id"].to_numpy(),
     })
     return out

@@ -8,14 +8,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app.explore import audit_view as av
 from app.explore import charts as xc
 from app.explore import data as xd
 from app.explore import embed as xe
 from app.explore import stats as xs
-from app.explore.maps import accuracy_map, bucket_legend, clicked_location, errors_map
+from app.explore import uncertainty as un
+from app.explore.maps import accuracy_color, accuracy_map, bucket_legend, clicked_location, errors_map
 from app.explore.table import display_table, image_rows, new_table_pick, thumbnail_file, thumbnail_uri
 from app.explore.ui import SEL, detail, location_picker, progress_callback, select, selected_row
 from app.common.widgets import show_map
@@ -24,6 +27,7 @@ from model.revgeo import country_name
 
 TABS = ("Map", "Table", "Countries", "Confusion", "Similarity", "Calibration", "Shortcut audit")
 MAX_THUMBS = 400  # rows of the table that get a thumbnail (the rest show none: keeps the page light)
+AUDIT_DEFAULT = 50  # locations of a new audit: a 50 % accuracy to about ±14 points, ~8 min on 2 cores
 
 
 def _pct(v: float) -> str:
@@ -55,8 +59,8 @@ def table_tab(predictor: Any, view: pd.DataFrame, locs: pd.DataFrame) -> None:
            "Right": st.column_config.CheckboxColumn("Right", help="Country guessed right", width="small"),
            "Distance (km)": st.column_config.NumberColumn(format="localized"),
            "Score": st.column_config.NumberColumn(format="localized", help="GeoGuessr points (0..5000)"),
-           "Confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent",
-                                                         help="Probability of the top country"),
+           "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d%%", color="blue",
+                                                         help="Probability the model gave its top country"),
            "Location": st.column_config.TextColumn(width="small")}
     event = st.dataframe(display_table(view, thumbs), key="ex_table", on_select="rerun", selection_mode="single-row",
                          hide_index=True, height=460, row_height=64, column_config=cfg)
@@ -69,31 +73,60 @@ def table_tab(predictor: Any, view: pd.DataFrame, locs: pd.DataFrame) -> None:
     detail(predictor, locs, "ex_d_table")
 
 
-def countries_tab(view: pd.DataFrame) -> None:
-    from model.metrics import classification_report_frame
+def _country_table(pc: pd.DataFrame) -> "pd.io.formats.style.Styler":
+    """The per-country table: names, n, accuracy (coloured like the map: red 0 %, green 100 %) with its
+    interval, precision / F1 with how often the country was guessed, median error, main confusion."""
+    t = pd.DataFrame({
+        "Country": [country_name(c) or c for c in pc["country"]],
+        "Locations": pc["n"].astype(int),
+        "Accuracy": pc["accuracy"].astype(float),
+        "95% interval": [f"{lo:.0%}–{hi:.0%}" for lo, hi in zip(pc["acc_lo"], pc["acc_hi"])],
+        "Guessed as this": pc["predicted"].astype(int),
+        "Precision": pc["precision"].astype(float),
+        "F1": pc["f1"].astype(float),
+        "Median error (km)": pc["median_km"].round(0),
+        "Most often taken for": [f"{country_name(c)} ({n})" if c else "" for c, n in
+                                 zip(pc["top_confusion"], pc["top_confusion_n"])]})
 
+    def shade(col: pd.Series) -> list[str]:
+        return [f"background-color: {accuracy_color(v)}; color: white" if v == v else "" for v in col]
+
+    return (t.style.apply(shade, subset=["Accuracy"])
+            .format({"Accuracy": "{:.0%}", "Precision": lambda v: "–" if v != v else f"{v:.0%}",
+                     "F1": "{:.2f}", "Median error (km)": lambda v: "–" if v != v else f"{v:,.0f}"}))
+
+
+def countries_tab(view: pd.DataFrame) -> None:
     pc = xs.per_country(view)
     if pc.empty:
         st.info("No location with a known country passes the filters.")
         return
-    c1, c2 = st.columns([3, 2])
+    small = int((pc["n"] < un.SMALL_N).sum())
+    c1, c2 = st.columns([2, 3])
     with c1:
         show_map(accuracy_map(pc), key="ex_acc_map", height=440)
-        st.caption("Country accuracy per location: red 0 %, green 100 %. Unshaded countries have no test location.")
+        st.caption("Share of each country's test locations whose country the model got right: red 0 %, green "
+                   "100 % (the table uses the same colours). Unshaded countries have no test location.")
     with c2:
-        t = pd.DataFrame({"Country": [f"{country_name(c)} ({c})" for c in pc["country"]], "Locations": pc["n"],
-                          "Accuracy": pc["accuracy"], "Median error (km)": pc["median_km"].round(0),
-                          "Most often taken for": [f"{country_name(c)} ({n})" if c else "" for c, n in
-                                                   zip(pc["top_confusion"], pc["top_confusion_n"])]})
-        st.dataframe(t, hide_index=True, height=440, key="ex_pc_table", column_config={
-            "Accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
-            "Median error (km)": st.column_config.NumberColumn(format="localized")})
-    st.subheader("Classification report (country level, one row per location)")
-    lab = view[view["true_country"] != ""]
-    rep = classification_report_frame(lab["true_country"].tolist(), lab["pred_country"].tolist())
-    rep.insert(1, "name", [country_name(c) if len(str(c)) == 2 else "" for c in rep["class"]])
-    st.dataframe(rep, hide_index=True, key="ex_report", column_config={
-        c: st.column_config.NumberColumn(format="%.2f") for c in ("precision", "recall", "f1-score")})
+        st.dataframe(_country_table(pc), hide_index=True, height=440, key="ex_pc_table", column_config={
+            "Locations": st.column_config.NumberColumn(help="Test locations of this country (n)"),
+            "Accuracy": st.column_config.NumberColumn(help="Share of its locations whose country was right "
+                                                      "(its recall)"),
+            "95% interval": st.column_config.TextColumn(help="Wilson 95 % interval of the accuracy: with few "
+                                                        "locations it is wide"),
+            "Guessed as this": st.column_config.NumberColumn(help="Locations the model sent to this country, right "
+                                                            "or wrong (the n behind the precision)"),
+            "Precision": st.column_config.NumberColumn(help="Of the locations guessed as this country, the share "
+                                                       "that really are (– if never guessed)"),
+            "F1": st.column_config.NumberColumn(help="Harmonic mean of precision and accuracy (recall), 0..1")})
+    macro = xs.macro_scores(view)
+    acc = un.rate(view.loc[view["true_country"] != "", "correct"].to_numpy(bool))
+    st.caption(f"Click a column header to sort. {small} of the {len(pc)} countries have fewer than {un.SMALL_N} "
+               f"test locations: their figures are indicative, read their interval. Over all {acc.n} locations the "
+               f"country accuracy is {un.pct(acc.value)} ({un.interval_text(acc)}). Averaged over the "
+               f"{macro['classes']} countries that are a truth or a guess, each counting once whatever its size "
+               f"(macro average): precision {un.pct(macro['precision'])}, recall {un.pct(macro['recall'])}, "
+               f"F1 {macro['f1']:.2f}; small countries the model never guesses pull it down.")
 
 
 def _pair_from_chart() -> None:
@@ -114,11 +147,13 @@ def confusion_tab(predictor: Any, view: pd.DataFrame, locs: pd.DataFrame, same_m
         return
     labels = sorted(set(counts["true"]) | set(counts["pred"]),
                     key=lambda k: (k == "other", xe.continent(k) if lvl == "country" else "", country_name(k)))
-    tips = {k: country_name(k) for k in labels} if lvl == "country" else None
+    tips = {k: ("Other countries" if k == "other" else country_name(k) or k) for k in labels} \
+        if lvl == "country" else None
     st.altair_chart(xc.confusion_chart(counts, labels, tips), key="ex_cm_chart", on_select=_pair_from_chart,
                     selection_mode=xc.PICK, width="stretch")
-    st.caption("Rows: actual class; columns: the model's guess; colour: share of the row; numbers: locations. "
-               "Countries are grouped by continent. Click a cell to list its images.")
+    st.caption("Rows: the actual country (or cell); columns: the model's guess; colour: share of the row; numbers: "
+               "locations. Countries are grouped by continent; the rest are pooled as 'Other countries'. Click a "
+               "square to list its locations.")
     wrong = xs.top_confusions(counts, k=200)
     right = counts[counts["true"] == counts["pred"]].sort_values("n", ascending=False)
     pairs = [f"{t}|{p}" for t, p in zip(wrong["true"], wrong["pred"])] + \
@@ -149,35 +184,69 @@ def confusion_tab(predictor: Any, view: pd.DataFrame, locs: pd.DataFrame, same_m
     detail(predictor, locs, "ex_d_cm")
 
 
-def similarity_tab(predictor: Any, ev: xd.Evaluation, view: pd.DataFrame) -> None:
-    c1, c2 = st.columns([3, 1])
-    src = c1.radio("Describe each country by", list(xe.SOURCES), format_func=xe.SOURCES.get, key="ex_sim_src")
-    method = c2.radio("Method", xe.METHODS, key="ex_sim_method",
-                      help="UMAP compiles its kernels the first time it runs in this server (about 20–50 s).")
-    if src == "hard":
-        labels, x = xe.hard_features(view)
-    elif src == "soft":
-        labels, x = xe.soft_features(ev.images[ev.images["location_id"].isin(view["location_id"])])
+def _similarity_vectors(predictor: Any, ev: xd.Evaluation, view: pd.DataFrame, src: str):
+    """(codes, vectors, n per country) of a similarity source (see ``app.explore.embed``)."""
+    if src == "gallery":
+        return xe.gallery_features(predictor)
+    if src == "soft":
+        images = ev.images[ev.images["location_id"].isin(view["location_id"])]
+        labels, x = xe.soft_features(images)
+        counts = xe.soft_counts(images)
     else:
         labels, x = xe.weight_features(predictor)
-    if len(labels) < 4:
-        st.info(f"Only {len(labels)} countries: too few for an embedding. Widen the filters.")
+        counts = xe.weight_counts(predictor)
+    return labels, x, np.array([counts.get(c, 0) for c in labels], int)
+
+
+def similarity_tab(predictor: Any, ev: xd.Evaluation, view: pd.DataFrame) -> None:
+    c1, c2 = st.columns([3, 1])
+    sources = list(xe.SOURCES) if getattr(predictor, "gallery", None) is not None else \
+        [k for k in xe.SOURCES if k != "gallery"]
+    src = c1.radio("Describe each country by", sources, format_func=xe.SOURCES.get, key="ex_sim_src")
+    min_n = c2.number_input(f"At least this many {xe.N_WORDS[src]} per country", 1, 500, xe.MIN_PLACES,
+                            key="ex_sim_min", help="A country described by a handful of places is mostly noise.")
+    labels, x, n = _similarity_vectors(predictor, ev, view, src)
+    labels, x, n, left = xe.keep_frequent(labels, x, n, int(min_n))
+    note = (f"{len(labels)} countries with at least {int(min_n)} {xe.N_WORDS[src]}; {len(left)} left out with fewer"
+            + (f" ({', '.join(sorted(country_name(c) or c for c in left)[:12])}{', …' if len(left) > 12 else ''})"
+               if left else "") + ".")
+    if len(labels) < 3:
+        st.info(f"{note} Too few to compare: lower the minimum or widen the filters.")
         return
-    key = (xd.folder_stamp(ev.folder), str(predictor.path), src, method, tuple(labels), x.shape)
-    got = st.session_state.get("_ex_emb")
-    if not got or got[0] != key:
-        with st.spinner(f"Computing the {method} embedding of {len(labels)} countries…"):
-            got = (key, xe.embed(x, method))
-        st.session_state["_ex_emb"] = got
-    df = xe.embedding_frame(labels, got[1], x)
-    st.altair_chart(xc.embedding_chart(df), width="stretch", key="ex_sim_chart")
-    st.caption("Countries close together are ones the model treats alike (cosine similarity of the chosen vectors). "
-               "A map-like layout by continent means the model's notion of similarity is geographic; a mixed one "
-               "points to cues shared across continents (camera generation, road markings, vegetation). "
-               "Axes have no units.")
-    st.dataframe(df[["name", "code", "continent", "similar"]].rename(columns={
-        "name": "Country", "code": "Code", "continent": "Continent", "similar": "Most similar (cosine)"}),
-        hide_index=True, key="ex_sim_table")
+    st.caption(note)
+    names = {c: f"{country_name(c) or c} ({int(k)})" for c, k in zip(labels, n)}
+    order = sorted(labels, key=lambda c: (xe.continent(c), country_name(c) or c))
+    st.altair_chart(xc.similarity_heatmap(xe.similarity_long(labels, x, n, order), [names[c] for c in order]),
+                    width="stretch", key="ex_sim_heat")
+    st.caption("Cosine similarity of the countries' vectors (darker = treated more alike); countries are grouped by "
+               "continent and the number after each name is how many places its vector averages. "
+               + {"gallery": "Vectors: the mean look-alike embedding of the model's reference places in that country "
+                             "(the places the retrieval step compares a photo with), centred on the mean country.",
+                  "soft": "Vectors: the average probability the model gave each country for this country's test "
+                          "photos: two countries are alike when their photos get the same answers.",
+                  "weights": "Vectors: the mean classifier weights of the country's cells."}[src])
+    df = xe.embedding_frame(labels, np.zeros((len(labels), 2)), x, n)
+    st.dataframe(df[["name", "n", "continent", "similar"]].rename(columns={
+        "name": "Country", "n": f"n ({xe.N_WORDS[src]})", "continent": "Continent",
+        "similar": "Most similar (cosine)"}), hide_index=True, key="ex_sim_table")
+    with st.expander("2-D map of the countries (t-SNE / UMAP)"):
+        method = st.radio("Method", xe.METHODS, key="ex_sim_method", horizontal=True,
+                          help="UMAP compiles its kernels the first time it runs in this server (about 20–50 s).")
+        if len(labels) < 8:
+            st.info("A 2-D layout of fewer than 8 countries says nothing the table does not: lower the minimum.")
+        elif st.toggle("Draw it", key="ex_sim_draw"):
+            key = (xd.folder_stamp(ev.folder), str(predictor.path), src, method, tuple(labels), x.shape)
+            got = st.session_state.get("_ex_emb")
+            if not got or got[0] != key:
+                with st.spinner(f"Computing the {method} layout of {len(labels)} countries…"):
+                    got = (key, xe.embed(x, method))
+                st.session_state["_ex_emb"] = got
+            st.altair_chart(xc.embedding_chart(xe.embedding_frame(labels, got[1], x, n)), width="stretch",
+                            key="ex_sim_chart")
+            st.caption("Countries close together are ones the model treats alike. A map-like layout by continent "
+                       "means its notion of similarity is geographic; a mixed one points to cues shared across "
+                       "continents (camera generation, road markings, vegetation). The axes have no units, and "
+                       "distances between far-apart groups mean little in t-SNE / UMAP.")
 
 
 def calibration_tab(view: pd.DataFrame) -> None:
@@ -189,17 +258,26 @@ def calibration_tab(view: pd.DataFrame) -> None:
         st.info("No location passes the filters.")
         return
     bins, ece = xs.reliability(conf, ok, nb)
+    f = xs.calibration_figures(conf, ok)
     m = st.columns(4)
-    m[0].metric("Expected calibration error", f"{ece:.3f}",
-                help="Σ share of bin × |accuracy − confidence|; 0 is perfect")
-    m[1].metric("Mean confidence", _pct(float(conf.mean())))
-    m[2].metric("Accuracy", _pct(float(ok.mean())))
-    gap = float(conf.mean() - ok.mean())
-    m[3].metric("Over-confidence", f"{gap * 100:+.0f} pts", help="Mean confidence minus accuracy (negative: "
-                "the model is better than it says)")
+    m[0].metric("Locations", f"{f['n']:,}", "indicative: small sample" if f["n"] < un.SMALL_N else None,
+                delta_color="off", delta_arrow="off")
+    m[1].metric("Mean confidence", f"{f['conf_pct']:.1f}%", help=f"Average probability the model gave its top "
+                f"{level.lower()}, over {f['n']:,} locations")
+    m[2].metric("Accuracy", f"{f['acc_pct']:.1f}%",
+                f"95% CI {100 * f['acc_lo']:.1f}–{100 * f['acc_hi']:.1f}%", delta_color="off", delta_arrow="off",
+                help=f"Share of the {f['n']:,} locations whose top {level.lower()} is right (Wilson interval)")
+    m[3].metric("Over-confidence", f"{f['gap_pts']:+.1f} pts",
+                f"{f['conf_pct']:.1f}% − {f['acc_pct']:.1f}%", delta_color="off", delta_arrow="off",
+                help="Mean confidence minus accuracy, in percentage points (negative: the model is better than it "
+                     f"says). Expected calibration error: {ece:.3f} (bin-weighted mean of |accuracy − confidence|; "
+                     "0 is perfect).")
     st.altair_chart(xc.reliability_chart(bins, level.lower()), width="stretch", key="ex_cal_chart")
-    st.caption("Bars: accuracy of the locations in each confidence bin; red dots: their mean confidence; dashed: "
-               "perfect calibration. Below the diagonal the model is over-confident, above it under-confident.")
+    st.altair_chart(xc.counts_chart(bins, level.lower()), width="stretch", key="ex_cal_counts")
+    st.caption("Each point: the locations of one confidence bin (shaded), at their mean confidence and their "
+               "accuracy, with its 95 % Wilson interval and the number of locations (n). Dashed: perfect calibration. "
+               "Points below the diagonal are over-confident, above it under-confident; a bin with few locations "
+               "has a long bar and says little.")
 
 
 def _audit_rows(ev: xd.Evaluation) -> pd.DataFrame:
@@ -215,16 +293,25 @@ def audit_tab(predictor: Any, ev: xd.Evaluation) -> None:
     if got:
         _audit_report(*got, predictor)
     else:
-        st.info("No audit yet for this evaluation. It runs Grad-CAM and three predictions (as shown, bottom band "
-                "hidden, edges hidden) per location.")
+        st.info("No audit yet for this evaluation. The audit runs Grad-CAM and three predictions per location (as "
+                "shown, bottom band hidden, edges hidden) to see whether the model leans on the capture car, the "
+                "watermark or the game UI.")
     n_loc = len(ev.locations)
+    per_loc = av.seconds_per_location(got[1] if got else None)
+    st.markdown("**Run an audit**" if not got else "**Run it again**")
     c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
-    size = c1.number_input("Locations to audit (spread over sources)", 1, n_loc, min(8, n_loc), key="ex_audit_n")
+    size = c1.number_input("Locations to audit (spread over sources)", 1, n_loc, min(AUDIT_DEFAULT, n_loc),
+                           key="ex_audit_n")
     seed = c2.number_input("Seed", 0, 10_000, 0, key="ex_audit_seed")
     go = c3.button("Run the audit" if not got else "Run it again", key="ex_audit_go", icon=":material/play_arrow:")
-    st.caption(f"About 5–15 s per location on 2 CPU cores. Offline, on every location: `python -m model.audit "
-               f"--checkpoint {predictor.path} --data {ev.info.get('manifest', 'MANIFEST')} --split "
-               f"{ev.info.get('split', 'test')} --out {ev.folder}`")
+    width = av.interval_width(int(size))
+    st.caption(f"About {_duration(int(size) * per_loc)} for {int(size)} locations (measured {per_loc:.0f} s per "
+               f"location here). With {int(size)} locations a 50 % accuracy is known to within about "
+               f"±{50 * width:.0f} points (95 %); the {n_loc} locations of this evaluation take about "
+               f"{_duration(n_loc * per_loc)}.")
+    with st.expander("Reproduce offline"):
+        st.code(f"python -m model.audit --checkpoint {predictor.path} --data {ev.info.get('manifest', 'MANIFEST')} "
+                f"--split {ev.info.get('split', 'test')} --out {ev.folder}", language="bash")
     if go:
         bar = st.progress(0.0, text="Auditing…")
         import time
@@ -245,36 +332,49 @@ def audit_tab(predictor: Any, ev: xd.Evaluation) -> None:
         st.rerun()
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def _audit_report(rows: pd.DataFrame, doc: dict, predictor: Any) -> None:
-    o = doc["overall"]
     if doc.get("checkpoint") and Path(doc["checkpoint"]).resolve() != Path(predictor.path).resolve():
-        st.warning(f"This audit was made with `{doc['checkpoint']}`, not the loaded model.")
-    st.markdown(f"**Audit of {o['n']} locations** (sample of {doc.get('limit') or 'all'}, seed {doc.get('seed', 0)}).")
+        st.warning(f"This audit was made with `{Path(doc['checkpoint']).name}`, not the loaded model.")
+    g = av.group_figures(rows)
+    sample = "every location of the evaluation" if doc.get("limit") is None else \
+        f"a sample spread over sources, seed {doc.get('seed', 0)}"
+    st.markdown(f"**Shortcut audit of {g['n']} locations** ({sample}).")
     m = st.columns(4)
-    m[0].metric("Heat in the bottom band", _pct(o["bottom_share"]), f"{o['bottom_ratio']:.1f}× its area "
-                f"({o['bottom_area']:.0%})", delta_color="off", delta_arrow="off",
-                help="Capture car, 'Google' watermark")
-    m[1].metric("Heat at the edges", _pct(o["edge_share"]), f"{o['edge_ratio']:.1f}× its area ({o['edge_area']:.0%})",
-                delta_color="off", delta_arrow="off", help="Game UI: compass, minimap, score box")
+    for i, part, area_help in ((0, "bottom", "Capture car, 'Google' watermark"),
+                               (1, "edge", "Game UI: compass, minimap, score box")):
+        e, area = g[f"{part}_share"], g[f"{part}_area"]
+        m[i].metric(f"Heat in the {'bottom band' if part == 'bottom' else 'edges'}", un.pct(e.value),
+                    f"{un.interval_text(e)} · {area:.0%} of the picture", delta_color="off", delta_arrow="off",
+                    help=f"{area_help}. Mean share of the Grad-CAM heat (for the predicted cell) that falls there; "
+                         "uniform heat would give its share of the picture.")
     for i, v in ((2, "no_bottom"), (3, "no_edges")):
-        d = o[f"acc_{v}"] - o["acc_shown"]
-        m[i].metric(f"Country accuracy, {au.VARIANT_LABELS[v].lower()}", _pct(o[f"acc_{v}"]),
-                    "–" if math.isnan(d) else f"{d * 100:+.0f} pts vs {_pct(o['acc_shown'])} shown")
-    overall, per_source = au.verdicts(o), au.source_verdicts(doc)
-    if per_source and overall[0].startswith("No region"):
-        overall = [f"Over the whole sample: {overall[0][0].lower()}{overall[0][1:]} Per source, however:"]
-    for msg in overall + per_source:
+        ch, acc = g[f"change_{v}"], g[f"acc_{v}"]
+        span = un.interval_text(ch, un.points)
+        m[i].metric(f"Country accuracy, {au.VARIANT_LABELS[v].lower()}", un.pct(acc.value),
+                    f"{un.points(ch.value)} vs {un.pct(g['acc_shown'].value)} shown" + (f" · {span}" if span else ""),
+                    delta_color="off", delta_arrow="off",
+                    help=f"Same {ch.n} locations with that part hidden; the interval is of the change (paired "
+                         "bootstrap).")
+    found = av.findings(g)
+    for src, sg in rows.groupby("source", sort=True):
+        f = av.group_figures(sg)
+        found += [x for x in av.findings(f, f"{src} (n={f['n']})") if "costs" in x or "draws" in x]
+    for msg in found:
         st.markdown(f"- {msg}")
-    by = pd.DataFrame([{"Source": s, "Locations": g["n"], "Bottom heat": g["bottom_share"],
-                        "Edge heat": g["edge_share"],
-                        "Accuracy shown": g["acc_shown"], "Bottom hidden": g["acc_no_bottom"],
-                        "Edges hidden": g["acc_no_edges"], "Country changed (bottom hidden)": g["changed_no_bottom"],
-                        "Country changed (edges hidden)": g["changed_no_edges"]} for s, g in doc["by_source"].items()])
-    pc = {c: st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")
-          for c in by.columns if c not in ("Source", "Locations")}
-    st.dataframe(by, hide_index=True, key="ex_audit_by", column_config=pc)
-    st.caption("Per source: `screenshots_ui` shows the game's UI, the Street View sources show the capture car and "
-               "the watermark at the bottom. Heat shares are of Grad-CAM for the predicted cell; area shares are "
-               "what uniform heat would give.")
+    st.dataframe(av.by_source_table(rows), hide_index=True, key="ex_audit_by", column_config={
+        "Bottom hidden": st.column_config.TextColumn(help="Country accuracy with the bottom band hidden (change vs "
+                                                      "shown, 95 % interval of the change)"),
+        "Edges hidden": st.column_config.TextColumn(help="Country accuracy with the edges hidden (change vs shown, "
+                                                     "95 % interval of the change)"),
+        "Sample": st.column_config.TextColumn(help=f"'indicative' below {un.SMALL_N} locations")})
+    st.caption("Per source: `screenshots_ui` shows the game's UI at the edges; the Street View sources show the "
+               "capture car and the watermark at the bottom. What the audit can tell: whether hiding a part moves the "
+               "answer. What it cannot: a hidden part is replaced by a blank band or frame that no training photo had, "
+               "so a loss can come from the unusual input as much as from the missing cue; and few locations per "
+               "source give wide intervals.")
     with st.expander("Every audited location"):
         st.dataframe(rows, hide_index=True, key="ex_audit_rows")

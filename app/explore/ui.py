@@ -12,8 +12,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app.common.heldout import count_heldout, heldout_for, page_line
 from app.explore import data as xd
+from app.explore import shipped
 from app.explore import stats as xs
+from app.explore import uncertainty as un
 from app.predict import logic as pl
 from app.explore.maps import fmt_km
 from app.predict.sources import load_paths
@@ -77,6 +80,12 @@ def _computed(predictor: Any) -> tuple[Path, Path, str]:
     return xd.eval_dir_for(predictor.path, man, split), man, split
 
 
+def _short(path: str | Path) -> str:
+    """'geodata/manifest.csv': enough of a path to recognise it, nothing of the machine's layout."""
+    p = Path(path)
+    return "/".join(p.parts[-2:])
+
+
 def _evaluate(predictor: Any, folder: Path, man: Path, split: str) -> None:
     """First use of a model on a split: evaluate it with a progress bar (the result is cached on disk)."""
     from model.manifest import ManifestError, read_manifest
@@ -88,14 +97,17 @@ def _evaluate(predictor: Any, folder: Path, man: Path, split: str) -> None:
         st.stop()
     n = len(rows)
     if n == 0:
-        st.error(f"`{man}` has no images in the {split} split.")
+        st.error(f"`{_short(man)}` has no images in the {split} split.")
         st.stop()
+    why = shipped.mismatch(predictor.path, man, split)
     if n > CONFIRM_IMAGES and not st.button(f"Evaluate {n:,} images (about {n * SECONDS_PER_IMAGE / 60:.0f} min "
                                             "on 2 CPU cores)", key="ex_eval_go", icon=":material/play_arrow:"):
-        st.info(f"The {split} split of `{man}` has not been evaluated with this model yet.")
+        st.info(f"The {split} split of `{_short(man)}` has not been evaluated with this model yet.")
         st.stop()
-    note = st.info(f"First use of this model on the {split} split of `{man}`: evaluating its {n} images once. The "
-                   "result is cached on disk for every later visit and every user.", icon=":material/hourglass_top:")
+    note = st.info(f"First use of this model on the {split} split of `{_short(man)}`: evaluating its {n:,} images "
+                   f"once (about {n * SECONDS_PER_IMAGE / 60:.0f} min on 2 CPU cores; no shipped evaluation applies: "
+                   f"{why}). The result is cached on disk for every later visit and every user.",
+                   icon=":material/hourglass_top:")
     bar = st.progress(0.0, text="Evaluating…")
     try:
         xd.run_evaluation(predictor, man, split, folder, progress=progress_callback(bar, "Images evaluated"))
@@ -125,8 +137,9 @@ def _from_folder() -> tuple[Path, str | None]:
 
 
 def choose_evaluation(predictor: Any) -> xd.Evaluation:
-    """The evaluation to explore (data source widgets in an expander; a first evaluation runs below it
-    with a progress bar); stops the page if there is none."""
+    """The evaluation to explore (data source widgets in an expander). A first use of the loaded model on a
+    split installs the evaluation shipped with the checkpoint when its checkpoint and manifest hashes
+    match (seconds), else evaluates with a progress bar; stops the page if there is none."""
     with st.expander("Data: which evaluation to explore", icon=":material/dataset:"):
         mode = st.radio("Source", MODES, horizontal=True, key="ex_mode", label_visibility="collapsed")
         if mode == MODES[0]:
@@ -135,24 +148,67 @@ def choose_evaluation(predictor: Any) -> xd.Evaluation:
             (folder, man), split = _from_folder(), ""
     if not xd.has_evaluation(folder):
         if mode != MODES[0]:
-            st.error(f"No predictions.csv in {folder}. Run `python -m model.evaluate --split test --out {folder}` "
-                     "first, or evaluate the loaded model (Data, above).")
+            st.error(f"No predictions.csv in `{folder}`: evaluate the loaded model instead (Data, above), or make "
+                     "one with the command under Reproduce.")
+            with st.expander("Reproduce"):
+                st.code(f"python -m model.evaluate --checkpoint {predictor.path} --split test --out {folder}",
+                        language="bash")
             st.stop()
-        _evaluate(predictor, folder, man, split)
+        if not shipped.install_matching(predictor.path, man, split, folder):
+            _evaluate(predictor, folder, man, split)
     ev = xd.load_evaluation(folder, man)
     if split in NOT_HELD_OUT:
         st.warning(NOT_HELD_OUT[split], icon=":material/warning:")
     locs = ev.locations
-    what = f"split **{ev.info['split']}** of `{Path(ev.info['manifest']).name}`" if ev.info else f"`{ev.folder}`"
-    st.caption(f"Evaluation of `{Path(ev.checkpoint).name or '?'}` on {what}: {len(locs)} locations, "
-               f"{len(ev.images)} images. Predictions fuse the views of each location.")
-    if ev.checkpoint and Path(ev.checkpoint).resolve() != Path(predictor.path).resolve():
-        st.warning(f"This evaluation was made with `{ev.checkpoint}`, not the loaded model (`{predictor.path}`): "
-                   "the detail panel, Grad-CAM and the audit use the loaded model.")
     if locs.empty:
         st.warning("The evaluation holds no location.")
         st.stop()
+    st.caption(f"{_provenance(ev)}: {_counts_line(ev, predictor)}. Each location's views are fused into one "
+               "prediction.", help=_counts_help(ev, predictor))
+    if ev.checkpoint and Path(ev.checkpoint).resolve() != Path(predictor.path).resolve():
+        st.warning(f"This evaluation was made with `{Path(ev.checkpoint).name}`, not the loaded model "
+                   f"(`{Path(predictor.path).name}`): the detail panel, Grad-CAM and the audit use the loaded model.")
     return ev
+
+
+def _provenance(ev: xd.Evaluation) -> str:
+    """'Model default.pt on the test split of geodata/manifest.csv (evaluation shipped with the model)'."""
+    what = f"the {ev.info['split']} split of `{_short(ev.info['manifest'])}`" if ev.info.get("manifest") else \
+        f"the evaluation in `{_short(ev.folder)}`"
+    ship = " (evaluation shipped with the model: same checkpoint and data, checked by their hashes)" \
+        if ev.info.get("shipped") else ""
+    return f"Model `{Path(ev.checkpoint).name or '?'}` on {what}{ship}"
+
+
+def _heldout(ev: xd.Evaluation, predictor: Any):
+    """The held-out breakdown (``app.common.heldout``) of the evaluated places: from the manifest for an
+    evaluation of a split, else from the predictions themselves."""
+    from model.manifest import ManifestError
+
+    split = ev.info.get("split") or "all"
+    if ev.info.get("manifest"):
+        try:
+            return heldout_for(ev.info["manifest"], getattr(predictor, "train_groups", ()), split)
+        except (ManifestError, OSError):
+            pass
+    first = ev.images.drop_duplicates("location_id")
+    rows = pd.DataFrame({"location_id": first["location_id"], "lat": first.get("true_lat"),
+                         "lon": first.get("true_lon")})
+    return count_heldout(rows.assign(split="all"), "all", check_files=False)
+
+
+def _counts_line(ev: xd.Evaluation, predictor: Any) -> str:
+    h = _heldout(ev, predictor)
+    if h.locations != len(ev.locations):  # an evaluation folder of other data: count what it holds
+        return f"{len(ev.locations):,} locations, {len(ev.images):,} images"
+    return page_line(h, "explore").replace("test place", f"{h.split} place") + f", {h.images:,} images"
+
+
+def _counts_help(ev: xd.Evaluation, predictor: Any) -> str:
+    from app.common.heldout import explain
+
+    h = _heldout(ev, predictor)
+    return explain(h) if h.locations == len(ev.locations) else ""
 
 
 def filters(locs: pd.DataFrame) -> xs.Filters:
@@ -161,34 +217,45 @@ def filters(locs: pd.DataFrame) -> xs.Filters:
     codes = sorted(set(locs["true_country"]) - {""}, key=lambda k: country_name(k))
     countries = c[0].multiselect("Country (actual)", codes, format_func=lambda k: f"{country_name(k)} ({k})",
                                  key="ex_f_country", placeholder="All countries")
-    sources = c[1].multiselect("Source", sorted(set(locs["source"])), key="ex_f_source", placeholder="All sources")
+    sources = c[1].multiselect("Source", sorted(set(locs["source"]), key=xs.source_label), key="ex_f_source",
+                               placeholder="All sources", format_func=xs.source_label)
     rw = c[2].selectbox("Country guess", xs.RIGHT_WRONG, key="ex_f_rw")
     lo, hi = c[3].select_slider("Error range", xs.ERROR_STOPS, value=(xs.ERROR_STOPS[0], xs.ERROR_STOPS[-1]),
                                 key="ex_f_err", help="Distance from the model's guess to the actual place")
-    clo, chi = c[4].slider("Confidence", 0.0, 1.0, (0.0, 1.0), 0.05, key="ex_f_conf",
+    clo, chi = c[4].slider("Confidence", 0, 100, (0, 100), 5, key="ex_f_conf", format="%d%%",
                            help="Probability the model gave its top country")
     mn, mx = xs.error_range(lo, hi)
-    return xs.Filters(tuple(countries), tuple(sources), rw, mn, mx, clo, chi)
+    return xs.Filters(tuple(countries), tuple(sources), rw, mn, mx, clo / 100, chi / 100)
 
 
 def headline(view: pd.DataFrame, total: int) -> None:
-    """Metrics of the filtered locations."""
-    s = xs.summary(view)
-
-    def pct(v: float) -> str:
-        return "–" if math.isnan(v) else f"{v:.0%}"
-
+    """Metrics of the filtered locations, each with its n and 95 % interval (small samples flagged)."""
+    lab = view[view["true_country"] != ""]
+    acc = un.rate(lab["correct"].to_numpy(bool))
+    d = pd.to_numeric(view["distance_km"], errors="coerce").dropna().to_numpy()
+    med = un.bootstrap(d, np.median)
+    score = un.bootstrap(pd.to_numeric(view["score"], errors="coerce").dropna().to_numpy())
+    near = un.rate(d <= 750)
     best = pd.to_numeric(view.get("best_distance_km", pd.Series(dtype=float)), errors="coerce").dropna()
     e_note = (f" The expected-score guess (E, what Play's model plays): median {fmt_km(float(best.median()))}, "
               f"mean score {float(np.mean(geoscore(best.to_numpy()))):,.0f}.") if len(best) else ""
+    km = lambda v: fmt_km(v)  # noqa: E731
+    pts = lambda v: f"{v:,.0f}"  # noqa: E731
     m = st.columns(5)
-    m[0].metric("Locations", f"{s['n']} of {total}")
-    m[1].metric("Country accuracy", pct(s["country_acc"]), help="Share of locations whose top country is right")
-    m[2].metric("Median error", fmt_km(s["median_km"]), help="Distance from the predicted place (M) to the truth."
-                + e_note)
-    m[3].metric("Mean score", "–" if math.isnan(s["mean_score"]) else f"{s['mean_score']:,.0f}",
-                help="GeoGuessr world map, 5000·exp(−d/1492.7 km), of the predicted place (M)." + e_note)
-    m[4].metric("Within 750 km", pct(s["acc_750km"]))
+    m[0].metric("Locations", f"{len(view)} of {total}", f"{len(lab)} with a country, {len(d)} with coordinates",
+                delta_color="off", delta_arrow="off")
+    m[1].metric("Country accuracy", un.pct(acc.value), un.describe(acc) or None, delta_color="off", delta_arrow="off",
+                help="Share of the locations with a known country whose top country is right; 95 % Wilson interval.")
+    m[2].metric("Median error", fmt_km(med.value), un.describe(med, km) or None, delta_color="off", delta_arrow="off",
+                help="Distance from the predicted place (M) to the truth, over the locations with coordinates; "
+                     "95 % bootstrap interval." + e_note)
+    m[3].metric("Mean score", "–" if math.isnan(score.value) else pts(score.value), un.describe(score, pts) or None,
+                delta_color="off", delta_arrow="off",
+                help="GeoGuessr world map, 5000·exp(−d/1492.7 km), of the predicted place (M); 95 % bootstrap "
+                     "interval." + e_note)
+    m[4].metric("Within 750 km", un.pct(near.value), un.describe(near) or None, delta_color="off", delta_arrow="off",
+                help="Share of the locations with coordinates whose predicted place is within 750 km (country "
+                     "scale); 95 % Wilson interval.")
 
 
 def location_picker(view: pd.DataFrame, key: str) -> None:
@@ -196,7 +263,8 @@ def location_picker(view: pd.DataFrame, key: str) -> None:
     order = view.sort_values("distance_km", ascending=False, na_position="last")
     ids = [""] + order["location_id"].tolist()
     labels = {r.location_id: f"{country_name(r.true_country) or '?'} → {country_name(r.pred_country) or '?'}, "
-                             f"{fmt_km(r.distance_km)} ({r.source}, {r.location_id})" for r in order.itertuples()}
+                             f"{fmt_km(r.distance_km)} ({xs.source_label(r.source)}, {r.location_id})"
+              for r in order.itertuples()}
     cur = st.session_state.get(SEL) or ""
     st.session_state[key] = cur if cur in ids else ""  # follow selections made on the map or in the table
     st.selectbox("Open a location (worst errors first)", ids, key=key, format_func=lambda i: labels.get(i, "—"),
@@ -237,7 +305,7 @@ def detail(predictor: Any, locs: pd.DataFrame, key: str) -> None:
         st.error("None of this location's images could be loaded.")
         return
     truth = None if pd.isna(row["true_lat"]) else pl.Truth(float(row["true_lat"]), float(row["true_lon"]), "test set")
-    st.caption(f"{row['source']} · location {row['location_id']} · {len(views.images)} view(s) · "
+    st.caption(f"{xs.source_label(row['source'])} · location {row['location_id']} · {len(views.images)} view(s) · "
                f"{row['true_admin1'] or 'region unknown'}. Top-N, map and Grad-CAM come from the loaded model.")
     top_n = st.slider("Top-N guesses", 1, 10, 5, key=f"{key}_topn")
     c1, c2 = st.columns([3, 2])

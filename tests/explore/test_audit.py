@@ -137,7 +137,7 @@ def test_cli_with_the_real_model(real_predictor, shared_manifest_path, tmp_path,
     """``python -m model.audit`` on one real location with the shipped model (loaded once for the tests)."""
     from model import predict
 
-    monkeypatch.setattr(predict.Predictor, "load", classmethod(lambda cls, path=None: real_predictor))
+    monkeypatch.setattr(predict.Predictor, "load", classmethod(lambda cls, *a, **k: real_predictor))
     doc = au.main(["--data", str(shared_manifest_path), "--split", "test", "--out", str(tmp_path), "--limit", "1"])
     assert doc["overall"]["n"] == 1 and doc["limit"] == 1 and doc["split"] == "test"
     assert (tmp_path / "audit.csv").is_file() and json.loads((tmp_path / "audit.json").read_text())["overall"]["n"] == 1

@@ -63,7 +63,7 @@ def test_first_visit_evaluates_once_and_caches(page_env):
     ev = xd.load_evaluation(folder)
     assert len(ev.locations) == 6 and ev.info["split"] == "test"
     assert metric(at, "Locations") == "6 of 6"
-    assert any("6 locations" in c.value for c in at.caption)
+    assert any("6 test places: 5 with coordinates" in c.value for c in at.caption)  # app.common.heldout wording
     stamp = xd.folder_stamp(folder)
     explore()
     assert xd.folder_stamp(folder) == stamp  # read from the cache, not recomputed
@@ -140,14 +140,23 @@ def test_confusion_pair_lists_its_images(page_env):
 @pytest.mark.parametrize("tab", ["Countries", "Calibration", "Similarity"])
 def test_other_tabs_render(page_env, tab):
     at = explore(tab, ex_sim_src="weights")
-    if tab == "Countries":
-        assert any("Accuracy" in d.value.columns for d in at.dataframe)
-        assert any("precision" in d.value.columns for d in at.dataframe)
+    if tab == "Countries":  # one readable table (names, n, interval, precision / F1), no raw scikit-learn report
+        table = next(d.value for d in at.dataframe if "Accuracy" in d.value.columns)
+        assert {"Country", "Locations", "95% interval", "Precision", "F1"} <= set(table.columns)
+        assert not any("precision" in d.value.columns or "support" in d.value.columns for d in at.dataframe)
+        assert "Croatia" in set(table["Country"]) and table["Locations"].sum() == 6
+        assert any("indicative" in c.value for c in at.caption)
     elif tab == "Calibration":
-        assert 0 <= float(metric(at, "Expected calibration error")) <= 1
-    else:
+        conf, acc, gap = (metric(at, k) for k in ("Mean confidence", "Accuracy", "Over-confidence"))
+        assert float(gap.split()[0]) == pytest.approx(float(conf[:-1]) - float(acc[:-1]), abs=1e-6)
+        assert next(m.delta for m in at.metric if m.label == "Over-confidence") == f"{conf} − {acc}"
+    else:  # only countries with enough training locations, and how many were left out
+        from app.explore import embed as xe
+
+        counts = xe.weight_counts(page_env["predictor"])
         table = next(d.value for d in at.dataframe if "Continent" in d.value.columns)
-        assert len(table) == page_env["predictor"].cells.table["country_code"].nunique()
+        assert len(table) == sum(n >= xe.MIN_PLACES for n in counts.values())
+        assert any("left out with fewer" in c.value for c in at.caption)
 
 
 def test_audit_runs_from_the_page(page_env):
@@ -159,8 +168,10 @@ def test_audit_runs_from_the_page(page_env):
     assert not at.exception, at.exception
     assert (folder / "audit.json").is_file() and (folder / "audit.csv").is_file()
     assert any(m.label == "Heat in the bottom band" for m in at.metric)
-    by = next(d.value for d in at.dataframe if "Source" in d.value.columns)
-    assert by["Locations"].sum() == 2
+    by = next(d.value for d in at.dataframe if "Source" in d.value.columns).set_index("Source")
+    assert by.loc["All sources", "Locations"] == 2 and by.drop("All sources")["Locations"].sum() == 2
+    assert (by["Sample"] == "indicative").all()  # 2 locations say little, and the page says so
+    assert any("Indicative" in m.value for m in at.markdown)
 
 
 def test_bad_manifests_and_non_held_out_splits_are_flagged(page_env, tmp_path):

@@ -1,0 +1,82 @@
+"""About's model card (app.about.model_card and the page): curated metrics with plain names, n and
+intervals instead of a dump of dotted keys; the training set-up as a sentence; the held-out counts
+explained with the same numbers as the other pages."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.about import model_card
+from tests.app.apphelpers import DEFAULT_MODEL, MAIN
+
+METRICS = {"history": [{"epoch": 1, "val": {"loss": 4.6}}, {"epoch": 2, "val": {"loss": 4.2}},
+                       {"epoch": 3, "val": {"loss": 4.4}}],
+           "test": {"per_image": {"n": 673, "country_top1": 0.519, "median_km": 1497.6, "n_with_coords": 627},
+                    "per_location": {"n": 241, "n_with_coords": 195, "country_top1": 0.4689, "median_km": 1432.0,
+                                     "geoscore_mean": 2135.6, "ref_accuracy_mean": 0.3806, "country_f1_macro": 0.109,
+                                     "best_guess": {"median_km": 1199.2, "geoscore_mean": 2266.2}},
+                    "n_images": 673, "skipped_images": 0, "checkpoint": "assets/models/default.pt"}}
+
+
+def test_headline_table_is_curated():
+    t = model_card.headline_table(METRICS, {"median_km": "1,000–1,700 km"})
+    assert list(t.columns) == ["Metric", "Per place", "95% interval", "n", "Per photo", "What it means"]
+    assert "all" not in t.columns and not t["Metric"].str.contains(r"\.|_").any()  # no dotted / raw keys
+    row = t.set_index("Metric")
+    assert row.loc["Country accuracy", "Per place"] == "46.9%" and row.loc["Country accuracy", "Per photo"] == "51.9%"
+    assert row.loc["Country accuracy", "n"] == "241" and row.loc["Median error (predicted place)", "n"] == "195"
+    lo, hi = re.findall(r"[\d.]+", row.loc["Country accuracy", "95% interval"])
+    assert float(lo) < 46.9 < float(hi) and 5 < float(hi) - float(lo) < 15  # Wilson over 241 places
+    assert row.loc["Median error (predicted place)", "95% interval"] == "1,000–1,700 km"
+    assert row.loc["Median error (best guess)", "Per place"] == "1,199 km"
+    assert "exp(−d / 1,160 km)" in row.loc["Reference accuracy", "What it means"]
+    assert "each counting once" in row.loc["Macro F1 (countries)", "What it means"]
+    assert t["Metric"].iloc[0] == "Country accuracy"  # the per-place headline first
+    assert model_card.headline_table(None).empty
+
+
+def test_training_recipe_reads_as_a_sentence():
+    meta = {"backbone": "efficientnet_lite2", "n_cells": 149, "metrics": METRICS,
+            "config": {"backbone": "efficientnet_lite2", "mode": "finetune", "finetune_blocks": 5, "cells": "geocells",
+                       "min_cell": 8, "max_cell": 40, "tau": 300.0, "regression": "offset", "optimizer": "adamw",
+                       "lr": 0.001, "backbone_lr": 0.0002, "weight_decay": 0.01, "dropout": 0.3, "batch_size": 64,
+                       "epochs": 8, "patience": 2, "seed": 0, "pretrained": True, "train_seconds": 1124.0}}
+    r = model_card.training_recipe(meta)
+    assert not re.search(r"\w=\w", r) and "_" not in r  # no "key=value" argument dump
+    for part in ("EfficientNet-Lite2 with ImageNet weights", "last 5 blocks fine-tuned", "149 geocells",
+                 "merged below 8 and split above 40", "τ = 300 km", "AdamW", "learning rate 0.001 (backbone 0.0002)",
+                 "up to 8 epochs", "kept epoch 2 of 3", "19 min"):
+        assert part in r, part
+    assert model_card.training_recipe({}).startswith("unknown")
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="the shipped model is missing")
+def test_shipped_intervals_come_from_the_matching_shipped_evaluation(tmp_path):
+    got = model_card.shipped_intervals(DEFAULT_MODEL)
+    assert set(got) == {"median_km", "geoscore_mean", "best_guess.median_km", "best_guess.geoscore_mean"}
+    assert all("–" in v for v in got.values()) and got["median_km"].endswith("km")
+    other = tmp_path / "default.pt"
+    other.write_bytes(b"another model")
+    assert model_card.shipped_intervals(other) == {}
+
+
+def test_about_page_shows_the_curated_card(real_predictor):
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/about.py").run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "Per place" in d.value.columns)
+    assert "all" not in table.columns and not table["Metric"].str.contains(r"\.").any()
+    facts = dict(zip(at.table[0].value.iloc[:, 0], at.table[0].value.iloc[:, 1]))
+    assert not re.search(r"\w=\w", facts["Training"])
+    body = "\n".join(m.value for m in at.markdown)
+    from app.common.heldout import heldout_for
+
+    try:
+        h = heldout_for(None)
+    except Exception:  # noqa: BLE001
+        pytest.skip("no data on this machine")
+    assert "Why the pages count the test places differently" in body
+    assert f"{h.locations:,} places" in body and f"Play plays {h.playable:,}" in body
