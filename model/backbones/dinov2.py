@@ -40,6 +40,8 @@ def dinov2(name: str, pretrained: bool = True, config: dict | None = None, **_) 
     pp = load_preprocess(tf.BitImageProcessor, repo, pretrained=pretrained,
                          defaults=dict(size={"shortest_edge": round(s * 256 / 224)}, crop_size={"height": s, "width": s},
                                        resample=3, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD))
+    if getattr(model.embeddings, "mask_token", None) is not None:  # only for masked pretraining: never used
+        model.embeddings.mask_token = None  # here, and an unused parameter would stop DDP in --mode full
     prefix = 1 + (model.config.num_register_tokens if registers else 0)
     bb = TokenBackbone(HFStem(model.embeddings, interpolate=False), encoder_layers(model), ClsFinish(model.layernorm),
                        model.config.hidden_size, num_prefix_tokens=prefix, norm_attr="norm1")

@@ -107,3 +107,14 @@ def test_gradcam_target_layer_gives_a_map_of_the_image_size(name):
     assert cam.shape == (1, x.shape[2], x.shape[3]) and np.isfinite(cam).all()
     if prefix is not None:  # tokens: a real map, not constant (a random CNN's few positions may all be negative)
         assert cam.std() > 1e-3
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_every_weight_learns_in_full_mode(name):
+    """--mode full trains the whole backbone: every parameter gets a gradient (an unused one would stop
+    DistributedDataParallel)."""
+    cfg, _ = TINY[name]
+    bb = create_model(name, pretrained=False, config=cfg).train()
+    bb.requires_grad_(True)
+    bb(_input(bb)).pow(2).mean().backward()
+    assert [n for n, p in bb.named_parameters() if p.grad is None] == []
