@@ -13,7 +13,8 @@ a shard folder feed the same loop, in whatever order the shards arrive).
 - Shard folders (WebDataset tar shards, :mod:`model.shards`): ``ShardStream`` reads the shards
   sequentially, split across ranks and workers (every kept row once per epoch over all of them).
 - Bad images never stop a run: the dataset returns a :class:`Failed` marker, :func:`collate` drops
-  it from the batch, and :class:`Loader` logs each failed image once, by name.
+  it from the batch, and :class:`Loader` logs each failed image once per process (training epochs,
+  validation, the gallery and the evaluation of a run name it once), by name.
 
 On CUDA batches are pinned (``pin_memory``) and each worker prefetches ``prefetch_factor`` batches;
 map-style loaders keep their workers between epochs (``persistent_workers``), shard streams start
@@ -36,6 +37,7 @@ from .transforms import crop_bottom, eval_transform, train_transform
 log = logging.getLogger("model.loader")
 PREFETCH = 4  # batches each worker keeps ready (CUDA-sized batches take ~0.1-1 s to decode)
 STREAM_EXTRACT, STREAM_TRAIN = 0, 1  # seed domains: cached augmented copies, per-epoch training draws
+_REPORTED: set[str] = set()  # failures already logged by this process (each bad image is named once per run)
 
 
 class Failed(NamedTuple):
@@ -175,8 +177,9 @@ class Loader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for b in self.loader:
             for row, msg in b.failed:
-                if row not in self.failed:
-                    self.failed[row] = msg
+                self.failed[row] = msg
+                if msg not in _REPORTED:
+                    _REPORTED.add(msg)
                     log.warning("skipping bad image: %s", msg)
             if b.x is not None and len(b.rows):
                 yield b.x, (b.rows if self.row_map is None else self.row_map[b.rows])

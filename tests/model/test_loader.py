@@ -58,8 +58,11 @@ def setup(shared_manifest, tmp_path_factory):
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_clean_features_equal_the_sequential_loop(setup, workers, caplog):
-    bb, paths, bad = setup
+def test_clean_features_equal_the_sequential_loop(setup, workers, caplog, tmp_path):
+    bb, paths, _ = setup
+    bad = tmp_path / "truncated.jpg"  # a bad image is named once per process: a new one for this test
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    paths = paths[:7] + [str(bad)] + paths[8:]
     ref, ref_ok = reference_extract(bb, paths, START_BLOCK, 0.1)
     with caplog.at_level(logging.WARNING):
         out, ok = extract(bb, paths, start_block=START_BLOCK, crop=0.1, cache_root=None, batch_size=8,
@@ -74,6 +77,7 @@ def test_clean_features_equal_the_sequential_loop(setup, workers, caplog):
 
 def test_augmented_copies_do_not_depend_on_workers_or_batches(setup):
     bb, paths, _ = setup
+    paths = paths[:16]  # the augmentations are the slow part
     kw = dict(start_block=START_BLOCK, crop=0.0, variant="aug1", seed=5, cache_root=None)
     a0, ok0 = extract(bb, paths, batch_size=32, runtime=Runtime(workers=0), **kw)
     a2, ok2 = extract(bb, paths, batch_size=5, runtime=Runtime(workers=2), **kw)
@@ -84,13 +88,16 @@ def test_augmented_copies_do_not_depend_on_workers_or_batches(setup):
     other, _ = extract(bb, paths, batch_size=32, runtime=CPU, **{**kw, "variant": "aug2"})
     assert not np.allclose(a0[ok0], clean[ok0]) and not np.allclose(a0[ok0], other[ok0])
     # a data-parallel shard of the rows gets the same augmentation as the full run
-    part, pok = extract(bb, paths, rows=(10, 20), batch_size=4, runtime=CPU, **kw)
-    np.testing.assert_array_equal(part[10:20], a0[10:20])
-    assert not pok[:10].any() and pok[10:20].all()
+    part, pok = extract(bb, paths, rows=(9, 14), batch_size=4, runtime=CPU, **kw)
+    np.testing.assert_array_equal(part[9:14], a0[9:14])
+    assert not pok[:9].any() and pok[9:14].all()
 
 
-def test_training_draws_are_fresh_per_epoch_and_skip_bad_images(setup, caplog):
-    _, paths, bad = setup
+def test_training_draws_are_fresh_per_epoch_and_skip_bad_images(setup, caplog, tmp_path):
+    _, paths, _ = setup
+    bad = tmp_path / "truncated.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    paths = paths[:7] + [str(bad)] + paths[8:]
     tf = train_transform(64, (0.5,) * 3, (0.5,) * 3)
     ds = ImageRows(paths, tf, rows=np.arange(12), seed=1, per_epoch=True)
     sampler = EpochSampler(len(ds), shuffle=True, seed=1)

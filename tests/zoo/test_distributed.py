@@ -72,3 +72,34 @@ def test_only_rank_zero_writes(runs):
     assert sorted(x.name for x in (runs / "ddp").iterdir()) == sorted(x.name for x in (runs / "single").iterdir())
     log = (runs / "ddp.log").read_text()
     assert log.count("saved ") == 1
+
+
+def test_two_processes_stream_shards_each_training_sample_once_per_epoch(tmp_path, tiny_subset, monkeypatch):
+    """torchrun, 2 processes (gloo) x 1 loader worker on a shard folder: the rows the ranks trained on,
+    recorded with $GEOLOC_RECORD_ROWS, are together the training split, each once, in every epoch."""
+    from model.shards import read_table
+
+    m = tiny_subset.copy()
+    m["image"] = m["path"]
+    man = write_manifest(m, tmp_path / "manifest.csv")
+    shards = tmp_path / "shards"
+    _run([sys.executable, "-m", "model.shards", "write", "--data", str(man), "--out", str(shards),
+          "--shard-size", "5"], tmp_path / "write")
+    out = tmp_path / "ddp"
+    env_cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "model.train", "--data", str(shards), "--backbone", "geocnn", "--mode", "full",
+               "--input-size", "48", "--epochs", "2", "--patience", "5", "--batch-size", "8", "--cells", "country",
+               "--workers", "1", "--device", "cpu", "--no-eval", "--no-gallery", "--threads", "1", "--out", str(out)]
+    monkeypatch.setenv("GEOLOC_RECORD_ROWS", "1")  # the training loop's debug hook (model/train_loop.py)
+    _run(env_cmd, tmp_path / "ddp")
+    table = read_table(shards)
+    train = sorted(table.loc[table.split == "train", "row"].tolist())
+    assert len(train) > 10
+    for ep in (1, 2):
+        parts = [np.load(out / "consumed_rows" / f"epoch{ep}-rank{r}.npy").tolist() for r in (0, 1)]
+        assert all(parts), "both ranks trained"
+        seen = parts[0] + parts[1]
+        assert sorted(seen) == train and len(set(seen)) == len(seen), ep
+    hist = json.loads((out / "metrics.json").read_text())["epochs"]
+    assert len(hist) == 2 and all(h["train_images"] == len(train) for h in hist)
+    assert (out / "model.pt").is_file() and (out / "tb").is_dir()
