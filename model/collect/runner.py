@@ -3,7 +3,8 @@
 A collection folder holds ``collection.json`` (settings, never the key), ``plan.csv`` (the points),
 ``journal.jsonl`` (append-only progress, see :mod:`.journal`), ``images/<location_id>_<view>.jpg``
 and ``manifest.csv`` (rebuilt from the journal at the end of every run, also after Ctrl-C).
-Running the same command again resumes; settings that change what is collected must match.
+Running the same command again resumes; settings that change what is collected must match
+(:mod:`.settings`).
 
 Error handling per request: ZERO_RESULTS / NOT_FOUND -> the point is skipped (recorded);
 OVER_QUERY_LIMIT / HTTP 429 -> the rate is halved and the request retried with exponential backoff,
@@ -18,27 +19,25 @@ import logging
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
-
-from model.manifest import COLUMNS, write_manifest
 from model.streetview import (InvalidRequest, NoCoverage, NotFound, QuotaExceeded, RequestDenied,
                               StreetViewClient, StreetViewError, parse_size, retry_call)
 
 from . import cost as cost_mod
-from .groups import group_ids, grouped_split, location_id
+from .collection_manifest import build_manifest
+from .groups import location_id
 from .journal import Journal, atomic_write_bytes, atomic_write_text, clean_temp_files
 from .plans import PlanPoint, read_plan, write_plan
 from .postprocess import crop_bottom
 from .ratelimit import RateLimiter
+from .settings import FIXED, CollectConfig
+from .summary import RunSummary
+
+__all__ = ["CollectConfig", "CollectionError", "Collector", "FIXED", "RunSummary"]
 
 log = logging.getLogger("model.collect")
-
-# settings that decide what is collected: a resumed run must use the same ones
-FIXED = ("plan", "headings", "size", "fov", "pitch", "radius", "api_source", "crop_bottom")
 
 
 class _Halted(StreetViewError):
@@ -47,72 +46,6 @@ class _Halted(StreetViewError):
 
 class CollectionError(RuntimeError):
     """The collection cannot go on (bad key, invalid request, persistent quota, settings mismatch)."""
-
-
-@dataclass
-class CollectConfig:
-    """Settings of one collection. Angles in degrees, radius in metres, size in pixels."""
-
-    out: Path
-    plan: dict = field(default_factory=dict)          # how the plan was made (kind, countries, seed...)
-    headings: list[float] = field(default_factory=lambda: [0, 90, 180, 270])
-    size: str = "640x640"
-    fov: float = 90
-    pitch: float = 0
-    radius: int = 1000                                 # metres to search for the nearest panorama
-    api_source: str = "outdoor"                        # API "source": outdoor | default
-    crop_bottom: float | int | None = None             # see postprocess.parse_bottom
-    dataset_name: str = ""                             # manifest "source" column (default gsv_<folder>)
-    split: tuple[float, float, float] | None = None    # grouped stratified split fractions
-    seed: int = 0
-    # run-time only (may change between runs)
-    workers: int = 8
-    rate: float = 20.0                                 # requests per second (0 = unlimited)
-    retries: int = 5
-    backoff: float = 0.5                               # first retry delay, seconds
-    timeout: float = 20.0                              # per request, seconds
-    price_per_1000: float = cost_mod.DEFAULT_PRICE_PER_1000
-    progress: bool = True
-
-    def fixed(self) -> dict:
-        d = asdict(self)
-        return {k: d[k] for k in FIXED}
-
-
-@dataclass
-class RunSummary:
-    """What a run did. ``complete``: every point answered and every image fetched or missing."""
-
-    points: int = 0
-    points_done: int = 0
-    no_coverage: int = 0
-    duplicates: int = 0
-    panoramas: int = 0
-    images: int = 0
-    images_missing: int = 0
-    failed: int = 0
-    metadata_requests: int = 0
-    image_requests: int = 0
-    retries: int = 0
-    slowdowns: int = 0
-    seconds: float = 0.0
-    interrupted: bool = False
-    fatal: str | None = None
-    manifest: Path | None = None
-
-    @property
-    def complete(self) -> bool:
-        return not (self.interrupted or self.fatal or self.failed) and self.points_done == self.points
-
-    def text(self) -> str:
-        s = (f"{self.points_done}/{self.points} points answered: {self.panoramas} panoramas, "
-             f"{self.no_coverage} without coverage, {self.duplicates} duplicates; {self.images} images"
-             f"{f', {self.images_missing} views unavailable' if self.images_missing else ''}. "
-             f"This run: {self.metadata_requests} metadata + {self.image_requests} image requests, "
-             f"{self.retries} retries in {self.seconds:.1f} s.")
-        if self.failed:
-            s += f"\n{self.failed} request(s) failed after retries: run the same command again to retry them."
-        return s
 
 
 class Collector:
@@ -138,7 +71,7 @@ class Collector:
         conf, plan_csv = self.out / "collection.json", self.out / "plan.csv"
         if conf.exists():
             saved = json.loads(conf.read_text(encoding="utf-8"))
-            mine = json.loads(json.dumps(self.cfg.fixed()))
+            mine = self.cfg.fixed()
             diff = [k for k in FIXED if saved.get(k) != mine.get(k)]
             if diff:
                 raise CollectionError(
@@ -309,9 +242,7 @@ class Collector:
 
     # ---------------------------------------------------------------- manifest
     def finalize(self) -> Path:
-        """Write ``manifest.csv`` from the journal: one row per image, labels from reverse geocoding."""
-        from model.revgeo import reverse_geocode
-
+        """Write ``manifest.csv`` from the journal (:mod:`.collection_manifest`) and count what is done."""
         st = Journal.read_state(self.out / "journal.jsonl")
         s = self.summary
         s.points = len(self.points)
@@ -319,34 +250,4 @@ class Collector:
         s.no_coverage = sum(v in ("ZERO_RESULTS", "NOT_FOUND") for v in st.points.values())
         s.duplicates = sum(v == "DUPLICATE" for v in st.points.values())
         s.panoramas, s.images, s.images_missing = len(st.panos), len(st.images), len(st.missing)
-        rows = []
-        for pano, rec in st.panos.items():
-            loc = location_id(pano)
-            for view, heading in enumerate(self.cfg.headings):
-                rel = st.images.get((pano, view))
-                if rel:
-                    rows.append({"image": rel, "location_id": loc, "view": view, "heading": _num(heading),
-                                 "lat": rec.lat, "lon": rec.lon, "pano_id": pano, "date": rec.date,
-                                 "pitch": _num(self.cfg.pitch), "fov": _num(self.cfg.fov),
-                                 "copyright": rec.copyright})
-        df = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["image"])
-        df["source"] = self.cfg.dataset_name or f"gsv_{self.out.resolve().name}"
-        if len(df):
-            df = df.sort_values(["location_id", "view"]).reset_index(drop=True)
-            locs = df.drop_duplicates("location_id")
-            labels = pd.DataFrame(reverse_geocode(locs["lat"].to_numpy(), locs["lon"].to_numpy()),
-                                  index=locs["location_id"])
-            for c in ("country_code", "country", "admin1"):
-                df[c] = df["location_id"].map(labels[c])
-            gids = dict(zip(locs["location_id"], group_ids(list(locs["location_id"]), locs["lat"], locs["lon"])))
-            df["group_id"] = df["location_id"].map(gids)
-            df["split"] = grouped_split(df, self.cfg.split, seed=self.cfg.seed) if self.cfg.split else ""
-        for c in COLUMNS:
-            if c not in df.columns:
-                df[c] = ""
-        return write_manifest(df, self.out / "manifest.csv")
-
-
-def _num(v: float) -> float | int:
-    return int(v) if float(v).is_integer() else float(v)
-
+        return build_manifest(st, self.cfg, self.out)

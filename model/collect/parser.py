@@ -1,0 +1,138 @@
+"""The collector's command-line parser: ``python -m model.collect {streetview,imagefolder,hf,crop}``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from model.cli import at_least, positive, positive_int
+
+from . import cost as cost_mod
+
+
+def _floats(spec: str) -> list[float]:
+    try:
+        vals = [float(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {spec!r}") from None
+    if not vals:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return vals
+
+
+def _headings(spec: str) -> list[float]:
+    vals = _floats(spec)
+    bad = [v for v in vals if not 0 <= v < 360]
+    if bad:
+        raise argparse.ArgumentTypeError(f"headings are degrees in 0..360, got {bad}")
+    return [int(v) if v.is_integer() else v for v in vals]
+
+
+class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where there is one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, "", False) or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m model.collect", description=(
+        "Grow a dataset: sample Google Street View images with your own API key, or import an image "
+        "folder or a Hugging Face dataset. Everything writes the project's manifest.csv."))
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    sv = sub.add_parser("streetview", help="collect Street View images (needs a Google API key)",
+                        formatter_class=_Help, description=(
+                            "Sample points, find the nearest outdoor panorama of each (metadata requests are\n"
+                            "free), download views at the chosen headings (billed) and write OUT/manifest.csv.\n"
+                            "Prints the number of requests and their cost first. Interrupted (Ctrl-C, kill),\n"
+                            "run the same command again to resume."), epilog=(
+                            "examples:\n"
+                            "  %(prog)s --countries HR,SI --per-region 50 --out data/hr_si --key-file ~/.gsv_key --dry-run\n"
+                            "  %(prog)s --regions US,CA --per-region 325 --headings 0 --size 600x600 --out data/us_ca\n"
+                            "  %(prog)s --grid IN --cell-km 50 --per-cell 2 --out data/india --crop-bottom 0.06\n"
+                            "  %(prog)s --world 2000 --headings 0 --split 0.8,0.1,0.1 --out data/world"))
+    plan = sv.add_argument_group("sampling plan (choose one)").add_mutually_exclusive_group(required=True)
+    plan.add_argument("--countries", metavar="LIST", help="countries (ISO codes or names, comma-separated): "
+                      "--per-region points uniformly in each")
+    plan.add_argument("--regions", metavar="LIST", help="countries whose first-level regions (states, "
+                      "provinces) each get --per-region points")
+    plan.add_argument("--grid", metavar="LIST", help="countries covered by a grid of cells, --per-cell "
+                      "points in each cell")
+    plan.add_argument("--world", type=int, metavar="N", help="N random land points worldwide")
+    sv.add_argument("--per-region", type=int, default=50, metavar="N", help="points per country/region")
+    sv.add_argument("--per-cell", type=int, default=1, metavar="N", help="points per grid cell")
+    sv.add_argument("--cell-km", type=positive, default=25.0, metavar="KM", help="grid: H3 hexagon edge, km (nearest resolution)")
+    sv.add_argument("--h3-res", type=int, choices=range(0, 16), metavar="RES", help="grid: H3 resolution (overrides --cell-km)")
+    sv.add_argument("--grid-deg", type=float, metavar="DEG", help="grid: square lat/lon cells of this many degrees instead of H3")
+    sv.add_argument("--seed", type=int, default=0, metavar="N", help="random seed of the plan and the split")
+    sv.add_argument("--out", type=Path, required=True, metavar="DIR", help="collection folder (e.g. data/my_set)")
+    sv.add_argument("--headings", type=_headings, default="0,90,180,270", metavar="LIST", help="view headings, degrees")
+    sv.add_argument("--size", default="640x640", metavar="WxH", help="image size WxH, pixels (max 640x640)")
+    sv.add_argument("--fov", type=float, default=90.0, metavar="DEG", help="field of view, degrees (10..120)")
+    sv.add_argument("--pitch", type=float, default=0.0, metavar="DEG", help="camera pitch, degrees (-90..90)")
+    sv.add_argument("--radius", type=int, default=1000, metavar="M", help="search radius for the nearest panorama, metres")
+    sv.add_argument("--api-source", choices=("outdoor", "default"), default="outdoor",
+                    help="panorama source: outdoor excludes indoor/business imagery")
+    sv.add_argument("--crop-bottom", default=None, metavar="SPEC",
+                    help="crop the bottom watermark band: fraction (0.06) or pixels (24px)")
+    sv.add_argument("--name", default="", metavar="NAME", help="manifest 'source' value (default gsv_<folder name>)")
+    sv.add_argument("--split", default=None, metavar="F,F,F",
+                    help="write a grouped, country-stratified train/val/test split, e.g. 0.8,0.1,0.1")
+    sv.add_argument("--key-file", type=Path, metavar="PATH", help="file whose first line is the API key (else the "
+                    "GOOGLE_MAPS_API_KEY / GSV_API_KEY / GOOGLE_API_KEY environment variable)")
+    sv.add_argument("--signing-secret-file", type=Path, metavar="PATH", help="URL-signing secret (needed past 25,000 requests/day)")
+    sv.add_argument("--price-per-1000", type=float, default=cost_mod.DEFAULT_PRICE_PER_1000, metavar="USD",
+                    help="USD per 1,000 image requests (Google's list price when written; prices change: "
+                         "check the Street View Static API pricing page). Metadata requests are free")
+    sv.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start if the remaining cost may exceed this (USD)")
+    sv.add_argument("--dry-run", action="store_true", help="print the plan's requests and cost, then stop")
+    sv.add_argument("--workers", type=positive_int, default=8, metavar="N", help="concurrent requests")
+    sv.add_argument("--rate", type=at_least(0), default=20.0, metavar="PER_S", help="max requests per second (0 = unlimited); "
+                    "halved automatically on quota errors")
+    sv.add_argument("--retries", type=int, default=5, metavar="N", help="retries per request (exponential backoff)")
+    sv.add_argument("--backoff", type=float, default=0.5, metavar="S",
+                    help="first retry delay, seconds; doubles each retry (with jitter, at most 30 s)")
+    sv.add_argument("--timeout", type=float, default=20.0, metavar="S", help="per request, seconds")
+    sv.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sv.add_argument("--base-url", help=argparse.SUPPRESS)  # tests: the fake server
+
+    imf = sub.add_parser("imagefolder", help="DIR/<country>/<image> -> manifest (country labels only)",
+                         formatter_class=_Help)
+    imf.add_argument("dir", type=Path, help="folder with one sub-folder per country (ISO code or name)")
+    imf.add_argument("--out", type=Path, required=True, help="manifest CSV to write (or a folder for manifest.csv)")
+    imf.add_argument("--name", default=None, help="manifest 'source' value (default: the folder name)")
+    imf.add_argument("--split", default=None, metavar="F,F,F", help="grouped stratified split, e.g. 0.8,0.1,0.1")
+    imf.add_argument("--seed", type=int, default=0)
+    imf.add_argument("--skip-unknown", action="store_true", help="skip folders that are not countries")
+
+    hf = sub.add_parser("hf", help="stream N samples of a Hugging Face dataset -> images + manifest",
+                        formatter_class=_Help, description=(
+                            "Streams the first N samples (load_dataset(..., streaming=True)): only those are\n"
+                            "downloaded. Works with Parquet and ImageFolder datasets on the Hub or on disk.\n"
+                            "Columns are detected by name (image, latitude/longitude, country or label,\n"
+                            "region/admin1, id); missing country/admin1 come from reverse geocoding."),
+                        epilog=("examples:\n"
+                                "  %(prog)s user/geoguessr-countries --n 5000 --out data/geoguessr\n"
+                                "  %(prog)s ~/datasets/osv5m_parquet --n 20000 --shuffle-buffer 10000 --out data/osv"))
+    hf.add_argument("name", help="Hub dataset id or a local dataset folder (Parquet or ImageFolder)")
+    hf.add_argument("--n", type=int, default=1000, metavar="N", help="samples to import")
+    hf.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for images/ and manifest.csv")
+    hf.add_argument("--hf-split", default="train", help="dataset split to stream")
+    hf.add_argument("--config", default=None, help="dataset configuration name")
+    hf.add_argument("--revision", default=None, help="e.g. refs/convert/parquet for script-based datasets")
+    hf.add_argument("--shuffle-buffer", type=int, default=0, metavar="N", help="shuffle the stream with this buffer (0 = off)")
+    for role in ("image", "lat", "lon", "country", "admin1", "id"):
+        hf.add_argument(f"--{role}-column", default=None, metavar="COL",
+                        help=f"column holding the {role} (auto-detected)")
+    hf.add_argument("--name", dest="source", default=None, help="manifest 'source' value")
+    hf.add_argument("--split", default=None, metavar="F,F,F", help="grouped stratified split, e.g. 0.8,0.1,0.1")
+    hf.add_argument("--seed", type=int, default=0)
+    hf.add_argument("--keep-unknown", action="store_true", help="keep samples whose label is not a country")
+
+    cr = sub.add_parser("crop", help="copy a manifest's images with the bottom watermark band cropped")
+    cr.add_argument("manifest", type=Path)
+    cr.add_argument("--bottom", required=True, help="fraction (0.06) or pixels (24px)")
+    cr.add_argument("--out", type=Path, required=True, help="folder for the cropped copy")
+    return ap
