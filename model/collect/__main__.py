@@ -1,7 +1,8 @@
-"""Command line of the collector: ``python -m model.collect {streetview,imagefolder,hf,crop} ...``."""
+"""Command line of the collector: ``python -m model.collect {streetview,imagefolder,hf,crop}``."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
@@ -23,6 +24,7 @@ def cmd_streetview(a: argparse.Namespace) -> int:
     from model.streetview import StreetViewClient, StreetViewError, get_api_key
 
     from . import plans, regions
+    from .lock import hold
     from .postprocess import parse_bottom
     from .runner import CollectConfig, CollectionError, Collector
 
@@ -57,20 +59,21 @@ def cmd_streetview(a: argparse.Namespace) -> int:
         client = StreetViewClient(get_api_key(key_file=a.key_file), base_url=a.base_url, timeout=a.timeout,
                                   signing_secret=secret)
     col = Collector(cfg, client)
-    est = col.prepare(build, dry_run=a.dry_run)
-    print(est.summary(), flush=True)
     if a.dry_run:
-        print("Dry run: nothing requested.")
+        print(col.prepare(build, dry_run=True).summary() + "\nDry run: nothing requested.", flush=True)
         return 0
-    if a.max_cost is not None and est.cost_usd > a.max_cost:
-        print(f"error: the remaining cost may reach {est.cost_usd:.2f} USD > --max-cost {a.max_cost:.2f}",
-              file=sys.stderr)
-        return EXIT_FATAL
-    try:
-        s = col.run()
-    except (CollectionError, StreetViewError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_FATAL
+    with hold(a.out):  # one writer per folder: a second run stops here, naming the first
+        est = col.prepare(build)
+        print(est.summary(), flush=True)
+        if a.max_cost is not None and est.cost_usd > a.max_cost:
+            print(f"error: the remaining cost may reach {est.cost_usd:.2f} USD > --max-cost {a.max_cost:.2f}",
+                  file=sys.stderr)
+            return EXIT_FATAL
+        try:
+            s = col.run()
+        except (CollectionError, StreetViewError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_FATAL
     print(s.text())
     print(f"Manifest: {s.manifest}")
     if s.fatal:
@@ -98,7 +101,7 @@ def cmd_hf(a: argparse.Namespace) -> int:
     from .huggingface import import_hf
 
     cols = {r: getattr(a, f"{r}_column") for r in ("image", "lat", "lon", "country", "admin1", "id")}
-    with tqdm(total=a.n, unit="img", desc="import") as bar:
+    with tqdm(total=a.n, unit="sample", desc="import") as bar:
         df = import_hf(a.name, a.out, a.n, split=a.hf_split, config=a.config, revision=a.revision, columns=cols,
                        source=a.source, unknown="keep" if a.keep_unknown else "skip",
                        shuffle_buffer=a.shuffle_buffer, seed=a.seed, manifest_split=_split(a.split),
@@ -118,7 +121,10 @@ def cmd_crop(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import lock
+
     a = build_parser().parse_args(argv)
+    lock.COMMAND = "python -m model.collect " + shlex.join(sys.argv[1:] if argv is None else argv)
     # SIGTERM behaves like Ctrl-C: stop cleanly, keep progress (restored when done).
     old = None
     if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
@@ -134,6 +140,7 @@ def _dispatch(a: argparse.Namespace) -> int:
     from model.manifest import ManifestError
     from model.streetview import StreetViewError
 
+    from .lock import FolderBusy
     from .runner import CollectionError
 
     try:
@@ -142,7 +149,7 @@ def _dispatch(a: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, StreetViewError, ManifestError, CollectionError, FileNotFoundError) as e:
+    except (ValueError, StreetViewError, ManifestError, CollectionError, FolderBusy, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FATAL
 

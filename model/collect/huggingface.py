@@ -16,7 +16,8 @@ longitude (``longitude``/``lon``/``lng``), country (``country_code``/``country``
 code, name or a ``ClassLabel``), admin1 (``admin1``/``region``/``state``), id (``id``/``image_id``),
 date (``captured_at``/``date``). Missing country/admin1 labels are filled by offline reverse
 geocoding when coordinates exist. Image bytes are written unchanged (JPEG/PNG), named by a hash of
-the sample id, and existing files are kept, so an interrupted import resumes.
+the sample id, and existing files are kept, so an interrupted import resumes. The folder is locked
+while it is written (:mod:`.lock`).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from model.revgeo import country_name, reverse_geocode
 
 from .groups import group_ids, grouped_split, location_id
 from .journal import atomic_write_bytes
+from .lock import hold
 from .regions import RegionError, to_country_code
 
 CANDIDATES = {
@@ -130,52 +132,57 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
     with an empty code. ``manifest_split``: optional grouped, country-stratified split fractions.
     """
     out = Path(out_dir).expanduser()
-    ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
-                                                       shuffle_buffer=shuffle_buffer, seed=seed)
+    with hold(out):  # one writer per folder
+        ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
+                                                           shuffle_buffer=shuffle_buffer, seed=seed)
+        rows = _import_samples(ds, out, n, name, split, columns, unknown, progress)
+        if not rows:
+            raise HFImportError(f"no usable samples in the first {n} of {name!r}")
+        df = _finish(pd.DataFrame(rows), source or Path(str(name)).name.replace("/", "_"), manifest_split, seed)
+        write_manifest(df, out / "manifest.csv")
+    return df
+
+
+def _import_samples(ds, out: Path, n: int, name: str, split: str, columns, unknown: str, progress) -> list[dict]:
+    """Write the images of the first ``n`` samples; returns the manifest rows."""
     feats = getattr(ds, "features", None) or None
     label_names = None
     rows: list[dict] = []
     cols: dict[str, str | None] | None = None
-    it = iter(ds)
-    for k, sample in enumerate(itertools.islice(it, n)):
+    for k, sample in enumerate(itertools.islice(iter(ds), n), start=1):
+        if progress:
+            progress(k)
         if cols is None:
             cols = find_columns(feats, sample, columns)
             cfeat = feats.get(cols["country"]) if feats and cols["country"] else None
             label_names = getattr(cfeat, "names", None)
-        raw_id = str(sample.get(cols["id"])) if cols["id"] else f"{split}:{k}"
+        raw_id = str(sample.get(cols["id"])) if cols["id"] else f"{split}:{k - 1}"
         loc = location_id(f"{name}|{raw_id}")
-        row: dict[str, Any] = {"location_id": loc, "sample_id": raw_id, "view": 0}
         country = sample.get(cols["country"]) if cols["country"] else None
         if label_names is not None and isinstance(country, int):
             country = label_names[country]
-        row["label"] = "" if country is None else str(country)
+        row: dict[str, Any] = {"location_id": loc, "sample_id": raw_id, "view": 0,
+                               "label": "" if country is None else str(country)}
         try:
             row["country_code"] = to_country_code(country) if country not in (None, "") else ""
         except RegionError:
             if unknown == "skip":
                 continue
             row["country_code"] = ""
+        existing = [p for p in (out / "images").glob(f"{loc}.*") if not p.name.startswith(".")]
+        if existing:
+            row["image"] = existing[0].relative_to(out).as_posix()
+        else:
+            data = _image_bytes(sample[cols["image"]])
+            row["image"] = f"images/{loc}{_ext(data)}"
+            atomic_write_bytes(out / row["image"], data)
         if cols["lat"]:
             row["lat"], row["lon"] = _float(sample.get(cols["lat"])), _float(sample.get(cols["lon"]))
         row["admin1"] = str(sample.get(cols["admin1"]) or "") if cols["admin1"] else ""
         if cols["date"]:
             row["date"] = str(sample.get(cols["date"]) or "")
-        existing = [p for p in (out / "images").glob(f"{loc}.*") if not p.name.startswith(".")]
-        if existing:
-            rel = existing[0].relative_to(out).as_posix()
-        else:
-            data = _image_bytes(sample[cols["image"]])
-            rel = f"images/{loc}{_ext(data)}"
-            atomic_write_bytes(out / rel, data)
-        row["image"] = rel
         rows.append(row)
-        if progress:
-            progress(len(rows))
-    if not rows:
-        raise HFImportError(f"no usable samples in the first {n} of {name!r}")
-    df = _finish(pd.DataFrame(rows), source or Path(str(name)).name.replace("/", "_"), manifest_split, seed)
-    write_manifest(df, out / "manifest.csv")
-    return df
+    return rows
 
 
 def _float(v: Any) -> float:

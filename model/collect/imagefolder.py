@@ -4,6 +4,8 @@
 ``Croatia``, ``united_states``), as in the public GeoGuessr country datasets. Images may sit in
 sub-folders of a label folder. The manifest's image paths are relative to the manifest's folder
 (absolute if it is on another drive); the images are not copied.
+
+The manifest's folder is locked while it is written (:mod:`.lock`).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from model.manifest import COLUMNS, write_manifest
 from model.revgeo import country_name
 
 from .groups import grouped_split, location_id
+from .lock import hold
 from .regions import RegionError, to_country_code
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -67,8 +70,14 @@ def import_imagefolder(root: str | Path, out_manifest: str | Path, *, source: st
     out_manifest = Path(out_manifest).expanduser()
     if out_manifest.suffix.lower() != ".csv":
         out_manifest = out_manifest / "manifest.csv"
-    base = out_manifest.parent.resolve()
     found = scan_imagefolder(root, unknown=unknown)
+    with hold(out_manifest.parent):
+        df = _manifest(found, root, out_manifest.parent.resolve(), source, split, seed)
+        write_manifest(df, out_manifest)
+    return df
+
+
+def _manifest(found: pd.DataFrame, root: Path, base: Path, source: str | None, split, seed: int) -> pd.DataFrame:
     df = pd.DataFrame({
         "image": [_rel(p, base) for p in found["path"]],
         "location_id": [location_id(p.relative_to(root).as_posix()) for p in found["path"]],
@@ -83,7 +92,6 @@ def import_imagefolder(root: str | Path, out_manifest: str | Path, *, source: st
     for c in COLUMNS:
         if c not in df.columns:
             df[c] = ""
-    write_manifest(df, out_manifest)
     return df
 
 

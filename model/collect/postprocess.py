@@ -16,6 +16,7 @@ from PIL import Image
 from model.manifest import read_manifest, resolve_manifest, write_manifest
 
 from .journal import atomic_write_bytes
+from .lock import hold
 
 
 def parse_bottom(spec: str | float | int | None) -> float | int | None:
@@ -58,22 +59,27 @@ def crop_bottom(data: bytes, bottom: float | int, quality: int = 95) -> bytes:
 def crop_manifest(manifest: str | Path, out_dir: str | Path, bottom: float | int) -> Path:
     """Copy every image of a manifest into ``out_dir/images`` with the bottom band cropped, and write
     ``out_dir/manifest.csv`` (same rows, new paths). The sources are never written; re-running with the
-    same ``bottom`` keeps finished outputs (resumable), another ``bottom`` into the same folder is refused.
+    same ``bottom`` keeps finished outputs (resumable), another ``bottom`` into the same folder is refused;
+    one run at a time writes it.
 
     Images under the manifest's folder keep their relative path; others (absolute paths, ``..``) get
     ``images/ext/<hash of the source path>_<name>``, so two sources never share an output file.
     """
     df = read_manifest(manifest)
     out_dir = Path(out_dir)
-    images = (out_dir / "images").resolve()
     if out_dir.resolve() == resolve_manifest(manifest).parent:
         raise ValueError(f"--out {out_dir} is the manifest's own folder: choose a new folder for the cropped copy")
-    stamp = out_dir / "crop.json"
-    if stamp.is_file() and json.loads(stamp.read_text()).get("bottom") != bottom:
-        raise ValueError(f"{out_dir} holds a copy cropped by {json.loads(stamp.read_text()).get('bottom')}; "
-                         f"use another --out for --bottom {bottom}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"bottom": bottom}))
+    with hold(out_dir):
+        stamp = out_dir / "crop.json"
+        if stamp.is_file() and json.loads(stamp.read_text()).get("bottom") != bottom:
+            raise ValueError(f"{out_dir} holds a copy cropped by {json.loads(stamp.read_text()).get('bottom')}; "
+                             f"use another --out for --bottom {bottom}")
+        stamp.write_text(json.dumps({"bottom": bottom}))
+        return _crop_all(df, out_dir, bottom)
+
+
+def _crop_all(df: pd.DataFrame, out_dir: Path, bottom: float | int) -> Path:
+    images = (out_dir / "images").resolve()
     new_paths = []
     for src, rel in zip(df["path"], df["image"]):
         rel_p = Path(rel)

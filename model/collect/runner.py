@@ -4,7 +4,7 @@ A collection folder holds ``collection.json`` (settings, never the key), ``plan.
 ``journal.jsonl`` (append-only progress, see :mod:`.journal`), ``images/<location_id>_<view>.jpg``
 and ``manifest.csv`` (rebuilt from the journal at the end of every run, also after Ctrl-C).
 Running the same command again resumes; settings that change what is collected must match
-(:mod:`.settings`).
+(:mod:`.settings`). One run at a time writes a folder (:mod:`.lock`).
 
 Error handling per request: ZERO_RESULTS / NOT_FOUND -> the point is skipped (recorded);
 OVER_QUERY_LIMIT / HTTP 429 -> the rate is halved and the request retried with exponential backoff,
@@ -29,6 +29,7 @@ from . import cost as cost_mod
 from .collection_manifest import build_manifest
 from .groups import location_id
 from .journal import Journal, atomic_write_bytes, atomic_write_text, clean_temp_files
+from .lock import hold
 from .plans import PlanPoint, read_plan, write_plan
 from .postprocess import crop_bottom
 from .ratelimit import RateLimiter
@@ -192,10 +193,13 @@ class Collector:
         """Collect everything still missing; Ctrl-C stops cleanly. Always rebuilds the manifest."""
         if self.client is None:
             raise CollectionError("no API client: cannot collect (dry run?)")
+        with hold(self.out):
+            return self._run()
+
+    def _run(self) -> RunSummary:
         from tqdm import tqdm
 
         t0 = time.monotonic()
-        self.out.mkdir(parents=True, exist_ok=True)
         clean_temp_files(self.out)
         self.journal = j = Journal(self.out / "journal.jsonl")
         nh = len(self.cfg.headings)

@@ -7,33 +7,17 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from model.collect.journal import Journal
 from model.manifest import read_manifest
-from tests.collect.helpers import KEY, cli, cli_env, popen_cli, run_main
-
-PLAN = ["--countries", "SI", "--per-region", "40", "--seed", "3", "--radius", "1000"]
+from tests.collect.helpers import KEY, cli, cli_env, popen_cli, run_main, sv_args, wait_for_images
 
 
 def args(fake, out: Path, *extra: str) -> list[str]:
-    return ["streetview", *PLAN, "--out", str(out), "--base-url", fake.base_url, "--name", "t",
-            "--workers", "4", "--rate", "0", "--retries", "8", "--backoff", "0.02", "--no-progress", *extra]
-
-
-def image_events(journal: Path) -> int:
-    return journal.read_text(errors="replace").count('"e":"image"') if journal.exists() else 0
-
-
-def wait_for_images(journal: Path, n: int, proc, limit_s: float = 60) -> None:
-    t = time.monotonic()
-    while image_events(journal) < n:
-        assert proc.poll() is None, "collector ended before it could be interrupted"
-        assert time.monotonic() - t < limit_s, "collector too slow"
-        time.sleep(0.005)
+    return sv_args(fake, out, *extra)
 
 
 def snapshot(out: Path) -> tuple[str, dict[str, bytes]]:

@@ -1,0 +1,86 @@
+"""One writer per output folder (real subprocesses)."""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from model.manifest import read_manifest
+from tests.collect.helpers import (KEY, cli, cli_env, hf_dataset, hold_in_subprocess, image_folder, popen_cli,
+                                   run_main, sv_args, wait_for_images)
+from tests.fakes.streetview_server import shared_images
+
+LOCK_NAME = ".collect.lock"  # (model.collect.lock.LOCK_NAME: a literal, so this file also runs on older code)
+
+
+@pytest.fixture(scope="module")
+def jpegs() -> list[Path]:
+    imgs = shared_images()
+    if not imgs:
+        pytest.skip("shared images not available")
+    return imgs[:12]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ------------------------------------------------------------------------------ hole 1: one writer
+def test_second_collector_refused_at_once_and_a_kill_9_leaves_no_blocking_lock(fake, tmp_path, capsys, monkeypatch):
+    fake.settings.delay_s = 0.2  # the first run would take ~10 s: it is still running when the second starts
+    out = tmp_path / "c"
+    first = popen_cli(sv_args(fake, out), env=cli_env(GOOGLE_MAPS_API_KEY=KEY))
+    wait_for_images(out / "journal.jsonl", 8, first)
+    t = time.monotonic()
+    second = cli(sv_args(fake, out), env=cli_env(GOOGLE_MAPS_API_KEY=KEY))
+    assert second.returncode == 2, second.stdout + second.stderr
+    lock_info = (out / LOCK_NAME).read_text()
+    assert time.monotonic() - t < 30 and "Plan:" not in second.stdout  # refused before planning or requesting
+    err = second.stderr
+    assert f"pid {first.pid}" in err and f"host {socket.gethostname()}" in err and "started 20" in err
+    assert "python -m model.collect streetview --countries SI" in err and str(out) in err
+    assert KEY not in err + lock_info and json.loads(lock_info)["pid"] == first.pid
+    assert first.poll() is None  # the first run goes on undisturbed
+
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=30)
+    assert (out / LOCK_NAME).exists()  # a killed run leaves its lock file behind...
+    fake.wait_idle()
+    fake.settings.delay_s = 0
+    monkeypatch.setenv("GOOGLE_MAPS_API_KEY", KEY)
+    code, stdout, err = run_main(sv_args(fake, out), capsys)  # ...which does not block the resume
+    assert code == 0, err
+    assert "Already done" in stdout and not (out / LOCK_NAME).exists()
+    events = [json.loads(x) for x in (out / "journal.jsonl").read_text().splitlines()]
+    views = [(e["pano"], e["view"]) for e in events if e["e"] == "image"]
+    assert len(views) == len(set(views)) == len(read_manifest(out / "manifest.csv"))
+
+
+@pytest.mark.parametrize("command", ["hf", "imagefolder", "crop"])
+def test_importers_refuse_a_folder_another_process_writes(tmp_path, jpegs, capsys, command):
+    src = {"hf": lambda: hf_dataset(tmp_path / "ds", [p.read_bytes() for p in jpegs[:3]]),
+           "imagefolder": lambda: image_folder(tmp_path / "gg", {"HR": 2}, jpegs)}
+    if command == "crop":
+        image_folder(tmp_path / "gg", {"HR": 2}, jpegs)
+        assert run_main(["imagefolder", str(tmp_path / "gg"), "--out", str(tmp_path / "set")], capsys)[0] == 0
+        argv = ["crop", str(tmp_path / "set" / "manifest.csv"), "--bottom", "16px"]
+    elif command == "hf":
+        argv = ["hf", str(src["hf"]()), "--n", "3"]
+    else:
+        argv = ["imagefolder", str(src["imagefolder"]())]
+    out = tmp_path / "out"
+    holder = hold_in_subprocess(out)
+    try:
+        code, _, err = run_main(argv + ["--out", str(out)], capsys)
+        assert code == 2 and f"pid {holder.pid}" in err and "holder-command --out" in err, err
+        assert not (out / "manifest.csv").exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    code, _, err = run_main(argv + ["--out", str(out)], capsys)  # the killed holder's lock is no obstacle
+    assert code == 0, err
+    assert (out / "manifest.csv").exists() and not (out / LOCK_NAME).exists()
