@@ -17,7 +17,8 @@ code, name or a ``ClassLabel``), admin1 (``admin1``/``region``/``state``), id (`
 date (``captured_at``/``date``). Missing country/admin1 labels are filled by offline reverse
 geocoding when coordinates exist. Image bytes are written unchanged (JPEG/PNG), named by a hash of
 the sample id, and existing files are kept, so an interrupted import resumes. The folder is locked
-while it is written (:mod:`.lock`).
+while it is written (:mod:`.lock`) and stamped ``import.json`` (:mod:`.outdir`): another data set's
+folder is refused.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from model.revgeo import country_name, reverse_geocode
 from .groups import group_ids, grouped_split, location_id
 from .journal import atomic_write_bytes
 from .lock import hold
+from .outdir import prepare_import, write_import_stamp
 from .regions import RegionError, to_country_code
 
 CANDIDATES = {
@@ -132,9 +134,14 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
     with an empty code. ``manifest_split``: optional grouped, country-stratified split fractions.
     """
     out = Path(out_dir).expanduser()
-    with hold(out):  # one writer per folder
+    local = Path(str(name)).expanduser()
+    with hold(out):  # one writer; the checks below read the folder under the lock
+        fixed = prepare_import(out, "hf", {
+            "dataset": str(local.resolve()) if local.exists() else str(name), "config": config,
+            "hf_split": split, "revision": revision})
         ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
                                                            shuffle_buffer=shuffle_buffer, seed=seed)
+        write_import_stamp(out, "hf", fixed)
         rows = _import_samples(ds, out, n, name, split, columns, unknown, progress)
         if not rows:
             raise HFImportError(f"no usable samples in the first {n} of {name!r}")

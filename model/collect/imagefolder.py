@@ -5,7 +5,9 @@
 sub-folders of a label folder. The manifest's image paths are relative to the manifest's folder
 (absolute if it is on another drive); the images are not copied.
 
-The manifest's folder is locked while it is written (:mod:`.lock`).
+Written as a folder's ``manifest.csv`` (``--out DIR`` or ``--out DIR/manifest.csv``), the folder is
+locked while it is written (:mod:`.lock`), stamped ``import.json`` and refused if it holds another data
+set (:mod:`.outdir`); a manifest under another name is only locked.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from model.revgeo import country_name
 
 from .groups import grouped_split, location_id
 from .lock import hold
+from .outdir import prepare_import, write_import_stamp
 from .regions import RegionError, to_country_code
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -72,7 +75,13 @@ def import_imagefolder(root: str | Path, out_manifest: str | Path, *, source: st
         out_manifest = out_manifest / "manifest.csv"
     found = scan_imagefolder(root, unknown=unknown)
     with hold(out_manifest.parent):
+        stamped = out_manifest.name == "manifest.csv"
+        fixed = {"dir": str(root)}
+        if stamped:
+            fixed = prepare_import(out_manifest.parent, "imagefolder", fixed)
         df = _manifest(found, root, out_manifest.parent.resolve(), source, split, seed)
+        if stamped:
+            write_import_stamp(out_manifest.parent, "imagefolder", fixed)
         write_manifest(df, out_manifest)
     return df
 

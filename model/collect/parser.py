@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m model.collect", description=(
         "Grow a dataset: sample Google Street View images with your own API key, or import an image "
         "folder or a Hugging Face dataset. Everything writes the project's manifest.csv. One run at a time "
-        "writes a folder."))
+        "writes a folder; a folder holding another data set is refused."))
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     sv = sub.add_parser("streetview", help="collect Street View images (needs a Google API key)",

@@ -15,8 +15,9 @@ from PIL import Image
 
 from model.manifest import read_manifest, resolve_manifest, write_manifest
 
-from .journal import atomic_write_bytes
+from .journal import atomic_write_bytes, atomic_write_text
 from .lock import hold
+from .outdir import check_out
 
 
 def parse_bottom(spec: str | float | int | None) -> float | int | None:
@@ -59,22 +60,26 @@ def crop_bottom(data: bytes, bottom: float | int, quality: int = 95) -> bytes:
 def crop_manifest(manifest: str | Path, out_dir: str | Path, bottom: float | int) -> Path:
     """Copy every image of a manifest into ``out_dir/images`` with the bottom band cropped, and write
     ``out_dir/manifest.csv`` (same rows, new paths). The sources are never written; re-running with the
-    same ``bottom`` keeps finished outputs (resumable), another ``bottom`` into the same folder is refused;
-    one run at a time writes it.
+    same ``bottom`` keeps finished outputs (resumable); another ``bottom`` or another source manifest into
+    the same folder, or a folder holding another data set, is refused; one run at a time writes it.
 
     Images under the manifest's folder keep their relative path; others (absolute paths, ``..``) get
     ``images/ext/<hash of the source path>_<name>``, so two sources never share an output file.
     """
     df = read_manifest(manifest)
     out_dir = Path(out_dir)
-    if out_dir.resolve() == resolve_manifest(manifest).parent:
+    source = str(resolve_manifest(manifest))
+    if out_dir.resolve() == Path(source).parent:
         raise ValueError(f"--out {out_dir} is the manifest's own folder: choose a new folder for the cropped copy")
     with hold(out_dir):
-        stamp = out_dir / "crop.json"
-        if stamp.is_file() and json.loads(stamp.read_text()).get("bottom") != bottom:
-            raise ValueError(f"{out_dir} holds a copy cropped by {json.loads(stamp.read_text()).get('bottom')}; "
+        saved = check_out(out_dir, "crop")
+        if saved is not None and saved.get("bottom") != bottom:
+            raise ValueError(f"{out_dir} holds a copy cropped by {saved.get('bottom')}; "
                              f"use another --out for --bottom {bottom}")
-        stamp.write_text(json.dumps({"bottom": bottom}))
+        if saved is not None and saved.get("source") not in (None, source):
+            raise ValueError(f"{out_dir} holds a cropped copy of {saved['source']}, not of {source}; "
+                             "use another --out")
+        atomic_write_text(out_dir / "crop.json", json.dumps({"bottom": bottom, "source": source}))
         return _crop_all(df, out_dir, bottom)
 
 

@@ -4,7 +4,8 @@ A collection folder holds ``collection.json`` (settings, never the key), ``plan.
 ``journal.jsonl`` (append-only progress, see :mod:`.journal`), ``images/<location_id>_<view>.jpg``
 and ``manifest.csv`` (rebuilt from the journal at the end of every run, also after Ctrl-C).
 Running the same command again resumes; settings that change what is collected must match
-(:mod:`.settings`). One run at a time writes a folder (:mod:`.lock`).
+(:mod:`.settings`). One run at a time writes a folder (:mod:`.lock`), and a folder holding another
+data set is refused (:mod:`.outdir`).
 
 Error handling per request: ZERO_RESULTS / NOT_FOUND -> the point is skipped (recorded);
 OVER_QUERY_LIMIT / HTTP 429 -> the rate is halved and the request retried with exponential backoff,
@@ -30,6 +31,7 @@ from .collection_manifest import build_manifest
 from .groups import location_id
 from .journal import Journal, atomic_write_bytes, atomic_write_text, clean_temp_files
 from .lock import hold
+from .outdir import check_out
 from .plans import PlanPoint, read_plan, write_plan
 from .postprocess import crop_bottom
 from .ratelimit import RateLimiter
@@ -68,10 +70,10 @@ class Collector:
     # ---------------------------------------------------------------- preparation
     def prepare(self, build_plan: Callable[[], list[PlanPoint]], dry_run: bool = False) -> cost_mod.CostEstimate:
         """Load (resume) or build the plan and return the cost of what remains. Writes nothing if
-        ``dry_run``."""
+        ``dry_run``. A folder holding another data set is refused."""
         conf, plan_csv = self.out / "collection.json", self.out / "plan.csv"
-        if conf.exists():
-            saved = json.loads(conf.read_text(encoding="utf-8"))
+        saved = check_out(self.out, "streetview")
+        if saved is not None:
             mine = self.cfg.fixed()
             diff = [k for k in FIXED if saved.get(k) != mine.get(k)]
             if diff:
@@ -79,14 +81,15 @@ class Collector:
                     f"{self.out} holds a collection made with other settings ({', '.join(diff)}: "
                     + "; ".join(f"{k} was {saved.get(k)!r}, now {mine.get(k)!r}" for k in diff)
                     + "). Use the same options to resume, or another --out folder.")
-            self.points = read_plan(plan_csv)
-        else:
-            self.points = build_plan()
-            if not self.points:
-                raise CollectionError("the plan has no points (regions too small or nothing matched)")
-            if not dry_run:
+        # a kill between collection.json and plan.csv: the plan is rebuilt (a pure function of the settings)
+        self.points = read_plan(plan_csv) if saved is not None and plan_csv.exists() else build_plan()
+        if not self.points:
+            raise CollectionError("the plan has no points (regions too small or nothing matched)")
+        if not dry_run:
+            if saved is None:
+                atomic_write_text(conf, json.dumps(self.cfg.fixed(), indent=1))  # the stamp first
+            if not plan_csv.exists():
                 write_plan(self.points, plan_csv)
-                atomic_write_text(conf, json.dumps(self.cfg.fixed(), indent=1))
         state = Journal.read_state(self.out / "journal.jsonl")
         nh = len(self.cfg.headings)
         pending = sum(1 for p in state.panos for v in range(nh)

@@ -1,4 +1,4 @@
-"""One writer per output folder (real subprocesses)."""
+"""One writer per output folder (real subprocesses) and no writing into a folder that holds another data set."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ from tests.collect.helpers import (KEY, cli, cli_env, hf_dataset, hold_in_subpro
 from tests.fakes.streetview_server import shared_images
 
 LOCK_NAME = ".collect.lock"  # (model.collect.lock.LOCK_NAME: a literal, so this file also runs on older code)
+SMALL = ["--countries", "HR", "--per-region", "2", "--headings", "0", "--seed", "1", "--radius", "2000"]
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +85,53 @@ def test_importers_refuse_a_folder_another_process_writes(tmp_path, jpegs, capsy
     code, _, err = run_main(argv + ["--out", str(out)], capsys)  # the killed holder's lock is no obstacle
     assert code == 0, err
     assert (out / "manifest.csv").exists() and not (out / LOCK_NAME).exists()
+
+
+# ------------------------------------------------------------------------------ hole 2: another data set
+def test_streetview_refuses_a_folder_with_another_data_set_or_foreign_files(fake, tmp_path, jpegs, capsys, monkeypatch):
+    monkeypatch.setenv("GOOGLE_MAPS_API_KEY", KEY)
+    hf_out = tmp_path / "osv"
+    assert run_main(["hf", str(hf_dataset(tmp_path / "ds", [p.read_bytes() for p in jpegs[:3]])), "--n", "3",
+                     "--out", str(hf_out)], capsys)[0] == 0
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(jpegs[0].read_bytes())
+    (photos / "notes.txt").write_text("mine")
+    for out, words in ((hf_out, ["a hf data set", "python -m model.collect hf", "another --out"]),
+                       (photos, ["holiday.jpg, notes.txt", "no data set written by this tool", "new or empty"])):
+        before = files(out)
+        code, stdout, err = run_main(sv_args(fake, out, plan=SMALL), capsys)
+        assert code == 2 and all(w in err for w in words), err
+        assert files(out) == before and fake.count() == 0  # nothing written, nothing requested
+        assert run_main(sv_args(fake, out, "--dry-run", plan=SMALL), capsys)[0] == 2  # the estimate says so too
+    code, _, err = run_main(sv_args(fake, tmp_path / "empty", plan=SMALL), capsys)  # an empty folder is fine
+    assert code == 0, err
+
+
+def test_importers_refuse_another_data_set_but_resume_their_own(fake, tmp_path, jpegs, capsys, monkeypatch):
+    monkeypatch.setenv("GOOGLE_MAPS_API_KEY", KEY)
+    sv = tmp_path / "sv"
+    assert run_main(sv_args(fake, sv, plan=SMALL), capsys)[0] == 0
+    ds = hf_dataset(tmp_path / "ds", [p.read_bytes() for p in jpegs[:4]])
+    gg = image_folder(tmp_path / "gg", {"HR": 2, "SI": 1}, jpegs)
+    before = files(sv)
+    for argv in (["hf", str(ds), "--n", "2"], ["imagefolder", str(gg)],
+                 ["crop", str(sv / "manifest.csv"), "--bottom", "8px"]):
+        out = sv if argv[0] != "crop" else tmp_path / "osv"
+        if argv[0] == "crop":
+            assert run_main(["hf", str(ds), "--n", "2", "--out", str(out)], capsys)[0] == 0
+            before_crop = files(out)
+        code, _, err = run_main(argv + ["--out", str(out)], capsys)
+        assert code == 2 and "made by `python -m model.collect" in err and "another --out" in err, err
+        assert files(out) == (before if argv[0] != "crop" else before_crop)
+    # the documented imagefolder form, --out DIR/manifest.csv, is guarded the same way
+    code, _, err = run_main(["imagefolder", str(gg), "--out", str(sv / "manifest.csv")], capsys)
+    assert code == 2 and "streetview data set" in err and files(sv) == before
+    # the same data set again is a resume / re-import, not a refusal
+    assert run_main(["hf", str(ds), "--n", "4", "--out", str(tmp_path / "osv")], capsys)[0] == 0
+    assert len(read_manifest(tmp_path / "osv" / "manifest.csv")) == 4
+    assert run_main(["imagefolder", str(gg), "--out", str(tmp_path / "g")], capsys)[0] == 0
+    assert run_main(["imagefolder", str(gg), "--out", str(tmp_path / "g" / "manifest.csv")], capsys)[0] == 0
+    other = image_folder(tmp_path / "gg2", {"AT": 1}, jpegs)
+    code, _, err = run_main(["imagefolder", str(other), "--out", str(tmp_path / "g")], capsys)
+    assert code == 2 and "other settings" in err and str(gg) in err
