@@ -20,23 +20,18 @@ def _split(spec: str | None):
     return parse_fractions(spec)
 
 
-def cmd_streetview(a: argparse.Namespace) -> int:
-    from model.streetview import StreetViewClient, StreetViewError, get_api_key
-
+def _plan(a: argparse.Namespace):
+    """The sampling plan's recorded spec and a function that builds it."""
     from . import plans, regions
-    from .lock import hold
-    from .postprocess import parse_bottom
-    from .runner import CollectConfig, CollectionError, Collector
 
     for opt in ("countries", "regions", "grid"):
         if getattr(a, opt) is not None and not getattr(a, opt).strip(" ,"):
             raise ValueError(f"--{opt} is empty: give countries as ISO codes or names, comma-separated")
-    if a.countries:
-        spec = {"kind": "countries", "countries": regions.parse_countries(a.countries), "per_region": a.per_region}
-        build = lambda: plans.countries_plan(spec["countries"], a.per_region, a.seed)  # noqa: E731
-    elif a.regions:
-        spec = {"kind": "admin1", "countries": regions.parse_countries(a.regions), "per_region": a.per_region}
-        build = lambda: plans.admin1_plan(spec["countries"], a.per_region, a.seed)  # noqa: E731
+    if a.countries or a.regions:
+        spec = {"kind": "countries" if a.countries else "admin1",
+                "countries": regions.parse_countries(a.countries or a.regions), "per_region": a.per_region}
+        fn = plans.countries_plan if a.countries else plans.admin1_plan
+        build = lambda: fn(spec["countries"], a.per_region, a.seed)  # noqa: E731
     elif a.grid:
         cell = {"grid_deg": a.grid_deg} if a.grid_deg else {"h3_res": a.h3_res if a.h3_res is not None
                                                             else plans.h3_res_for(a.cell_km)}
@@ -48,26 +43,39 @@ def cmd_streetview(a: argparse.Namespace) -> int:
         spec = {"kind": "world", "n": a.world}
         build = lambda: plans.world_plan(a.world, a.seed)  # noqa: E731
     spec["seed"] = a.seed
+    return spec, build
+
+
+def cmd_streetview(a: argparse.Namespace) -> int:
+    from model.streetview import StreetViewClient, StreetViewError, get_api_key
+
+    from .lock import hold
+    from .postprocess import parse_bottom
+    from .runner import CollectConfig, CollectionError, Collector
+    from .settings import read_signing_secret
+
+    # Every check first: a refused run writes nothing, so the corrected command is not a "settings mismatch".
+    spec, build = _plan(a)
     cfg = CollectConfig(out=a.out, plan=spec, headings=a.headings, size=a.size, fov=a.fov, pitch=a.pitch,
                         radius=a.radius, api_source=a.api_source, crop_bottom=parse_bottom(a.crop_bottom),
                         dataset_name=a.name, split=_split(a.split), seed=a.seed, workers=a.workers,
                         rate=a.rate, retries=a.retries, backoff=a.backoff, timeout=a.timeout, price_per_1000=a.price_per_1000,
                         progress=not a.no_progress)
-    client = None
-    if not a.dry_run:  # fail on a missing key before any work
-        secret = get_api_key(key_file=a.signing_secret_file, env_vars=()) if a.signing_secret_file else None
-        client = StreetViewClient(get_api_key(key_file=a.key_file), base_url=a.base_url, timeout=a.timeout,
-                                  signing_secret=secret)
-    col = Collector(cfg, client)
+    cfg.validate()
     if a.dry_run:
-        print(col.prepare(build, dry_run=True).summary() + "\nDry run: nothing requested.", flush=True)
+        est = Collector(cfg).prepare(build)
+        print(est.summary() + "\nDry run: nothing requested.", flush=True)
         return 0
+    secret = read_signing_secret(a.signing_secret_file) if a.signing_secret_file else None
+    client = StreetViewClient(get_api_key(key_file=a.key_file), base_url=a.base_url, timeout=a.timeout,
+                              signing_secret=secret)
     with hold(a.out):  # one writer per folder: a second run stops here, naming the first
+        col = Collector(cfg, client)
         est = col.prepare(build)
         print(est.summary(), flush=True)
         if a.max_cost is not None and est.cost_usd > a.max_cost:
-            print(f"error: the remaining cost may reach {est.cost_usd:.2f} USD > --max-cost {a.max_cost:.2f}",
-                  file=sys.stderr)
+            print(f"error: the remaining cost may reach {est.cost_usd:.2f} USD > --max-cost {a.max_cost:.2f}; "
+                  "nothing was requested or written", file=sys.stderr)
             return EXIT_FATAL
         try:
             s = col.run()

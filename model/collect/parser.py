@@ -62,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--grid", metavar="LIST", help="countries covered by a grid of cells, --per-cell "
                       "points in each cell")
     plan.add_argument("--world", type=int, metavar="N", help="N random land points worldwide")
-    sv.add_argument("--per-region", type=int, default=50, metavar="N", help="points per country/region")
-    sv.add_argument("--per-cell", type=int, default=1, metavar="N", help="points per grid cell")
+    sv.add_argument("--per-region", type=positive_int, default=50, metavar="N", help="points per country/region")
+    sv.add_argument("--per-cell", type=positive_int, default=1, metavar="N", help="points per grid cell")
     sv.add_argument("--cell-km", type=positive, default=25.0, metavar="KM", help="grid: H3 hexagon edge, km (nearest resolution)")
     sv.add_argument("--h3-res", type=int, choices=range(0, 16), metavar="RES", help="grid: H3 resolution (overrides --cell-km)")
     sv.add_argument("--grid-deg", type=float, metavar="DEG", help="grid: square lat/lon cells of this many degrees instead of H3")
@@ -84,18 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--key-file", type=Path, metavar="PATH", help="file whose first line is the API key (else the "
                     "GOOGLE_MAPS_API_KEY / GSV_API_KEY / GOOGLE_API_KEY environment variable)")
     sv.add_argument("--signing-secret-file", type=Path, metavar="PATH", help="URL-signing secret (needed past 25,000 requests/day)")
-    sv.add_argument("--price-per-1000", type=float, default=cost_mod.DEFAULT_PRICE_PER_1000, metavar="USD",
+    sv.add_argument("--price-per-1000", type=at_least(0), default=cost_mod.DEFAULT_PRICE_PER_1000, metavar="USD",
                     help="USD per 1,000 image requests (Google's list price when written; prices change: "
                          "check the Street View Static API pricing page). Metadata requests are free")
-    sv.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start if the remaining cost may exceed this (USD)")
+    sv.add_argument("--max-cost", type=at_least(0), metavar="USD", help="refuse to start if the remaining cost may exceed this (USD)")
     sv.add_argument("--dry-run", action="store_true", help="print the plan's requests and cost, then stop")
     sv.add_argument("--workers", type=positive_int, default=8, metavar="N", help="concurrent requests")
     sv.add_argument("--rate", type=at_least(0), default=20.0, metavar="PER_S", help="max requests per second (0 = unlimited); "
                     "halved automatically on quota errors")
-    sv.add_argument("--retries", type=int, default=5, metavar="N", help="retries per request (exponential backoff)")
-    sv.add_argument("--backoff", type=float, default=0.5, metavar="S",
+    sv.add_argument("--retries", type=at_least(0, int), default=5, metavar="N", help="retries per request (exponential backoff)")
+    sv.add_argument("--backoff", type=at_least(0), default=0.5, metavar="S",
                     help="first retry delay, seconds; doubles each retry (with jitter, at most 30 s)")
-    sv.add_argument("--timeout", type=float, default=20.0, metavar="S", help="per request, seconds")
+    sv.add_argument("--timeout", type=positive, default=20.0, metavar="S", help="per request, seconds")
     sv.add_argument("--no-progress", action="store_true", help="no progress bar")
     sv.add_argument("--base-url", help=argparse.SUPPRESS)  # tests: the fake server
 
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "  %(prog)s user/geoguessr-countries --n 5000 --out data/geoguessr\n"
                                 "  %(prog)s ~/datasets/osv5m_parquet --n 20000 --shuffle-buffer 10000 --out data/osv"))
     hf.add_argument("name", help="Hub dataset id or a local dataset folder (Parquet or ImageFolder)")
-    hf.add_argument("--n", type=int, default=1000, metavar="N", help="samples to import")
+    hf.add_argument("--n", type=positive_int, default=1000, metavar="N", help="samples to import")
     hf.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for images/ and manifest.csv")
     hf.add_argument("--hf-split", default="train", help="dataset split to stream")
     hf.add_argument("--config", default=None, help="dataset configuration name")

@@ -5,7 +5,7 @@ A collection folder holds ``collection.json`` (settings, never the key), ``plan.
 and ``manifest.csv`` (rebuilt from the journal at the end of every run, also after Ctrl-C).
 Running the same command again resumes; settings that change what is collected must match
 (:mod:`.settings`). One run at a time writes a folder (:mod:`.lock`), and a folder holding another
-data set is refused (:mod:`.outdir`).
+data set is refused (:mod:`.outdir`). Nothing is written before every setting has been checked.
 
 Error handling per request: ZERO_RESULTS / NOT_FOUND -> the point is skipped (recorded);
 OVER_QUERY_LIMIT / HTTP 429 -> the rate is halved and the request retried with exponential backoff,
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from model.streetview import (InvalidRequest, NoCoverage, NotFound, QuotaExceeded, RequestDenied,
-                              StreetViewClient, StreetViewError, parse_size, retry_call)
+                              StreetViewClient, StreetViewError, retry_call)
 
 from . import cost as cost_mod
 from .collection_manifest import build_manifest
@@ -65,31 +65,20 @@ class Collector:
         self._stop = False
         self._halt = threading.Event()  # set on Ctrl-C or a fatal error: ends backoff waits at once
         self._lock = threading.Lock()
-        parse_size(cfg.size)
+        self._new = True  # no collection.json yet: run() writes it
+        cfg.validate()
 
     # ---------------------------------------------------------------- preparation
     def prepare(self, build_plan: Callable[[], list[PlanPoint]], dry_run: bool = False) -> cost_mod.CostEstimate:
-        """Load (resume) or build the plan and return the cost of what remains. Writes nothing if
-        ``dry_run``. A folder holding another data set is refused."""
-        conf, plan_csv = self.out / "collection.json", self.out / "plan.csv"
-        saved = check_out(self.out, "streetview")
-        if saved is not None:
-            mine = self.cfg.fixed()
-            diff = [k for k in FIXED if saved.get(k) != mine.get(k)]
-            if diff:
-                raise CollectionError(
-                    f"{self.out} holds a collection made with other settings ({', '.join(diff)}: "
-                    + "; ".join(f"{k} was {saved.get(k)!r}, now {mine.get(k)!r}" for k in diff)
-                    + "). Use the same options to resume, or another --out folder.")
+        """Load (resume) or build the plan and return the cost of what remains. Writes nothing (``run``
+        records the settings and the plan), so a refused run (cost limit, bad option) leaves no trace;
+        ``dry_run`` is accepted for compatibility."""
+        self._check_saved()
+        plan_csv = self.out / "plan.csv"
         # a kill between collection.json and plan.csv: the plan is rebuilt (a pure function of the settings)
-        self.points = read_plan(plan_csv) if saved is not None and plan_csv.exists() else build_plan()
+        self.points = read_plan(plan_csv) if not self._new and plan_csv.exists() else build_plan()
         if not self.points:
             raise CollectionError("the plan has no points (regions too small or nothing matched)")
-        if not dry_run:
-            if saved is None:
-                atomic_write_text(conf, json.dumps(self.cfg.fixed(), indent=1))  # the stamp first
-            if not plan_csv.exists():
-                write_plan(self.points, plan_csv)
         state = Journal.read_state(self.out / "journal.jsonl")
         nh = len(self.cfg.headings)
         pending = sum(1 for p in state.panos for v in range(nh)
@@ -97,6 +86,30 @@ class Collector:
         return cost_mod.estimate(len(self.points), nh, points_done=sum(p.point_id in state.points for p in self.points),
                                  panos_pending_images=pending, images_done=len(state.images),
                                  price_per_1000=self.cfg.price_per_1000)
+
+    def _check_saved(self) -> None:
+        """Compare with the recorded settings (a folder of another data set is refused)."""
+        saved = check_out(self.out, "streetview")
+        self._new = saved is None
+        if saved is None:
+            return
+        mine = self.cfg.fixed()
+        diff = [k for k in FIXED if saved.get(k) != mine.get(k)]
+        if diff:
+            raise CollectionError(
+                f"{self.out} holds a collection made with other settings ({', '.join(diff)}: "
+                + "; ".join(f"{k} was {saved.get(k)!r}, now {mine.get(k)!r}" for k in diff)
+                + "). Use the same options to resume, or another --out folder.")
+
+    def _save(self) -> None:
+        """Record the settings (first) and the plan, before any request; called under the folder lock."""
+        if self._new:  # check again under the lock: another run may have written the folder since prepare()
+            self._check_saved()
+        if self._new:
+            atomic_write_text(self.out / "collection.json", json.dumps(self.cfg.fixed(), indent=1))
+        if not (self.out / "plan.csv").exists():
+            write_plan(self.points, self.out / "plan.csv")
+        self._new = False
 
     # ---------------------------------------------------------------- requests
     def _request(self, what: str, fn: Callable):
@@ -197,6 +210,7 @@ class Collector:
         if self.client is None:
             raise CollectionError("no API client: cannot collect (dry run?)")
         with hold(self.out):
+            self._save()
             return self._run()
 
     def _run(self) -> RunSummary:

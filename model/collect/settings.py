@@ -1,13 +1,20 @@
-"""Settings of a Street View collection.
+"""Settings of a Street View collection: what they are and their checks.
 
 The *fixed* settings (``FIXED``) decide what a collection holds; they are recorded in
-``collection.json`` and a resumed run must use the same ones.
+``collection.json`` and a resumed run must use the same ones. Every check here runs before anything
+is written, so a refused run leaves nothing that would make the corrected command fail.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from model.streetview import parse_size
 
 from . import cost as cost_mod
 
@@ -43,3 +50,58 @@ class CollectConfig:
     def fixed(self) -> dict:
         d = asdict(self)
         return json.loads(json.dumps({k: d[k] for k in FIXED}))
+
+    def validate(self) -> None:
+        """Raise ValueError naming the option for any setting the API or the collector cannot use."""
+        parse_size(self.size)
+        checks = [
+            (bool(self.headings) and all(0 <= float(x) < 360 for x in self.headings),
+             f"--headings {self.headings}: one or more degrees in 0..360"),
+            (_finite(self.fov) and 10 <= self.fov <= 120, f"--fov {self.fov}: the field of view must be 10..120 degrees"),
+            (_finite(self.pitch) and -90 <= self.pitch <= 90, f"--pitch {self.pitch}: the pitch must be -90..90 degrees"),
+            (float(self.radius).is_integer() and 1 <= self.radius <= 1_000_000,
+             f"--radius {self.radius}: a whole number of metres from 1 to 1,000,000"),
+            (self.api_source in ("outdoor", "default"), f"--api-source {self.api_source!r}: outdoor or default"),
+            (self.split is None or (len(self.split) == 3 and min(self.split) >= 0 and sum(self.split) > 0),
+             f"--split {self.split}: three non-negative fractions like 0.8,0.1,0.1"),
+            (int(self.workers) >= 1, f"--workers {self.workers}: at least 1"),
+            (_finite(self.rate) and self.rate >= 0, f"--rate {self.rate}: 0 (unlimited) or more"),
+            (int(self.retries) >= 0, f"--retries {self.retries}: 0 or more"),
+            (_finite(self.backoff) and self.backoff >= 0, f"--backoff {self.backoff}: 0 or more seconds"),
+            (_finite(self.timeout) and self.timeout > 0, f"--timeout {self.timeout}: more than 0 seconds"),
+            (_finite(self.price_per_1000) and self.price_per_1000 >= 0, f"--price-per-1000 {self.price_per_1000}: 0 or more"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        self.radius = int(self.radius)
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def read_signing_secret(path: str | Path) -> str:
+    """The URL-signing secret from the first line of ``path``, checked before anything is written: the
+    file must be readable and the secret URL-safe base64 (as Google issues it). Messages never quote it."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or type(e).__name__
+        raise ValueError(f"--signing-secret-file {p}: cannot be read ({why})") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if not lines:
+        raise ValueError(f"--signing-secret-file {p}: the file is empty")
+    secret = lines[0]
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{8,}={0,2}", secret):
+        raise ValueError(f"--signing-secret-file {p}: its first line is not a URL-signing secret (URL-safe "
+                         "base64, as shown in the Google Cloud console)")
+    try:
+        base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError(f"--signing-secret-file {p}: its first line does not decode as base64") from None
+    return secret

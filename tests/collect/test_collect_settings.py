@@ -1,0 +1,63 @@
+"""Settings: every check before anything is written (hole 5)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.manifest import read_manifest
+from tests.collect.helpers import KEY, run_main, sv_args
+
+SMALL = ["--countries", "HR", "--per-region", "2", "--headings", "0", "--seed", "1", "--radius", "2000"]
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch):
+    monkeypatch.setenv("GOOGLE_MAPS_API_KEY", KEY)
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) if folder.exists() else []
+
+
+# ------------------------------------------------------------------------------ hole 5: check, then write
+@pytest.mark.parametrize("bad, good, words", [
+    (["--fov", "200"], ["--fov", "90"], "--fov 200"),
+    (["--pitch", "-100"], ["--pitch", "-10"], "--pitch -100"),
+    (["--radius", "0"], ["--radius", "2000"], "--radius 0"),
+])
+def test_a_bad_setting_is_refused_before_anything_is_written(fake, tmp_path, capsys, bad, good, words):
+    out = tmp_path / "c"
+    code, _, err = run_main(sv_args(fake, out, *bad, plan=SMALL), capsys)
+    assert code == 2 and tree(out) == [] and fake.count() == 0  # no collection.json, no request
+    assert words in err and "Traceback" not in err, err
+    code, _, err = run_main(sv_args(fake, out, *good, plan=SMALL), capsys)  # the corrected command just works
+    assert code == 0, err
+    assert "other settings" not in err and len(read_manifest(out / "manifest.csv")) >= 1
+
+
+def test_an_unusable_signing_secret_file_is_refused_before_anything_is_written(fake, tmp_path, capsys):
+    out = tmp_path / "c"
+    bad = tmp_path / "secret.txt"
+    bad.write_text("my secret is: hunter2!\n")  # not URL-safe base64: every signed request would be denied
+    for path, words in ((bad, "not a URL-signing secret"), (tmp_path, "cannot be read"),
+                        (tmp_path / "none.txt", "cannot be read")):
+        code, stdout, err = run_main(sv_args(fake, out, "--signing-secret-file", str(path), plan=SMALL), capsys)
+        assert code == 2 and tree(out) == [] and fake.count() == 0
+        assert f"--signing-secret-file {path}" in err and words in err and "hunter2" not in stdout + err, err
+    good = tmp_path / "good.txt"
+    good.write_text("vNIXE0xscrmjlyV-12Nj_BvUPaw=\n")
+    code, _, err = run_main(sv_args(fake, out, "--signing-secret-file", str(good), plan=SMALL), capsys)
+    assert code == 0, err
+    assert all("signature" in r.params for r in fake.requests)
+
+
+def test_a_max_cost_refusal_writes_nothing_and_a_smaller_plan_then_runs(fake, tmp_path, capsys):
+    out = tmp_path / "c"
+    code, stdout, err = run_main(sv_args(fake, out, "--max-cost", "0.01"), capsys)  # 40 points x 4 = 1.12 USD
+    assert code == 2 and "> --max-cost 0.01" in err and "Plan: 40 points" in stdout
+    assert tree(out) == [] and fake.count() == 0
+    code, _, err = run_main(sv_args(fake, out, "--max-cost", "0.01", plan=SMALL), capsys)  # 2 images: 0.014 USD
+    assert code == 2 and tree(out) == []
+    code, _, err = run_main(sv_args(fake, out, "--max-cost", "0.02", plan=SMALL), capsys)
+    assert code == 0, err
