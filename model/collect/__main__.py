@@ -21,7 +21,8 @@ def _split(spec: str | None):
 
 
 def _plan(a: argparse.Namespace):
-    """The sampling plan's recorded spec and a function that builds it."""
+    """The sampling plan's recorded spec and a function that builds it (countries sorted: "SI,HR" is
+    "HR,SI")."""
     from . import plans, regions
 
     for opt in ("countries", "regions", "grid"):
@@ -29,13 +30,13 @@ def _plan(a: argparse.Namespace):
             raise ValueError(f"--{opt} is empty: give countries as ISO codes or names, comma-separated")
     if a.countries or a.regions:
         spec = {"kind": "countries" if a.countries else "admin1",
-                "countries": regions.parse_countries(a.countries or a.regions), "per_region": a.per_region}
+                "countries": sorted(regions.parse_countries(a.countries or a.regions)), "per_region": a.per_region}
         fn = plans.countries_plan if a.countries else plans.admin1_plan
         build = lambda: fn(spec["countries"], a.per_region, a.seed)  # noqa: E731
     elif a.grid:
         cell = {"grid_deg": a.grid_deg} if a.grid_deg else {"h3_res": a.h3_res if a.h3_res is not None
                                                             else plans.h3_res_for(a.cell_km)}
-        spec = {"kind": "grid", "countries": regions.parse_countries(a.grid), "per_cell": a.per_cell, **cell}
+        spec = {"kind": "grid", "countries": sorted(regions.parse_countries(a.grid)), "per_cell": a.per_cell, **cell}
         build = lambda: plans.grid_plan(spec["countries"], a.per_cell, a.seed, **cell)  # noqa: E731
     else:
         if a.world <= 0:

@@ -131,14 +131,16 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
     """Stream the first ``n`` samples of a dataset into ``out_dir/images`` + ``out_dir/manifest.csv``.
 
     ``unknown``: samples whose country label is not a country are ``"skip"``-ped or ``"keep"``-t
-    with an empty code. ``manifest_split``: optional grouped, country-stratified split fractions.
+    with an empty code. ``manifest_split``: grouped, country-stratified split fractions, a fixed
+    setting of the folder (None: as recorded, if any).
     """
     out = Path(out_dir).expanduser()
     local = Path(str(name)).expanduser()
     with hold(out):  # one writer; the checks below read the folder under the lock
         fixed = prepare_import(out, "hf", {
             "dataset": str(local.resolve()) if local.exists() else str(name), "config": config,
-            "hf_split": split, "revision": revision})
+            "hf_split": split, "revision": revision, "split": list(manifest_split) if manifest_split else None})
+        manifest_split = tuple(fixed["split"]) if fixed["split"] else None
         ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
                                                            shuffle_buffer=shuffle_buffer, seed=seed)
         write_import_stamp(out, "hf", fixed)

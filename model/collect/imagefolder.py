@@ -67,7 +67,8 @@ def import_imagefolder(root: str | Path, out_manifest: str | Path, *, source: st
     """Write a manifest for an ImageFolder tree and return it (see module doc).
 
     ``location_id`` is derived from the image's path below ``root`` (each image its own location
-    and group); ``split``: optional grouped, country-stratified fractions, e.g. (0.8, 0.1, 0.1).
+    and group); ``split``: optional grouped, country-stratified fractions, e.g. (0.8, 0.1, 0.1), a
+    fixed setting of the folder (None: as recorded, if any).
     """
     root = Path(root).expanduser().resolve()
     out_manifest = Path(out_manifest).expanduser()
@@ -76,9 +77,10 @@ def import_imagefolder(root: str | Path, out_manifest: str | Path, *, source: st
     found = scan_imagefolder(root, unknown=unknown)
     with hold(out_manifest.parent):
         stamped = out_manifest.name == "manifest.csv"
-        fixed = {"dir": str(root)}
+        fixed = {"dir": str(root), "split": list(split) if split else None}
         if stamped:
             fixed = prepare_import(out_manifest.parent, "imagefolder", fixed)
+            split = tuple(fixed["split"]) if fixed["split"] else None
         df = _manifest(found, root, out_manifest.parent.resolve(), source, split, seed)
         if stamped:
             write_import_stamp(out_manifest.parent, "imagefolder", fixed)

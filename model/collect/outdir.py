@@ -107,10 +107,17 @@ def write_import_stamp(folder: Path, collector: str, settings: dict[str, Any]) -
                       json.dumps({"collector": collector, "settings": settings}, indent=1, ensure_ascii=False))
 
 
-def prepare_import(folder: Path, collector: str, settings: dict[str, Any]) -> dict[str, Any]:
+def prepare_import(folder: Path, collector: str, settings: dict[str, Any],
+                   adopt: tuple[str, ...] = ("split",)) -> dict[str, Any]:
     """For importers: check the folder (:func:`check_out`), refuse changed fixed settings, and return
-    the settings to record. Writes nothing."""
+    the settings to use. A setting of ``adopt`` left None takes the recorded value, and one given where
+    none was recorded is added (never changed). Writes nothing."""
     saved = check_out(folder, collector)
+    settings = dict(settings)
     if saved is not None:
-        refuse_changed(folder, collector, saved, settings)
-    return dict(settings)
+        for k in adopt:
+            if settings.get(k) is None and saved.get(k) is not None:
+                settings[k] = saved[k]
+        refuse_changed(folder, collector, {k: v for k, v in saved.items() if not (k in adopt and v is None)},
+                       settings)
+    return settings

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="crop the bottom watermark band: fraction (0.06) or pixels (24px)")
     sv.add_argument("--name", default="", metavar="NAME", help="manifest 'source' value (default gsv_<folder name>)")
     sv.add_argument("--split", default=None, metavar="F,F,F",
-                    help="write a grouped, country-stratified train/val/test split, e.g. 0.8,0.1,0.1")
+                    help="write a grouped, country-stratified train/val/test split, e.g. 0.8,0.1,0.1; recorded "
+                         "with the collection (a re-run without --split keeps it)")
     sv.add_argument("--key-file", type=Path, metavar="PATH", help="file whose first line is the API key (else the "
                     "GOOGLE_MAPS_API_KEY / GSV_API_KEY / GOOGLE_API_KEY environment variable)")
     sv.add_argument("--signing-secret-file", type=Path, metavar="PATH", help="URL-signing secret (needed past 25,000 requests/day)")

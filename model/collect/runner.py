@@ -35,7 +35,7 @@ from .outdir import check_out
 from .plans import PlanPoint, read_plan, write_plan
 from .postprocess import crop_bottom
 from .ratelimit import RateLimiter
-from .settings import FIXED, CollectConfig
+from .settings import FIXED, CollectConfig, differences, normalise
 from .summary import RunSummary
 
 __all__ = ["CollectConfig", "CollectionError", "Collector", "FIXED", "RunSummary"]
@@ -65,7 +65,8 @@ class Collector:
         self._stop = False
         self._halt = threading.Event()  # set on Ctrl-C or a fatal error: ends backoff waits at once
         self._lock = threading.Lock()
-        self._new = True  # no collection.json yet: run() writes it
+        self._new = True      # no collection.json yet: run() writes it
+        self._record = False  # collection.json to be rewritten (a split added, or written by an older version)
         cfg.validate()
 
     # ---------------------------------------------------------------- preparation
@@ -88,24 +89,28 @@ class Collector:
                                  price_per_1000=self.cfg.price_per_1000)
 
     def _check_saved(self) -> None:
-        """Compare with the recorded settings (a folder of another data set is refused)."""
+        """Compare with the recorded settings (a folder of another data set is refused). ``--split`` left
+        out takes the recorded split; a split given where none was recorded is added, never changed."""
         saved = check_out(self.out, "streetview")
         self._new = saved is None
         if saved is None:
             return
-        mine = self.cfg.fixed()
-        diff = [k for k in FIXED if saved.get(k) != mine.get(k)]
+        if self.cfg.split is None and saved.get("split"):
+            self.cfg.split = tuple(saved["split"])
+        old, mine = normalise(saved), self.cfg.fixed()
+        diff = [k for k in differences(saved, mine) if not (k == "split" and old.get("split") is None)]
         if diff:
             raise CollectionError(
                 f"{self.out} holds a collection made with other settings ({', '.join(diff)}: "
-                + "; ".join(f"{k} was {saved.get(k)!r}, now {mine.get(k)!r}" for k in diff)
+                + "; ".join(f"{k} was {json.dumps(old.get(k))}, now {json.dumps(mine.get(k))}" for k in diff)
                 + "). Use the same options to resume, or another --out folder.")
+        self._record = old != mine
 
     def _save(self) -> None:
         """Record the settings (first) and the plan, before any request; called under the folder lock."""
         if self._new:  # check again under the lock: another run may have written the folder since prepare()
             self._check_saved()
-        if self._new:
+        if self._new or self._record:
             atomic_write_text(self.out / "collection.json", json.dumps(self.cfg.fixed(), indent=1))
         if not (self.out / "plan.csv").exists():
             write_plan(self.points, self.out / "plan.csv")

@@ -1,8 +1,10 @@
-"""Settings of a Street View collection: what they are and their checks.
+"""Settings of a Street View collection: what they are, their checks, and how two of them compare.
 
 The *fixed* settings (``FIXED``) decide what a collection holds; they are recorded in
-``collection.json`` and a resumed run must use the same ones. Every check here runs before anything
-is written, so a refused run leaves nothing that would make the corrected command fail.
+``collection.json`` and a resumed run must use the same ones. They are compared after normalising
+(``640X640`` is ``640x640``, ``SI,HR`` is ``HR,SI``, ``90`` is ``90.0``), and a fixed setting that a
+re-run leaves out (``--split``) keeps its recorded value. Every check here runs before anything is
+written, so a refused run leaves nothing that would make the corrected command fail.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from model.streetview import parse_size
 from . import cost as cost_mod
 
 # settings that decide what is collected: a resumed run must use the same ones
-FIXED = ("plan", "headings", "size", "fov", "pitch", "radius", "api_source", "crop_bottom")
+FIXED = ("plan", "headings", "size", "fov", "pitch", "radius", "api_source", "crop_bottom", "split")
 
 
 @dataclass
@@ -36,7 +38,7 @@ class CollectConfig:
     api_source: str = "outdoor"                        # API "source": outdoor | default
     crop_bottom: float | int | None = None             # see postprocess.parse_bottom
     dataset_name: str = ""                             # manifest "source" column (default gsv_<folder>)
-    split: tuple[float, float, float] | None = None    # grouped stratified split fractions
+    split: tuple[float, float, float] | None = None    # grouped stratified split fractions (None: as recorded)
     seed: int = 0
     # run-time only (may change between runs)
     workers: int = 8
@@ -49,11 +51,12 @@ class CollectConfig:
 
     def fixed(self) -> dict:
         d = asdict(self)
-        return json.loads(json.dumps({k: d[k] for k in FIXED}))
+        return normalise({k: d[k] for k in FIXED})
 
     def validate(self) -> None:
         """Raise ValueError naming the option for any setting the API or the collector cannot use."""
-        parse_size(self.size)
+        w, h = parse_size(self.size)
+        self.size = f"{w}x{h}"
         checks = [
             (bool(self.headings) and all(0 <= float(x) < 360 for x in self.headings),
              f"--headings {self.headings}: one or more degrees in 0..360"),
@@ -82,6 +85,40 @@ def _finite(v) -> bool:
         return math.isfinite(float(v))
     except (TypeError, ValueError):
         return False
+
+
+def _num(v):
+    f = float(v)
+    return int(f) if f.is_integer() else f
+
+
+def normalise(fixed: dict) -> dict:
+    """Fixed settings in one canonical form (JSON types), so that equal settings compare equal."""
+    d = json.loads(json.dumps(fixed))
+    if d.get("size"):
+        try:
+            d["size"] = "%dx%d" % parse_size(d["size"])
+        except ValueError:
+            pass
+    plan = d.get("plan")
+    if isinstance(plan, dict) and isinstance(plan.get("countries"), list):
+        plan["countries"] = sorted({str(c).strip().upper() for c in plan["countries"]})
+    if isinstance(d.get("headings"), list):
+        d["headings"] = [_num(x) for x in d["headings"]]
+    for k in ("fov", "pitch", "radius", "crop_bottom"):
+        if d.get(k) is not None:
+            d[k] = _num(d[k])
+    if d.get("split") is not None:
+        s = [float(x) for x in d["split"]]
+        d["split"] = [round(x / sum(s), 6) for x in s]
+    return d
+
+
+def differences(saved: dict, mine: dict) -> list[str]:
+    """Fixed settings where two collections differ (after :func:`normalise`). A key that ``saved``
+    lacks (written by an older version) is not compared."""
+    a, b = normalise({k: saved[k] for k in FIXED if k in saved}), normalise(mine)
+    return [k for k in FIXED if k in a and a[k] != b.get(k)]
 
 
 def read_signing_secret(path: str | Path) -> str:

@@ -1,4 +1,4 @@
-"""Settings: every check before anything is written (hole 5)."""
+"""Settings: every check before anything is written (hole 5); --split recorded and settings normalised (hole 6)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from model.manifest import read_manifest
-from tests.collect.helpers import KEY, run_main, sv_args
+from tests.collect.helpers import KEY, hf_dataset, run_main, sv_args
+from tests.fakes.streetview_server import shared_images
 
 SMALL = ["--countries", "HR", "--per-region", "2", "--headings", "0", "--seed", "1", "--radius", "2000"]
 
@@ -61,3 +62,51 @@ def test_a_max_cost_refusal_writes_nothing_and_a_smaller_plan_then_runs(fake, tm
     assert code == 2 and tree(out) == []
     code, _, err = run_main(sv_args(fake, out, "--max-cost", "0.02", plan=SMALL), capsys)
     assert code == 0, err
+
+
+# ------------------------------------------------------------------------------ hole 6: fixed and normalised
+def test_split_is_recorded_with_the_collection(fake, tmp_path, capsys):
+    out = tmp_path / "c"
+    plan = ["--countries", "HR,SI", "--per-region", "6", "--headings", "0", "--seed", "2", "--radius", "2000"]
+    code, _, err = run_main(sv_args(fake, out, plan=plan), capsys)  # collected without a split...
+    assert code == 0, err
+    assert (read_manifest(out / "manifest.csv")["split"] == "").all()
+    fake.reset_log()
+    code, _, err = run_main(sv_args(fake, out, "--split", "0.5,0.25,0.25", plan=plan), capsys)  # ...one is added
+    assert code == 0 and fake.count() == 0, err
+    first = read_manifest(out / "manifest.csv")
+    assert (first["split"] != "").all() and "train" in set(first["split"])
+    code, _, err = run_main(sv_args(fake, out, plan=plan), capsys)  # a re-run without --split keeps it
+    assert code == 0, err
+    assert list(read_manifest(out / "manifest.csv")["split"]) == list(first["split"])
+    code, _, err = run_main(sv_args(fake, out, "--split", "0.8,0.1,0.1", plan=plan), capsys)  # another is refused
+    assert code == 2 and "split was [0.5, 0.25, 0.25], now [0.8, 0.1, 0.1]" in err, err
+    assert list(read_manifest(out / "manifest.csv")["split"]) == list(first["split"])
+
+
+def test_equal_settings_written_differently_resume(fake, tmp_path, capsys):
+    out = tmp_path / "c"
+    plan = ["--per-region", "2", "--headings", "0,180", "--seed", "1", "--radius", "2000"]
+    code, _, err = run_main(sv_args(fake, out, "--countries", "SI,HR", "--size", "640X640", "--fov", "90", plan=plan),
+                            capsys)
+    assert code == 0, err
+    fake.reset_log()
+    code, stdout, err = run_main(sv_args(fake, out, "--countries", " hr , si", "--size", "640x640", "--fov", "90.0",
+                                         plan=plan), capsys)
+    assert code == 0, err
+    assert "Already done" in stdout and fake.count() == 0  # the same collection: nothing requested again
+    code, _, err = run_main(sv_args(fake, out, "--countries", "HR,SI,AT", plan=plan), capsys)
+    assert code == 2 and "plan" in err and "other settings" in err
+
+
+def test_hf_split_is_recorded_too(tmp_path, capsys):
+    imgs = shared_images()[:6]
+    if not imgs:
+        pytest.skip("shared images not available")
+    ds = hf_dataset(tmp_path / "ds", [p.read_bytes() for p in imgs], countries=["HR", "SI"] * 3)
+    out = tmp_path / "osv"
+    assert run_main(["hf", str(ds), "--n", "6", "--split", "0.5,0.25,0.25", "--out", str(out)], capsys)[0] == 0
+    first = list(read_manifest(out / "manifest.csv")["split"])
+    assert "" not in first
+    assert run_main(["hf", str(ds), "--n", "6", "--out", str(out)], capsys)[0] == 0
+    assert list(read_manifest(out / "manifest.csv")["split"]) == first
