@@ -36,7 +36,7 @@ from .plans import PlanPoint, read_plan, write_plan
 from .postprocess import crop_bottom
 from .ratelimit import RateLimiter
 from .settings import FIXED, CollectConfig, differences, normalise
-from .summary import RunSummary
+from .summary import NOT_AN_IMAGE, RunSummary, failure_kind
 
 __all__ = ["CollectConfig", "CollectionError", "Collector", "FIXED", "RunSummary"]
 
@@ -145,25 +145,31 @@ class Collector:
         except _Halted:
             return None
         except (RequestDenied, InvalidRequest) as e:
-            self._set_fatal(f"Stopped: {e}")
+            self._set_fatal(f"Stopped: {e}", failure_kind(e))
             return None
         except QuotaExceeded as e:
             self._set_fatal(f"Stopped: still over the quota after {self.cfg.retries} retries ({e}). "
-                            "Wait or raise the quota, then run the same command again to resume.")
+                            "Wait or raise the quota, then run the same command again to resume.", failure_kind(e))
             return None
         except (NoCoverage, NotFound):
             raise
-        except StreetViewError:
-            with self._lock:
-                self.summary.failed += 1
+        except StreetViewError as e:
+            self._failed(failure_kind(e))
             return None
         self.limiter.ok()
         return result
 
-    def _set_fatal(self, message: str) -> None:
+    def _set_fatal(self, message: str, kind: str) -> None:
         with self._lock:
             self._fatal = self._fatal or message
+            self.summary.stopped_by[kind] += 1
         self._halt.set()
+
+    def _failed(self, kind: str) -> None:
+        """A request failed for now (a re-run retries it)."""
+        with self._lock:
+            self.summary.failed += 1
+            self.summary.failures[kind] += 1
 
     # ---------------------------------------------------------------- work units
     def _point(self, pt: PlanPoint) -> None:
@@ -203,8 +209,7 @@ class Collector:
                     except (OSError, ValueError, SyntaxError) as e:  # an undecodable body: a failed request
                         log.warning("image %s view %d is not a readable image (%s); it will be retried",
                                     pano, view, type(e).__name__)
-                        with self._lock:
-                            self.summary.failed += 1
+                        self._failed(NOT_AN_IMAGE)
                         continue
                 atomic_write_bytes(self.out / rel, data)
             j.append({"e": "image", "pano": pano, "view": view, "heading": heading, "file": rel})

@@ -157,3 +157,26 @@ def test_crop_and_split_and_settings_guard(fake, tmp_path):
             assert im.size == (src.width, src.height - round(src.height * 0.1))
     with pytest.raises(CollectionError, match="headings"):
         make(fake, tmp_path / "c", plan, headings=[0, 180], crop_bottom=0.1)
+
+
+def test_failures_say_why_grouped_by_status_and_what_a_rerun_retries(fake, tmp_path):
+    fake.settings.slow_s = 0.6
+    fake.fail_next("ZERO_RESULTS", endpoint="metadata")  # p000: no coverage, recorded, never asked again
+    fake.fail_next("503", count=3, endpoint="image")      # p001 view 0: 503 three times (1 try + 2 retries)
+    fake.fail_next("slow", count=3, endpoint="image")     # p001 view 1: no answer within the timeout, 3 times
+    s = make(fake, tmp_path / "c", line_plan(3), workers=1, retries=2, timeout=0.2).run()
+    assert s.failed == 2 and not s.complete
+    text = s.text()
+    assert "2 request(s) failed after retries: 1 x HTTP 503 (server error), 1 x timeout (no answer in time)" in text
+    assert s.failures == {"HTTP 503 (server error)": 1, "timeout (no answer in time)": 1}
+    assert "run the same command again to retry them" in text
+    assert "Not requested again (recorded as answered): 1 point(s) without coverage (ZERO_RESULTS" in text
+    fake.wait_idle()  # the timed-out requests are still being answered: not the re-run's
+    fake.reset_log()
+    s2 = make(fake, tmp_path / "c", line_plan(3)).run()  # the re-run retries exactly the two failed images
+    assert s2.complete and fake.count("image") == 2 and fake.count("metadata") == 0
+
+    fake.settings.image_status = 403  # a key problem: stops the run, not retried until fixed
+    s3 = make(fake, tmp_path / "d", line_plan(2), workers=1).run()
+    assert s3.stopped_by == {"HTTP 403 / REQUEST_DENIED (key, API or billing settings)": 1} and s3.failed == 0
+    assert "Stopped by: 1 x HTTP 403 / REQUEST_DENIED" in s3.text() and "Not retried until the cause is fixed" in s3.text()
