@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @dataclass
 class PanoRecord:
@@ -129,13 +132,22 @@ class Journal:
                 self._f.close()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename."""
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename.
+
+    ``durable``: the data is on disk (fsync) before the rename and the rename is on disk before
+    returning, so after a power cut ``path`` is either absent or complete, never a torn file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600 files: give the usual permissions (umask) instead
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -143,6 +155,41 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: folders cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def looks_like_jpeg(data: bytes) -> bool:
+    """A whole JPEG: starts with the SOI marker and ends with EOI (a cut download or an HTML error
+    page does not)."""
+    return len(data) > 4 and data[:3] == b"\xff\xd8\xff" and data.rstrip(b"\0\r\n ")[-2:] == b"\xff\xd9"
+
+
+def is_complete_jpeg(path: Path) -> bool:
+    """``path`` exists and holds a whole JPEG (reads its first and last bytes only)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(3)
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64))
+            tail = f.read()
+    except OSError:
+        return False
+    return looks_like_jpeg(head + b"\0" + tail[-60:]) if size > 4 else False
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -17,9 +17,8 @@ same points.
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -143,15 +142,15 @@ def world_plan(n: int, seed: int = 0) -> list[PlanPoint]:
 
 
 def write_plan(points: list[PlanPoint], path: Path) -> None:
-    """Write a plan CSV atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".plan-", suffix=".csv")
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["point_id", "lat", "lon", "region"])
-        w.writeheader()
-        for p in points:
-            w.writerow(asdict(p))
-    os.replace(tmp, path)
+    """Write a plan CSV atomically and durably (whole or not at all, also after a power cut)."""
+    from .journal import atomic_write_text
+
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=["point_id", "lat", "lon", "region"])
+    w.writeheader()
+    for p in points:
+        w.writerow(asdict(p))
+    atomic_write_text(Path(path), buf.getvalue())
 
 
 def read_plan(path: Path) -> list[PlanPoint]:

@@ -96,7 +96,7 @@ def _crop_all(df: pd.DataFrame, out_dir: Path, bottom: float | int) -> Path:
         dst = out_dir / dst_rel
         if not dst.resolve().is_relative_to(images) or dst.resolve() == Path(src).resolve():
             raise ValueError(f"{rel}: its cropped copy would not land inside {images}")
-        if not dst.exists():
+        if not dst.exists():  # done before an interruption (written whole or not at all): kept
             atomic_write_bytes(dst, crop_bottom(Path(src).read_bytes(), bottom))
         new_paths.append(dst_rel.as_posix())
     out = df.drop(columns=["path"]).assign(image=new_paths)

@@ -29,7 +29,8 @@ from model.streetview import (InvalidRequest, NoCoverage, NotFound, QuotaExceede
 from . import cost as cost_mod
 from .collection_manifest import build_manifest
 from .groups import location_id
-from .journal import Journal, atomic_write_bytes, atomic_write_text, clean_temp_files
+from .journal import (Journal, atomic_write_bytes, atomic_write_text, clean_temp_files, is_complete_jpeg,
+                      looks_like_jpeg)
 from .lock import hold
 from .outdir import check_out
 from .plans import PlanPoint, read_plan, write_plan
@@ -194,7 +195,8 @@ class Collector:
             if (pano, view) in j.state.images or (pano, view) in j.state.missing:
                 continue
             rel = f"images/{loc}_{view}.jpg"
-            if not (self.out / rel).exists():  # else: renamed into place before a kill: adopt it
+            # a complete file renamed into place before a kill is adopted, not requested again
+            if not is_complete_jpeg(self.out / rel):
                 try:
                     data = self._request("image", lambda: self.client.image(
                         pano, heading=heading, pitch=cfg.pitch, fov=cfg.fov, size=cfg.size, source=cfg.api_source))
@@ -203,14 +205,15 @@ class Collector:
                     continue
                 if data is None:
                     continue
-                if cfg.crop_bottom:
+                if cfg.crop_bottom and looks_like_jpeg(data):
                     try:
                         data = crop_bottom(data, cfg.crop_bottom)
-                    except (OSError, ValueError, SyntaxError) as e:  # an undecodable body: a failed request
-                        log.warning("image %s view %d is not a readable image (%s); it will be retried",
-                                    pano, view, type(e).__name__)
-                        self._failed(NOT_AN_IMAGE)
-                        continue
+                    except (OSError, ValueError, SyntaxError):  # an undecodable body: a failed request
+                        data = b""
+                if not looks_like_jpeg(data):
+                    log.warning("image %s view %d is not a readable JPEG; a re-run retries it", pano, view)
+                    self._failed(NOT_AN_IMAGE)
+                    continue
                 atomic_write_bytes(self.out / rel, data)
             j.append({"e": "image", "pano": pano, "view": view, "heading": heading, "file": rel})
 

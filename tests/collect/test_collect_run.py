@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,25 @@ def test_failures_say_why_grouped_by_status_and_what_a_rerun_retries(fake, tmp_p
     s3 = make(fake, tmp_path / "d", line_plan(2), workers=1).run()
     assert s3.stopped_by == {"HTTP 403 / REQUEST_DENIED (key, API or billing settings)": 1} and s3.failed == 0
     assert "Stopped by: 1 x HTTP 403 / REQUEST_DENIED" in s3.text() and "Not retried until the cause is fixed" in s3.text()
+
+
+def test_a_torn_or_bogus_image_is_never_kept(fake, tmp_path):
+    plan = line_plan(2)
+    assert make(fake, tmp_path / "c", plan).run().complete
+    journal = tmp_path / "c" / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    last = max(i for i, x in enumerate(lines) if '"e":"image"' in x)
+    rec = json.loads(lines[last])
+    # a power cut: the last image's journal line never reached the disk and its file holds half its bytes
+    journal.write_text("\n".join(lines[:last] + lines[last + 1:]) + "\n")
+    img = tmp_path / "c" / rec["file"]
+    good = img.read_bytes()
+    img.write_bytes(good[: len(good) // 2])
+    fake.reset_log()
+    s = make(fake, tmp_path / "c", plan).run()
+    assert s.complete and fake.count("image") == 1 and img.read_bytes() == good  # fetched again, whole
+
+    fake.fail_next("garbage", endpoint="image")  # HTTP 200 "image/jpeg" whose body is an HTML page
+    s = make(fake, tmp_path / "d", line_plan(1), workers=1, retries=0).run()
+    assert s.failed == 1 and s.images == 3 and s.failures == {"HTTP 200 but not a readable image": 1}
+    assert all(Image.open(p).format == "JPEG" for p in (tmp_path / "d" / "images").iterdir())
