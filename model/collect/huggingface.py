@@ -15,13 +15,18 @@ image (an ``Image`` feature, else ``image``/``img``/``jpg``), latitude (``latitu
 longitude (``longitude``/``lon``/``lng``), country (``country_code``/``country``/``label``; ISO
 code, name or a ``ClassLabel``), admin1 (``admin1``/``region``/``state``), id (``id``/``image_id``),
 date (``captured_at``/``date``). Missing country/admin1 labels are filled by offline reverse
-geocoding when coordinates exist. Image bytes are written unchanged (JPEG/PNG), named by a hash of
-the sample id, and existing files are kept, so an interrupted import resumes. The folder is locked
+geocoding when coordinates exist.
+
+Samples are keyed by content: image bytes are written unchanged (JPEG/PNG/WebP) as
+``images/<hash of the bytes>.<ext>`` and ``location_id`` is that hash, so a re-import in another order
+or with another shuffle reuses a file only for the very same image and never pairs an old image
+with a new label; an interrupted import resumes (files already there are kept). The folder is locked
 while it is written (:mod:`.lock`) and stamped ``import.json`` (:mod:`.outdir`): another data set's
 folder is refused.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 from pathlib import Path
@@ -32,7 +37,7 @@ import pandas as pd
 from model.manifest import COLUMNS, write_manifest
 from model.revgeo import country_name, reverse_geocode
 
-from .groups import group_ids, grouped_split, location_id
+from .groups import group_ids, grouped_split
 from .journal import atomic_write_bytes
 from .lock import hold
 from .outdir import prepare_import, write_import_stamp
@@ -144,7 +149,7 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
         ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
                                                            shuffle_buffer=shuffle_buffer, seed=seed)
         write_import_stamp(out, "hf", fixed)
-        rows = _import_samples(ds, out, n, name, split, columns, unknown, progress)
+        rows = _import_samples(ds, out, n, split, columns, unknown, progress)
         if not rows:
             raise HFImportError(f"no usable samples in the first {n} of {name!r}")
         df = _finish(pd.DataFrame(rows), source or Path(str(name)).name.replace("/", "_"), manifest_split, seed)
@@ -152,8 +157,8 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
     return df
 
 
-def _import_samples(ds, out: Path, n: int, name: str, split: str, columns, unknown: str, progress) -> list[dict]:
-    """Write the images of the first ``n`` samples; returns the manifest rows."""
+def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, progress) -> list[dict]:
+    """Write the images of the first ``n`` samples (named by a hash of their bytes); returns the manifest rows."""
     feats = getattr(ds, "features", None) or None
     label_names = None
     rows: list[dict] = []
@@ -166,25 +171,23 @@ def _import_samples(ds, out: Path, n: int, name: str, split: str, columns, unkno
             cfeat = feats.get(cols["country"]) if feats and cols["country"] else None
             label_names = getattr(cfeat, "names", None)
         raw_id = str(sample.get(cols["id"])) if cols["id"] else f"{split}:{k - 1}"
-        loc = location_id(f"{name}|{raw_id}")
         country = sample.get(cols["country"]) if cols["country"] else None
         if label_names is not None and isinstance(country, int):
             country = label_names[country]
-        row: dict[str, Any] = {"location_id": loc, "sample_id": raw_id, "view": 0,
-                               "label": "" if country is None else str(country)}
+        row: dict[str, Any] = {"sample_id": raw_id, "view": 0, "label": "" if country is None else str(country)}
         try:
             row["country_code"] = to_country_code(country) if country not in (None, "") else ""
         except RegionError:
             if unknown == "skip":
                 continue
             row["country_code"] = ""
-        existing = [p for p in (out / "images").glob(f"{loc}.*") if not p.name.startswith(".")]
-        if existing:
-            row["image"] = existing[0].relative_to(out).as_posix()
-        else:
-            data = _image_bytes(sample[cols["image"]])
-            row["image"] = f"images/{loc}{_ext(data)}"
-            atomic_write_bytes(out / row["image"], data)
+        data = _image_bytes(sample[cols["image"]])
+        digest = hashlib.sha256(data).hexdigest()
+        fname = f"{digest[:24]}{_ext(data)}"
+        path = out / "images" / fname
+        if not path.exists() or path.stat().st_size != len(data):  # new, or a torn file: (re)write it
+            atomic_write_bytes(path, data)
+        row.update(image=f"images/{fname}", location_id=digest[:16])
         if cols["lat"]:
             row["lat"], row["lon"] = _float(sample.get(cols["lat"])), _float(sample.get(cols["lon"]))
         row["admin1"] = str(sample.get(cols["admin1"]) or "") if cols["admin1"] else ""
