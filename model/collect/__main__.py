@@ -114,9 +114,18 @@ def cmd_hf(a: argparse.Namespace) -> int:
         df = import_hf(a.name, a.out, a.n, split=a.hf_split, config=a.config, revision=a.revision, columns=cols,
                        source=a.source, unknown="keep" if a.keep_unknown else "skip",
                        shuffle_buffer=a.shuffle_buffer, seed=a.seed, manifest_split=_split(a.split),
-                       progress=lambda k: bar.update(k - bar.n))
+                       progress=lambda k: bar.update(k - bar.n),
+                       log=lambda m: tqdm.write(m, file=sys.stderr))
+    _skipped(df)
     print(f"{len(df)} images, {df['country_code'].replace('', None).nunique()} countries -> {a.out / 'manifest.csv'}")
     return 0
+
+
+def _skipped(df) -> None:
+    skips = df.attrs.get("skipped")
+    if skips is not None and len(skips):
+        print(f"{skips.summary(df.attrs.get('streamed') or df.attrs.get('rows'))} Listed in "
+              "skipped.csv beside the manifest.", file=sys.stderr)
 
 
 def cmd_crop(a: argparse.Namespace) -> int:

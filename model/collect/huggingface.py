@@ -20,15 +20,17 @@ geocoding when coordinates exist.
 Samples are keyed by content: image bytes are written unchanged (JPEG/PNG/WebP) as
 ``images/<hash of the bytes>.<ext>`` and ``location_id`` is that hash, so a re-import in another order
 or with another shuffle reuses a file only for the very same image and never pairs an old image
-with a new label; an interrupted import resumes (files already there are kept). The folder is locked
-while it is written (:mod:`.lock`) and stamped ``import.json`` (:mod:`.outdir`): another data set's
-folder is refused.
+with a new label; an interrupted import resumes (files already there are kept). Samples that cannot
+be used (not JPEG/PNG/WebP, unreadable, a label that is not a country, the same image twice) are
+named and skipped (:mod:`.skips`); the import goes on. The folder is locked while it is written
+(:mod:`.lock`) and stamped ``import.json`` (:mod:`.outdir`): another data set's folder is refused.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import itertools
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -42,6 +44,7 @@ from .journal import atomic_write_bytes
 from .lock import hold
 from .outdir import prepare_import, write_import_stamp
 from .regions import RegionError, to_country_code
+from .skips import Skips, stderr_line
 
 CANDIDATES = {
     "image": ("image", "img", "jpg", "jpeg", "png", "photo"),
@@ -107,7 +110,9 @@ def _ext(data: bytes) -> str:
         return ".png"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return ".webp"
-    raise HFImportError("sample image is neither JPEG, PNG nor WebP")
+    kind = next((k for sig, k in ((b"GIF8", "GIF"), (b"BM", "BMP"), (b"II*\0", "TIFF"), (b"MM\0*", "TIFF"),
+                                   (b"<", "text/HTML")) if data.startswith(sig)), f"starts with {data[:4]!r}")
+    raise HFImportError(f"not JPEG, PNG or WebP ({kind})")
 
 
 def load_stream(name: str, *, split: str = "train", config: str | None = None,
@@ -132,12 +137,14 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
               revision: str | None = None, columns: dict[str, str | None] | None = None,
               source: str | None = None, unknown: str = "skip", shuffle_buffer: int = 0, seed: int = 0,
               manifest_split: tuple[float, float, float] | None = None,
-              stream: Iterable[dict] | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+              stream: Iterable[dict] | None = None, progress: Callable[[int], None] | None = None,
+              log: Callable[[str], None] | None = stderr_line) -> pd.DataFrame:
     """Stream the first ``n`` samples of a dataset into ``out_dir/images`` + ``out_dir/manifest.csv``.
 
     ``unknown``: samples whose country label is not a country are ``"skip"``-ped or ``"keep"``-t
     with an empty code. ``manifest_split``: grouped, country-stratified split fractions, a fixed
-    setting of the folder (None: as recorded, if any).
+    setting of the folder (None: as recorded, if any). ``log`` gets one line per skipped sample; the
+    returned manifest's ``attrs["skipped"]`` is the :class:`Skips` record (counts by reason).
     """
     out = Path(out_dir).expanduser()
     local = Path(str(name)).expanduser()
@@ -149,20 +156,30 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
         ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
                                                            shuffle_buffer=shuffle_buffer, seed=seed)
         write_import_stamp(out, "hf", fixed)
-        rows = _import_samples(ds, out, n, split, columns, unknown, progress)
+        rows, skips, k = _import_samples(ds, out, n, split, columns, unknown, progress, Skips(log))
+        skips.write(out)
         if not rows:
-            raise HFImportError(f"no usable samples in the first {n} of {name!r}")
+            raise HFImportError(f"no usable samples in the first {n} of {name!r}"
+                                + (f" ({skips.summary()})" if len(skips) else ""))
         df = _finish(pd.DataFrame(rows), source or Path(str(name)).name.replace("/", "_"), manifest_split, seed)
         write_manifest(df, out / "manifest.csv")
+    df.attrs["skipped"] = skips
+    df.attrs["streamed"] = k
     return df
 
 
-def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, progress) -> list[dict]:
-    """Write the images of the first ``n`` samples (named by a hash of their bytes); returns the manifest rows."""
+def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, progress, skips: Skips):
+    """Write the images of the first ``n`` samples; returns (manifest rows, skips, samples streamed).
+    Linear: the folder is listed once, each sample costs one hash and at most one write."""
     feats = getattr(ds, "features", None) or None
     label_names = None
     rows: list[dict] = []
     cols: dict[str, str | None] | None = None
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    with os.scandir(out / "images") as it:
+        on_disk = {e.name: e.stat().st_size for e in it if not e.name.startswith(".")}
+    seen: dict[str, str] = {}  # content hash -> the sample that had it first
+    k = 0
     for k, sample in enumerate(itertools.islice(iter(ds), n), start=1):
         if progress:
             progress(k)
@@ -171,6 +188,7 @@ def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, pr
             cfeat = feats.get(cols["country"]) if feats and cols["country"] else None
             label_names = getattr(cfeat, "names", None)
         raw_id = str(sample.get(cols["id"])) if cols["id"] else f"{split}:{k - 1}"
+        who = f"sample {k - 1}" + (f" (id {raw_id})" if cols["id"] else "")
         country = sample.get(cols["country"]) if cols["country"] else None
         if label_names is not None and isinstance(country, int):
             country = label_names[country]
@@ -179,14 +197,26 @@ def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, pr
             row["country_code"] = to_country_code(country) if country not in (None, "") else ""
         except RegionError:
             if unknown == "skip":
+                skips.add(who, "label is not a country", repr(country))
                 continue
             row["country_code"] = ""
-        data = _image_bytes(sample[cols["image"]])
+        try:
+            data = _image_bytes(sample[cols["image"]])
+            ext = _ext(data)
+        except HFImportError as e:
+            if str(e).startswith("not JPEG"):
+                skips.add(who, "not JPEG, PNG or WebP", str(e).partition("(")[2].rstrip(")"))
+            else:
+                skips.add(who, "unreadable image", str(e))
+            continue
         digest = hashlib.sha256(data).hexdigest()
-        fname = f"{digest[:24]}{_ext(data)}"
-        path = out / "images" / fname
-        if not path.exists() or path.stat().st_size != len(data):  # new, or a torn file: (re)write it
-            atomic_write_bytes(path, data)
+        if digest in seen:
+            skips.add(who, "duplicate image", f"same bytes as {seen[digest]}")
+            continue
+        seen[digest] = who
+        fname = f"{digest[:24]}{ext}"
+        if on_disk.get(fname) != len(data):  # new, or a torn file from a power cut: (re)write it
+            atomic_write_bytes(out / "images" / fname, data)
         row.update(image=f"images/{fname}", location_id=digest[:16])
         if cols["lat"]:
             row["lat"], row["lon"] = _float(sample.get(cols["lat"])), _float(sample.get(cols["lon"]))
@@ -194,7 +224,7 @@ def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, pr
         if cols["date"]:
             row["date"] = str(sample.get(cols["date"]) or "")
         rows.append(row)
-    return rows
+    return rows, skips, k
 
 
 def _float(v: Any) -> float:

@@ -1,13 +1,17 @@
-"""Hugging Face imports keyed by content (hole 3)."""
+"""Hugging Face imports keyed by content (hole 3); bad samples named and skipped, linear in the samples (hole 4)."""
 from __future__ import annotations
 
+import csv
+import io
+import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from model.collect.huggingface import import_hf
 from model.manifest import read_manifest
-from tests.collect.helpers import hf_dataset
+from tests.collect.helpers import hf_dataset, run_main
 from tests.fakes.streetview_server import shared_images
 
 
@@ -17,6 +21,12 @@ def jpegs() -> list[Path]:
     if len(imgs) < 12:
         pytest.skip("shared images not available")
     return imgs[:12]
+
+
+def other_format(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 200, 30)).save(buf, fmt)
+    return buf.getvalue()
 
 
 def test_a_reimport_in_another_order_never_pairs_old_images_with_new_labels(tmp_path, jpegs):
@@ -37,3 +47,55 @@ def test_a_reimport_in_another_order_never_pairs_old_images_with_new_labels(tmp_
     assert orders[0] != orders[1]  # the shuffles really differ
     on_disk = sorted(p.name for p in (out / "images").iterdir())
     assert len(on_disk) == len(set(orders[0]) | set(orders[1]))  # one file per distinct image, reused across runs
+
+
+def test_a_sample_that_is_not_jpeg_png_or_webp_is_named_and_skipped(tmp_path, jpegs, capsys):
+    imgs = [p.read_bytes() for p in jpegs[:6]]
+    imgs[2], imgs[4] = other_format("GIF"), other_format("BMP")
+    imgs.append(imgs[0])  # the same image twice
+    imgs.append(b"\x00not an image at all")
+    src = hf_dataset(tmp_path / "ds", imgs)
+    out = tmp_path / "osv"
+    code, stdout, err = run_main(["hf", str(src), "--n", "8", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "sample 2 (id x2): not JPEG, PNG or WebP (GIF): skipped" in err
+    assert "sample 4 (id x4): not JPEG, PNG or WebP (BMP): skipped" in err
+    assert "sample 6 (id x6): duplicate image (same bytes as sample 0 (id x0)): skipped" in err
+    assert "sample 7 (id x7): not JPEG, PNG or WebP (starts with b'\\x00not'): skipped" in err
+    assert "Skipped 4 of 8 samples: 3 x not JPEG, PNG or WebP, 1 x duplicate image." in err and "skipped.csv" in err
+    assert "4 images" in stdout
+    m = read_manifest(out / "manifest.csv")
+    assert list(m["sample_id"]) == ["x0", "x1", "x3", "x5"]
+    with open(out / "skipped.csv", newline="") as f:
+        assert [r["sample"] for r in csv.DictReader(f)] == ["sample 2 (id x2)", "sample 4 (id x4)",
+                                                           "sample 6 (id x6)", "sample 7 (id x7)"]
+
+
+def test_an_import_lists_the_images_folder_once_not_once_per_sample(tmp_path, jpegs, monkeypatch):
+    src = hf_dataset(tmp_path / "ds", [p.read_bytes() for p in jpegs[:10]])
+    out = tmp_path / "osv"
+    import_hf(str(src), out, n=4)  # some files already there: a resume
+    images = str((out / "images").resolve())
+    listings = []
+    real_scandir, real_glob, real_iterdir = os.scandir, Path.glob, Path.iterdir
+
+    def scandir(path="."):
+        if str(Path(os.fspath(path)).resolve()) == images:
+            listings.append("scandir")
+        return real_scandir(path)
+
+    def glob(self, pattern):
+        if str(self.resolve()) == images:
+            listings.append("glob")
+        return real_glob(self, pattern)
+
+    def iterdir(self):
+        if str(self.resolve()) == images:
+            listings.append("iterdir")
+        return real_iterdir(self)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(Path, "glob", glob)
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    df = import_hf(str(src), out, n=10)
+    assert len(df) == 10 and len(listings) <= 1, listings
