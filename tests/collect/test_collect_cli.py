@@ -16,6 +16,9 @@ from model.manifest import read_manifest
 from tests.collect.helpers import KEY, cli, cli_env, popen_cli, run_main, sv_args, wait_for_images
 
 
+SECRET = "c2VjcmV0LXNpZ25pbmctdGVzdA=="  # URL-safe base64, distinctive
+
+
 def args(fake, out: Path, *extra: str) -> list[str]:
     return sv_args(fake, out, *extra)
 
@@ -117,18 +120,23 @@ def all_output(printed: str, out: Path) -> bytes:
 
 
 def test_key_never_reaches_the_output(fake, tmp_path, capsys):
-    key_file = tmp_path / "gsv_key"
+    key_file, secret_file = tmp_path / "gsv_key", tmp_path / "gsv_secret"
     key_file.write_text(KEY + "\n")
+    secret_file.write_text(SECRET + "\n")
     fake.settings.fault_rates = {"drop": 0.1, "500": 0.1, "429": 0.05}
-    for kind in ("drop", "500", "429"):
+    for kind in ("drop", "500", "429", "garbage"):
         fake.fail_next(kind)
     out = tmp_path / "c"
     small = ["streetview", "--countries", "SI", "--per-region", "6", "--out", str(out), "--base-url", fake.base_url,
-             "--key-file", str(key_file), "--retries", "4", "--backoff", "0.02", "--workers", "2", "--rate", "0"]
+             "--key-file", str(key_file), "--signing-secret-file", str(secret_file), "--retries", "4",
+             "--backoff", "0.02", "--workers", "2", "--rate", "0"]
     res = cli(small)
     assert res.returncode in (0, 3), res.stderr  # 3: some request failed even after its retries
     assert fake.count() > 0 and all(r.params["key"] == KEY for r in fake.requests)  # it was used...
-    assert KEY.encode() not in all_output(res.stdout + res.stderr, out)             # ...and never shown
+    printed = all_output(res.stdout + res.stderr, out)
+    assert KEY.encode() not in printed and SECRET.encode() not in printed           # ...and never shown
+    code, stdout, stderr = run_main(small, capsys)  # in process too (the lock records this command line)
+    assert code in (0, 3) and KEY.encode() not in all_output(stdout + stderr, out)
     fake.settings.fault_rates = {}
     fake.settings.key = "another-key"  # now the key is rejected: the run stops with the API's reason
     out2 = tmp_path / "c2"
