@@ -1,4 +1,4 @@
-"""Command line of the collector: ``python -m model.collect {streetview,imagefolder,hf,crop}``."""
+"""Command line of the collector: ``python -m model.collect {streetview,imagefolder,hf,crop,im2gps3k,yfcc4k}``."""
 from __future__ import annotations
 
 import argparse
@@ -128,6 +128,17 @@ def _skipped(df) -> None:
               "skipped.csv beside the manifest.", file=sys.stderr)
 
 
+def cmd_benchmark(a: argparse.Namespace) -> int:
+    from .benchmarks import import_benchmark
+
+    df = import_benchmark(a.cmd, a.csv, a.images, a.out, id_column=a.id_column, lat_column=a.lat_column,
+                          lon_column=a.lon_column)
+    _skipped(df)
+    print(f"{len(df)} of {df.attrs['rows']} images, {df['country_code'].replace('', None).nunique()} countries, "
+          f"split=test -> {a.out / 'manifest.csv'}")
+    return 0
+
+
 def cmd_crop(a: argparse.Namespace) -> int:
     from .postprocess import crop_manifest, parse_bottom
 
@@ -162,8 +173,8 @@ def _dispatch(a: argparse.Namespace) -> int:
     from .runner import CollectionError
 
     try:
-        return {"streetview": cmd_streetview, "imagefolder": cmd_imagefolder, "hf": cmd_hf,
-                "crop": cmd_crop}[a.cmd](a)
+        return {"streetview": cmd_streetview, "imagefolder": cmd_imagefolder, "hf": cmd_hf, "crop": cmd_crop,
+                "im2gps3k": cmd_benchmark, "yfcc4k": cmd_benchmark}[a.cmd](a)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,4 +1,4 @@
-"""The collector's command-line parser: ``python -m model.collect {streetview,imagefolder,hf,crop}``."""
+"""The collector's command-line parser: ``python -m model.collect {streetview,imagefolder,hf,crop,im2gps3k,yfcc4k}``."""
 from __future__ import annotations
 
 import argparse
@@ -39,8 +39,9 @@ class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpF
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m model.collect", description=(
         "Grow a dataset: sample Google Street View images with your own API key, or import an image "
-        "folder or a Hugging Face dataset. Everything writes the project's manifest.csv. One run at a time "
-        "writes a folder; a folder holding another data set is refused."))
+        "folder, a Hugging Face dataset or a public benchmark (im2gps3k, yfcc4k). Everything writes the "
+        "project's manifest.csv. One run at a time writes a folder; a folder holding another data set is "
+        "refused."))
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     sv = sub.add_parser("streetview", help="collect Street View images (needs a Google API key)",
@@ -137,4 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("manifest", type=Path)
     cr.add_argument("--bottom", required=True, help="fraction (0.06) or pixels (24px)")
     cr.add_argument("--out", type=Path, required=True, help="folder for the cropped copy")
+
+    for bench, example in (("im2gps3k", "im2gps3k_places365.csv"), ("yfcc4k", "yfcc4k_places365.csv")):
+        b = sub.add_parser(bench, help=f"{bench} benchmark (CSV of IMG_ID, LAT, LON + image folder) -> manifest",
+                           formatter_class=_Help, description=(
+                               f"Write a manifest for the {bench} test set from its own files: the CSV used by\n"
+                               "GeoEstimation/GeoCLIP/Img2Loc (IMG_ID, LAT, LON, ...) and the folder of images\n"
+                               "(not copied). split=test, labels from offline reverse geocoding; missing or\n"
+                               "corrupt images are named and skipped (skipped.csv)."),
+                           epilog=f"example:\n  %(prog)s --csv {example} --images {bench}/images --out data/{bench}")
+        b.add_argument("--csv", type=Path, required=True, help="the benchmark's CSV")
+        b.add_argument("--images", type=Path, required=True, help="folder holding its images")
+        b.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for manifest.csv")
+        for role in ("id", "lat", "lon"):
+            b.add_argument(f"--{role}-column", default=None, metavar="COL", help=f"column holding the {role} (auto-detected)")
     return ap
