@@ -10,11 +10,16 @@ Command line (``python -m model.collect --help``)::
     python -m model.collect imagefolder DIR --out data/x/manifest.csv
     python -m model.collect hf NAME --n 1000 --out data/osv
     python -m model.collect crop data/my_set/manifest.csv --bottom 0.06 --out data/my_set_cropped
+    python -m model.collect im2gps3k --csv im2gps3k_places365.csv --images im2gps3k/images --out data/im2gps3k
 
 Modules, one concept each: :mod:`.regions` (country polygons, equal-area sampling), :mod:`.plans`
 (sampling plans), :mod:`.cost` (request counts and price), :mod:`.journal` (append-only journal,
-atomic writes: resume), :mod:`.ratelimit` (adaptive token bucket), :mod:`.runner` (the concurrent
-collector), :mod:`.groups` (location/group ids, grouped splits), :mod:`.postprocess` (watermark
-crop), :mod:`.imagefolder` and :mod:`.huggingface` (importers). The HTTP client is
-:mod:`model.streetview`.
+durable atomic writes: resume), :mod:`.ratelimit` (adaptive token bucket), :mod:`.settings` (the
+collector's settings, their checks and comparison), :mod:`.runner` (the concurrent collector),
+:mod:`.summary` (what a run did, failures by kind), :mod:`.collection_manifest` (manifest from the
+journal), :mod:`.groups` (location/group ids, grouped splits), :mod:`.postprocess` (watermark crop),
+:mod:`.lock` (one writer per folder), :mod:`.outdir` (what a folder holds: no mixing of data sets),
+:mod:`.skips` (skipped samples by reason), :mod:`.imagefolder`, :mod:`.huggingface` and
+:mod:`.benchmarks` (importers), :mod:`.parser` (the command line). The HTTP client is
+:mod:`model.streetview`. Guarantees: ``data/README.md`` and ``docs/data.md``.
 """
