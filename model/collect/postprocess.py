@@ -15,7 +15,7 @@ from PIL import Image
 
 from model.manifest import read_manifest, resolve_manifest, write_manifest
 
-from .journal import atomic_write_bytes, atomic_write_text
+from .journal import atomic_write_bytes, atomic_write_text, is_complete_jpeg
 from .lock import hold
 from .outdir import check_out
 
@@ -96,8 +96,8 @@ def _crop_all(df: pd.DataFrame, out_dir: Path, bottom: float | int) -> Path:
         dst = out_dir / dst_rel
         if not dst.resolve().is_relative_to(images) or dst.resolve() == Path(src).resolve():
             raise ValueError(f"{rel}: its cropped copy would not land inside {images}")
-        if not dst.exists():  # done before an interruption (written whole or not at all): kept
-            atomic_write_bytes(dst, crop_bottom(Path(src).read_bytes(), bottom))
+        if not is_complete_jpeg(dst):  # a whole copy from an earlier run is kept; a torn one is redone
+            atomic_write_bytes(dst, crop_bottom(Path(src).read_bytes(), bottom), durable=False)
         new_paths.append(dst_rel.as_posix())
     out = df.drop(columns=["path"]).assign(image=new_paths)
     return write_manifest(pd.DataFrame(out), out_dir / "manifest.csv")

@@ -99,3 +99,15 @@ def test_an_import_lists_the_images_folder_once_not_once_per_sample(tmp_path, jp
     monkeypatch.setattr(Path, "iterdir", iterdir)
     df = import_hf(str(src), out, n=10)
     assert len(df) == 10 and len(listings) <= 1, listings
+
+
+def test_a_torn_image_is_rewritten_on_reimport(tmp_path, jpegs):
+    src = hf_dataset(tmp_path / "ds", [p.read_bytes() for p in jpegs[:3]])
+    out = tmp_path / "osv"
+    m = import_hf(str(src), out, n=3)
+    a, b = (out / m["image"][0]), (out / m["image"][1])
+    good_a, good_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(good_a[: len(good_a) // 2])             # cut short by a power cut
+    b.write_bytes(bytes(len(good_b)))                      # right size, zeros (some file systems)
+    import_hf(str(src), out, n=3)
+    assert a.read_bytes() == good_a and b.read_bytes() == good_b

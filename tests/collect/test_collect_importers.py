@@ -175,3 +175,14 @@ def test_crop_never_writes_the_sources_and_keeps_outputs_apart(jpegs, tmp_path, 
         crop_manifest(man, tmp_path / "cropped", 0.1)
     code, _, err = run_main(["crop", str(man), "--bottom", "0.1", "--out", str(man.parent)], capsys)
     assert code != 0 and "own folder" in err
+
+
+def test_crop_redoes_a_torn_copy(jpegs, tmp_path):
+    src = make_folder(tmp_path / "f", {"HR": 2}, jpegs)
+    import_imagefolder(src, tmp_path / "set" / "manifest.csv")
+    m = read_manifest(crop_manifest(tmp_path / "set" / "manifest.csv", tmp_path / "cropped", 16))
+    first = Path(m["path"][0])
+    whole = first.read_bytes()
+    first.write_bytes(whole[: len(whole) // 3])  # a power cut in the middle of the copy
+    crop_manifest(tmp_path / "set" / "manifest.csv", tmp_path / "cropped", 16)
+    assert first.read_bytes() == whole
