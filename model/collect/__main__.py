@@ -110,12 +110,21 @@ def cmd_hf(a: argparse.Namespace) -> int:
     from .huggingface import import_hf
 
     cols = {r: getattr(a, f"{r}_column") for r in ("image", "lat", "lon", "country", "admin1", "id")}
-    with tqdm(total=a.n, unit="sample", desc="import") as bar:
+    bars: list = []  # the bar appears with the first sample, after the folder and the dataset were checked
+
+    def progress(k: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=a.n, unit="sample", desc="import"))
+        bars[0].update(k - bars[0].n)
+
+    try:
         df = import_hf(a.name, a.out, a.n, split=a.hf_split, config=a.config, revision=a.revision, columns=cols,
                        source=a.source, unknown="keep" if a.keep_unknown else "skip",
                        shuffle_buffer=a.shuffle_buffer, seed=a.seed, manifest_split=_split(a.split),
-                       progress=lambda k: bar.update(k - bar.n),
-                       log=lambda m: tqdm.write(m, file=sys.stderr))
+                       progress=progress, log=lambda m: tqdm.write(m, file=sys.stderr))
+    finally:
+        for bar in bars:
+            bar.close()
     _skipped(df)
     print(f"{len(df)} images, {df['country_code'].replace('', None).nunique()} countries -> {a.out / 'manifest.csv'}")
     return 0

@@ -55,13 +55,14 @@ def describe(folder: Path) -> str:
     rows = ""
     if (folder / "manifest.csv").is_file():
         with open(folder / "manifest.csv", "rb") as f:
-            rows = f", manifest.csv with {max(0, sum(1 for _ in f) - 1):,} rows"
+            rows = f"{max(0, sum(1 for _ in f) - 1):,} rows"
     if stamp:
         shown = {k: v for k, v in stamp[1].items() if v not in (None, "", [])}
-        return f"a {stamp[0]} data set ({json.dumps(shown, ensure_ascii=False)[:300]}{rows})"
-    names = _contents(folder)
+        return (f"a {stamp[0]} data set ({json.dumps(shown, ensure_ascii=False)[:300]}"
+                f"{'; manifest.csv: ' + rows if rows else ''})")
+    names = [f"{n} ({rows})" if n == "manifest.csv" and rows else n for n in _contents(folder)]
     more = f", ... ({len(names)} entries)" if len(names) > 6 else ""
-    return f"{', '.join(names[:6])}{more}{rows}"
+    return f"{', '.join(names[:6])}{more}"
 
 
 def check_out(folder: str | os.PathLike, collector: str) -> dict[str, Any] | None:
@@ -78,8 +79,8 @@ def check_out(folder: str | os.PathLike, collector: str) -> dict[str, Any] | Non
         raise OutFolderError(
             f"--out {folder} is not empty and holds no data set written by this tool (it holds {describe(folder)}); "
             f"{collector} would mix its files into it. Choose a new or empty folder for --out"
-            + (" (a folder written by an older version has no stamp file: import it again into a new folder)."
-               if (folder / "manifest.csv").is_file() else "."))
+            + (" (an hf or imagefolder import made by an older version of this tool has no stamp either: import "
+               "it again into a new folder)." if (folder / "manifest.csv").is_file() else "."))
     if stamp[0] != collector:
         raise OutFolderError(
             f"--out {folder} holds {describe(folder)}, made by `{COMMANDS.get(stamp[0], stamp[0])}`; "

@@ -104,7 +104,9 @@ class Collector:
             raise CollectionError(
                 f"{self.out} holds a collection made with other settings ({', '.join(diff)}: "
                 + "; ".join(f"{k} was {json.dumps(old.get(k))}, now {json.dumps(mine.get(k))}" for k in diff)
-                + "). Use the same options to resume, or another --out folder.")
+                + "). Use the same options to resume, or another --out folder"
+                + (" (a recorded split never changes: places would move between train and test; leave --split "
+                   "out to keep it)." if "split" in diff else "."))
         self._record = old != mine
 
     def _save(self) -> None:
