@@ -14,8 +14,10 @@ from streamlit_folium import st_folium
 from app.play import game as g
 from app.play import logic as pl
 from app.play import opponent
+from app.play import versus as vs
 from app.play.leaderboard import Entry, Leaderboard, LeaderboardError
 from app.play.regions import RegionError, region_label, region_options
+from app.play.summary import summary_map
 from app.common.widgets import predictor_or_stop, show_map
 from model import explain as ex
 from model.locks import model_lock
@@ -23,6 +25,8 @@ from model.images import ImageLoadError
 from model.manifest import ManifestError
 
 GAME, VIEWS, CAMS, MSG = "play_game", "play_views", "play_cams", "play_msg"
+SETUP_KEYS = ("play_region", "play_rounds", "play_time", "play_views_mode", "play_seed", "play_gradcam")
+POINTS = "%,d"  # thousands separators in tables, as in the metrics (f"{n:,}"): one number format
 TIME_WORDS = {None: "No limit"} | {s: f"{s} s" for s in g.TIME_LIMITS if s}
 
 st.title(":material/sports_esports: Play against the model")
@@ -68,7 +72,9 @@ def setup() -> None:
         views = c1.radio("Views", g.VIEW_MODES, index=g.VIEW_MODES.index(u.get("views", "all")), key="play_views_mode",
                          format_func={"all": "All views (look around)", "single": "Single view"}.get)
         seed = c2.text_input("Seed", key="play_seed", help="The same seed gives the same rounds to anyone.")
-        cam = c3.toggle("Grad-CAM of the model's guess after each reveal", key="play_gradcam")
+        cam = c3.toggle("Show what the model looked at", key="play_gradcam",
+                        help="After each reveal, Grad-CAM heat maps over the photos show what drove the model's "
+                             "guess (a few seconds more per round).")
         if st.form_submit_button("Start game", type="primary", icon=":material/play_arrow:"):
             try:
                 start(g.GameConfig(seed=(seed or "").strip(), region=region, n_rounds=int(rounds), views=views,
@@ -79,15 +85,30 @@ def setup() -> None:
             st.rerun()
 
 
+def reset_setup() -> None:
+    """Back to a fresh setup: default options, a new seed, no shared game in the URL."""
+    for k in SETUP_KEYS:
+        st.session_state.pop(k, None)
+    st.query_params.clear()
+
+
+def place(res: g.RoundResult) -> str:
+    """The round's place in words, for the reveal and the tables (after the guess only)."""
+    return pl.place_words(*res.truth, res.country_code, res.country)
+
+
 def header(state: g.GameState) -> None:
     t = g.totals(state)
+    if state.phase == "over":  # the final totals below say it all
+        st.caption(f"{region_label(state.config.region, names)}, {len(state.rounds)} rounds, seed "
+                   f"{state.config.seed}. {pl.scoring_note(state.map_size_km)}")
+        return
     c = st.columns(4)
     c[0].metric("Round", f"{min(state.index + 1, len(state.rounds))} of {len(state.rounds)}")
     c[1].metric("Your points", f"{t.player:,}")
     c[2].metric("Model points", f"{t.model:,}")
     c[3].metric("Region", region_label(state.config.region, names))
-    st.caption(f"{pl.scoring_note(state.map_size_km)} Seed {state.config.seed}."
-               + ("" if state.phase == "over" else f" {g.verdict(t, final=False)}"))
+    st.caption(f"{pl.scoring_note(state.map_size_km)} Seed {state.config.seed}. {g.verdict(t, final=False)}")
 
 
 def round_views(state: g.GameState) -> dict:
@@ -212,7 +233,7 @@ def gradcam(state: g.GameState, res: g.RoundResult) -> None:
 def reveal(state: g.GameState) -> None:
     res = state.results[-1]
     word = {"player": "You win this round!", "model": "The model wins this round.", "tie": "This round is a tie."}
-    (st.success if res.winner == "player" else st.info)(f"{word[res.winner]} It was **{res.country}**."
+    (st.success if res.winner == "player" else st.info)(f"{word[res.winner]} It was **{place(res)}**."
                                                         + (" Time ran out." if res.timed_out else ""))
     left, right = st.columns([3, 2])
     with left:
@@ -225,9 +246,11 @@ def reveal(state: g.GameState) -> None:
         c2.metric("Model's distance", pl.fmt_km(res.model_km))
         c1.metric("Your score", f"{res.player_score:,}")
         c2.metric("Model's score", f"{res.model_score:,}")
-        st.markdown("**The model's top 3**" + ("" if state.config.region == "world" else " (told the region)"))
+        where = region_label(state.config.region, names)
+        st.markdown("**The model's top 3**" + ("" if state.config.region == "world" else f" (told: {where})"))
         st.caption("Its pin is the point with the best expected score under these probabilities: between "
-                   "places when it hesitates, like a careful player.")
+                   "places when it hesitates, like a careful player"
+                   + ("." if state.config.region == "world" else f", and always inside {where}."))
         st.dataframe([{"Place": p, "Country": c, "Probability": f"{q:.1%}"} for p, c, q in res.model.top],
                      hide_index=True, key=f"play_top_{res.index}")
         last = state.is_last_round
@@ -252,18 +275,31 @@ def game_over(state: g.GameState) -> None:
         st.balloons()
     st.subheader(g.verdict(t))
     c = st.columns(4)
-    c[0].metric("Your total", f"{t.player:,} / {t.max_points:,}")
-    c[1].metric("Model's total", f"{t.model:,} / {t.max_points:,}")
+    c[0].metric("Your total", f"{t.player:,}")
+    c[1].metric("Model's total", f"{t.model:,}")
     c[2].metric("Margin", f"{t.margin:,}")
     c[3].metric("Rounds won", f"{t.player_rounds_won} – {t.model_rounds_won}", help="You – the model")
+    st.caption(f"Totals out of {t.max_points:,} points ({len(state.rounds)} rounds × 5,000).")
+    st.markdown("**Every round on one map**")
+    show_map(summary_map(state.results, place), key=f"play_summary_{state.game_id}", height=460,
+             legend=pl.REVEAL_LEGEND if any(r.guess is not None for r in state.results)
+             else tuple(k for k in pl.REVEAL_LEGEND if k != "guess"))
+    st.caption("Numbers are rounds; lines join each pin to its round's place. Hover a pin for its distance "
+               "and points.")
     with st.form("play_save"):
         name = st.text_input("Your name for the leaderboard", key="play_name", max_chars=32)
         if st.form_submit_button("Save to the leaderboard", icon=":material/emoji_events:"):
             try:
                 cfg = state.config
                 new = board().add(Entry(state.game_id, name, cfg.seed, cfg.region, len(state.rounds), t.player,
-                                        t.model, cfg.views))
-                st.success("Saved." if new else "This game is already on the leaderboard.")
+                                        t.model, cfg.views), pl.round_records(state))
+                if new:
+                    st.success("Saved.")
+                    # the leaderboard below shows games like this one, so the player sees it there
+                    st.session_state["play_board_region"] = "all"
+                    st.session_state["play_board_rounds"] = len(state.rounds)
+                else:
+                    st.info("This game is already on the leaderboard.")
             except LeaderboardError as e:
                 st.error(str(e))
             except (OSError, sqlite3.Error) as e:  # unwritable or corrupt file: the game stays on screen
@@ -304,8 +340,39 @@ def leaderboard() -> None:
         return
     st.dataframe(pl.board_rows(rows, names), hide_index=True, key="play_board",
                  column_config={"Replay": st.column_config.LinkColumn("Replay", display_text="play this seed"),
-                                **{c: st.column_config.NumberColumn(c, format="localized")
-                                   for c in ("Player points", "Model points", "Margin")}})
+                                **numbers("Player points", "Model points", "Margin")})
+
+
+def numbers(*columns: str) -> dict:
+    """Column settings showing whole numbers with thousands separators (like the metrics)."""
+    return {c: st.column_config.NumberColumn(c, format=POINTS) for c in columns}
+
+
+def humans_vs_model() -> None:
+    """Where players beat the model and where it beats them, from the rounds of the saved games."""
+    with st.expander("Humans vs the model", icon=":material/groups:"):
+        try:
+            recs = board().round_records()
+        except Exception as e:  # noqa: BLE001 - an unusable leaderboard file must not break the game
+            st.warning(f"The saved rounds are unavailable: {type(e).__name__}: {e}")
+            return
+        if not recs:
+            st.caption("No round saved yet: finish a game and save it to the leaderboard.")
+            return
+        a = vs.tally(recs, "all")[0]
+        st.markdown(f"Over **{a.rounds:,}** saved rounds players won **{a.player_wins:,}** and the model "
+                    f"**{a.model_wins:,}** (ties {a.ties:,}): a players' win rate of {vs.pct(a.win_rate)}, 95% "
+                    f"interval {vs.interval(a)}" + (" (indicative: few rounds)." if a.indicative else "."))
+        by = st.segmented_control("Group by", ["country", "continent"], default="country", required=True,
+                                  key="play_vs_by", format_func=str.capitalize) or "country"
+        st.dataframe(vs.tally_rows(vs.tally(recs, by, names | vs.extra_names(recs)), by), hide_index=True,
+                     key="play_vs_table", column_config=numbers("Rounds", "Players won", "Model won", "Ties",
+                                                                "Mean margin"))
+        st.caption(f"A round goes to whoever scored more points; the win rate leaves ties out. The interval is a "
+                   f"95% Wilson score interval, and a group is called for one side only when its whole interval "
+                   f"is above or below 50%. Fewer than {vs.SMALL_N} decided rounds: indicative. Mean margin: the "
+                   "players' points minus the model's, per round. Games saved before rounds were recorded count "
+                   "on the leaderboard only.")
 
 
 if MSG in st.session_state:
@@ -327,8 +394,11 @@ else:
     {"guess": guessing, "reveal": reveal, "over": game_over}[state.phase](state)
     if state.results:
         with st.expander("Rounds so far" if state.phase != "over" else "Rounds", expanded=state.phase == "over"):
-            st.dataframe(pl.result_rows(state), hide_index=True, key="play_rounds_table")
+            st.dataframe(pl.result_rows(state, place), hide_index=True, key="play_rounds_table",
+                         column_config=numbers("Your points", "Model points"))
     if state.phase != "over" and st.button("Quit this game", key="play_quit", icon=":material/close:"):
         st.session_state.pop(GAME)
+        reset_setup()
         st.rerun()
 leaderboard()
+humans_vs_model()

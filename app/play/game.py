@@ -96,7 +96,8 @@ class ModelMove:
 
 @dataclass(frozen=True)
 class RoundResult:
-    """Outcome of a finished round. ``player_km`` is None when no pin was placed in time (0 points)."""
+    """Outcome of a finished round. ``player_km`` is None when no pin was placed in time (0 points);
+    ``country`` and ``country_code`` (ISO alpha-2) are the place's."""
 
     index: int
     location_id: str
@@ -110,6 +111,7 @@ class RoundResult:
     model_score: int
     timed_out: bool
     seconds: float
+    country_code: str = ""
 
     @property
     def winner(self) -> str:
@@ -258,7 +260,7 @@ def submit(state: GameState, model: ModelMove, now: float) -> GameState:
                       guess=state.guess, model=model, player_km=p_km, model_km=m_km,
                       player_score=0 if p_km is None else score(p_km, state.map_size_km),
                       model_score=score(m_km, state.map_size_km), timed_out=timed_out,
-                      seconds=max(0.0, now - state.started_at))
+                      seconds=max(0.0, now - state.started_at), country_code=loc.country_code)
     return replace(state, phase="reveal", results=state.results + (res,))
 
 

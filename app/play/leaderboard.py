@@ -1,7 +1,10 @@
 """Local leaderboard of Play games in SQLite (no Streamlit).
 
 One row per finished game: player name, date (UTC), seed, region, rounds, views, the player's and
-the model's total points. The file is ``data/leaderboard.sqlite3`` (gitignored) unless
+the model's total points; and, since schema version 2, one row per round of it (:class:`RoundRecord`:
+the place, its country, both distances and scores), the data of "Humans vs the model"
+(``app.play.versus``). A version-1 file is migrated in place the first time it is opened: the
+rounds table is added, every saved game is kept (its rounds were never stored, so it has none). The file is ``data/leaderboard.sqlite3`` (gitignored) unless
 ``$GEOLOC_LEADERBOARD`` names another path. Safe for several app processes and threads at once:
 WAL journal (readers never block the writer), a busy timeout (writers wait for each other instead
 of failing), one short ``BEGIN IMMEDIATE`` transaction per write, and one connection per call
@@ -17,13 +20,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "GEOLOC_LEADERBOARD"
 DEFAULT_PATH = ROOT / "data" / "leaderboard.sqlite3"
 MAX_NAME = 32
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS games (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -38,6 +41,18 @@ CREATE TABLE IF NOT EXISTS games (
     model_score  INTEGER NOT NULL CHECK (model_score >= 0)
 );
 CREATE INDEX IF NOT EXISTS games_by_score ON games (player_score DESC, played_at);
+CREATE TABLE IF NOT EXISTS rounds (
+    game_id      TEXT    NOT NULL REFERENCES games (game_id) ON DELETE CASCADE,
+    idx          INTEGER NOT NULL CHECK (idx >= 0),
+    lat          REAL    NOT NULL,
+    lon          REAL    NOT NULL,
+    country_code TEXT    NOT NULL,
+    player_km    REAL,
+    player_score INTEGER NOT NULL CHECK (player_score BETWEEN 0 AND 5000),
+    model_km     REAL    NOT NULL,
+    model_score  INTEGER NOT NULL CHECK (model_score BETWEEN 0 AND 5000),
+    PRIMARY KEY (game_id, idx)
+);
 """
 
 
@@ -63,6 +78,29 @@ class Entry:
     def margin(self) -> int:
         """The player's points minus the model's (negative when the model won)."""
         return self.player_score - self.model_score
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round of a saved game: the place (degrees) and its country (ISO alpha-2), the player's
+    distance (km; None when no pin was placed in time) and points, the model's distance and points.
+    ``region`` is the game's region (filled in when read back)."""
+
+    index: int
+    lat: float
+    lon: float
+    country_code: str
+    player_km: float | None
+    player_score: int
+    model_km: float
+    model_score: int
+    region: str = ""
+
+    @property
+    def winner(self) -> str:
+        """'player', 'model' or 'tie' (by points)."""
+        return "player" if self.player_score > self.model_score else \
+            "model" if self.model_score > self.player_score else "tie"
 
 
 def default_path() -> Path:
@@ -110,14 +148,20 @@ class Leaderboard:
         finally:
             con.close()
 
-    def add(self, entry: Entry) -> bool:
-        """Save a finished game in one transaction. Returns False if this game was already saved.
+    def add(self, entry: Entry, rounds: Sequence[RoundRecord] = ()) -> bool:
+        """Save a finished game and its ``rounds`` in one transaction. Returns False if this game was
+        already saved (its rounds are then left as they are).
 
         Raises :class:`LeaderboardError` for an empty name or impossible scores."""
         name = clean_name(entry.player)
         if entry.rounds < 1 or not (0 <= entry.player_score <= 5000 * entry.rounds) \
                 or not (0 <= entry.model_score <= 5000 * entry.rounds):
             raise LeaderboardError("scores must be between 0 and 5000 points a round")
+        if len({r.index for r in rounds}) != len(rounds) or any(
+                not (0 <= r.index < entry.rounds and 0 <= r.player_score <= 5000 and 0 <= r.model_score <= 5000)
+                for r in rounds):
+            raise LeaderboardError("a game's rounds must be numbered 0 to its number of rounds - 1, once each, "
+                                   "with 0 to 5000 points")
         when = entry.played_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._ensure()
         with self._connect() as con:
@@ -128,6 +172,13 @@ class Leaderboard:
                     "player_score, model_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry.game_id, name, when, entry.seed, entry.region, int(entry.rounds), entry.views,
                      int(entry.player_score), int(entry.model_score)))
+                if cur.rowcount == 1 and rounds:
+                    con.executemany(
+                        "INSERT INTO rounds (game_id, idx, lat, lon, country_code, player_km, player_score, model_km, "
+                        "model_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(entry.game_id, int(r.index), float(r.lat), float(r.lon), (r.country_code or "").upper(),
+                          None if r.player_km is None else float(r.player_km), int(r.player_score),
+                          float(r.model_km), int(r.model_score)) for r in rounds])
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -163,6 +214,17 @@ class Leaderboard:
                + " GROUP BY rounds ORDER BY COUNT(*) DESC, rounds ASC")
         with self._connect() as con, closing(con.execute(sql, (region,) if region is not None else ())) as cur:
             return [int(r[0]) for r in cur.fetchall()]
+
+    def round_records(self, *, region: str | None = None) -> list[RoundRecord]:
+        """Every stored round of the saved games (of one game region if given), oldest game first."""
+        if not self.path.exists():
+            return []
+        self._ensure()
+        sql = ("SELECT r.idx, r.lat, r.lon, r.country_code, r.player_km, r.player_score, r.model_km, r.model_score, "
+               "g.region FROM rounds r JOIN games g ON g.game_id = r.game_id"
+               + (" WHERE g.region = ?" if region is not None else "") + " ORDER BY g.id, r.idx")
+        with self._connect() as con, closing(con.execute(sql, (region,) if region is not None else ())) as cur:
+            return [RoundRecord(*row) for row in cur.fetchall()]
 
     def count(self) -> int:
         """Number of saved games."""

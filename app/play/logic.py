@@ -12,7 +12,7 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
 import folium
@@ -22,6 +22,8 @@ from PIL import Image
 from app.maps import builders as maps
 from app.play.game import (MAX_ROUNDS, TIME_LIMITS, VIEW_MODES, GameConfig, GameState, Location, RoundResult,
                       clean_seed)
+from app.play.leaderboard import RoundRecord
+from app.play.places import place_words  # noqa: F401  (re-exported for the page)
 from app.predict.logic import fmt_km
 from app.play.regions import WORLD, in_region, parse_region, region_label
 from model.images import ImageLoadError, open_image
@@ -207,14 +209,21 @@ def board_rows(entries: Sequence[Any], names: dict[str, str]) -> list[dict]:
 
 
 
-def result_rows(state: GameState) -> pd.DataFrame:
-    """Per-round table of the finished rounds: country, distances (km), points, round winner."""
-    rows = [{"Round": r.index + 1, "Country": r.country,
+def result_rows(state: GameState, place: Callable[[RoundResult], str] | None = None) -> pd.DataFrame:
+    """Per-round table of the finished rounds: the place (``place(result)``, default its country),
+    distances (km), points, round winner."""
+    rows = [{"Round": r.index + 1, "Place": place(r) if place else r.country,
              "Your distance": "no pin" if r.player_km is None else fmt_km(r.player_km), "Your points": r.player_score,
              "Model distance": fmt_km(r.model_km), "Model points": r.model_score, "Winner": WINNER_WORDS[r.winner]}
             for r in state.results]
-    return pd.DataFrame(rows, columns=["Round", "Country", "Your distance", "Your points", "Model distance",
+    return pd.DataFrame(rows, columns=["Round", "Place", "Your distance", "Your points", "Model distance",
                                        "Model points", "Winner"])
+
+
+def round_records(state: GameState) -> list[RoundRecord]:
+    """The finished rounds as leaderboard records (place, country, both distances and scores)."""
+    return [RoundRecord(r.index, r.truth[0], r.truth[1], r.country_code, r.player_km, r.player_score, r.model_km,
+                        r.model_score) for r in state.results]
 
 
 def scoring_note(map_size_km: float | None) -> str:

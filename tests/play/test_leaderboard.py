@@ -5,11 +5,13 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from app.play.leaderboard import DEFAULT_PATH, Entry, Leaderboard, LeaderboardError, clean_name, default_path
+from app.play.leaderboard import (DEFAULT_PATH, SCHEMA_VERSION, Entry, Leaderboard, LeaderboardError, RoundRecord,
+                                  clean_name, default_path)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,7 +90,7 @@ def test_persists_across_restarts_and_uses_wal(tmp_path):
     assert [e.player for e in again.top()] == ["ana"]
     with sqlite3.connect(p) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
 def test_path_from_environment(monkeypatch, tmp_path):
@@ -143,3 +145,67 @@ def test_concurrent_writers_in_processes(tmp_path):
     b = Leaderboard(p)
     assert b.count() == 160
     assert {e.player for e in b.top(200)} == {f"proc{k}" for k in range(4)}
+
+
+def rec(i: int, cc: str = "HR", me: int = 3000, model: int = 2000, km: float | None = 50.0) -> RoundRecord:
+    return RoundRecord(i, 45.0 + i, 16.0, cc, km, me, 120.0, model)
+
+
+def test_rounds_are_saved_with_their_game(tmp_path):
+    b = Leaderboard(tmp_path / "b.sqlite3")
+    assert b.round_records() == []
+    assert b.add(entry(1, region="country:HR", rounds=3), [rec(0), rec(1, me=0, km=None), rec(2, "SI", 10, 4000)])
+    assert b.add(entry(2, region="world", rounds=1), [rec(0, "US")])
+    got = b.round_records()
+    assert [(r.index, r.country_code, r.player_km, r.player_score, r.model_score, r.region) for r in got] == [
+        (0, "HR", 50.0, 3000, 2000, "country:HR"), (1, "HR", None, 0, 2000, "country:HR"),
+        (2, "SI", 50.0, 10, 4000, "country:HR"), (0, "US", 50.0, 3000, 2000, "world")]
+    assert [r.winner for r in got] == ["player", "model", "model", "player"]
+    assert [r.country_code for r in b.round_records(region="world")] == ["US"]
+    assert not b.add(entry(1, region="country:HR", rounds=3), [rec(0), rec(1), rec(2)])  # saved once
+    assert len(b.round_records()) == 4
+    with pytest.raises(LeaderboardError):  # more rounds than the game has, or impossible points
+        b.add(entry(3, rounds=1), [rec(0), rec(1)])
+    with pytest.raises(LeaderboardError):
+        b.add(entry(4, rounds=1), [rec(0, me=5001)])
+    with pytest.raises(LeaderboardError):  # the same round twice
+        b.add(entry(5, rounds=2), [rec(1), rec(1)])
+    assert b.count() == 2 and len(b.round_records()) == 4  # nothing half-saved
+
+
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS games (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    game_id      TEXT    NOT NULL UNIQUE,
+    player       TEXT    NOT NULL,
+    played_at    TEXT    NOT NULL,
+    seed         TEXT    NOT NULL,
+    region       TEXT    NOT NULL,
+    rounds       INTEGER NOT NULL CHECK (rounds > 0),
+    views        TEXT    NOT NULL DEFAULT 'all',
+    player_score INTEGER NOT NULL CHECK (player_score >= 0),
+    model_score  INTEGER NOT NULL CHECK (model_score >= 0)
+);
+CREATE INDEX IF NOT EXISTS games_by_score ON games (player_score DESC, played_at);
+PRAGMA user_version=1;
+"""
+
+
+def test_a_version_1_file_is_migrated_without_losing_games(tmp_path):
+    p = tmp_path / "old.sqlite3"  # a leaderboard written by the previous version (games only)
+    with closing(sqlite3.connect(p)) as con:
+        con.executescript(V1_SCHEMA)
+        con.executemany("INSERT INTO games (game_id, player, played_at, seed, region, rounds, views, player_score, "
+                        "model_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [("old-1", "ana", "2026-01-01T10:00:00+00:00", "s1", "world", 5, "all", 12000, 9000),
+                         ("old-2", "bo", "2026-01-02T10:00:00+00:00", "s2", "country:HR", 3, "single", 8000, 9500)])
+        con.commit()
+    b = Leaderboard(p)
+    assert [(e.game_id, e.player, e.player_score) for e in b.top()] == [("old-1", "ana", 12000), ("old-2", "bo", 8000)]
+    assert b.round_records() == []  # their rounds were never stored
+    assert b.add(entry(3, "cy", 5000, 100, rounds=2), [rec(0), rec(1)])
+    assert b.count() == 3 and len(b.round_records()) == 2
+    with closing(sqlite3.connect(p)) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    again = Leaderboard(p)  # opening a migrated file again changes nothing
+    assert again.count() == 3 and len(again.round_records()) == 2

@@ -6,6 +6,7 @@ the browser test clicks the real map.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.play import game as g
 from app.play import logic as pl
-from app.play.leaderboard import Leaderboard
+from app.play.leaderboard import Entry, Leaderboard
 from tests.play.playhelpers import PlayPredictor
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
@@ -73,6 +74,12 @@ def protos(at: AppTest, components: bool = True) -> str:
     return "\n".join(out)
 
 
+def number_formats(table) -> dict[str, str]:
+    """{column: number format} of a dataframe's column settings (what the browser applies)."""
+    cfg = json.loads(table.proto.columns or "{}")
+    return {k: v["type_config"]["format"] for k, v in cfg.items() if (v.get("type_config") or {}).get("format")}
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -99,6 +106,8 @@ def test_setup_offers_playable_regions(play_env):
     labels = at.selectbox(key="play_region").options
     assert labels == ["World (29 places)", "Europe (17 places)", "North America (8 places)", "Croatia (11 places)"]
     assert at.number_input(key="play_rounds").value == 5
+    cam = at.toggle(key="play_gradcam")  # a short label (was cut off: "Grad-CAM of the model's guess after eac...")
+    assert cam.label == "Show what the model looked at" and "Grad-CAM" in cam.help
     assert "play_game" not in at.session_state
     assert any("No game saved yet" in c.value for c in at.caption)
 
@@ -130,7 +139,9 @@ def test_full_game_against_the_model(play_env, dataset):
         assert metric(at, "Model's distance") == pl.fmt_km(res.model_km)
         top3 = next(d.value for d in at.dataframe if "Place" in d.value.columns)
         assert len(top3) <= 3 and set(top3["Country"]) == {"Croatia"}  # the model is told the region
-        assert "Croatia" in at.success[0].value or "Croatia" in at.info[0].value
+        said = (at.success or at.info)[0].value  # the place is named, not only the country (issue 14)
+        assert said.endswith("Croatia**.") and "It was **near " in said, said
+        assert said == f"{ {'player': 'You win this round!', 'model': 'The model wins this round.', 'tie': 'This round is a tie.'}[res.winner]} It was **{pl.place_words(*res.truth, 'HR', 'Croatia')}**."
         totals = g.totals(state)
         assert metric(at, "Your points") == f"{totals.player:,}" and metric(at, "Model points") == f"{totals.model:,}"
         at.button(key="play_next").click().run()
@@ -139,17 +150,36 @@ def test_full_game_against_the_model(play_env, dataset):
     t = g.totals(state)
     assert state.phase == "over" and at.subheader[0].value == g.verdict(t)
     assert metric(at, "Margin") == f"{t.margin:,}"
-    rounds = next(d.value for d in at.dataframe if "Winner" in d.value.columns)
+    # totals in full: the value is the number, the maximum is said beside it (was "18,215 / 25,0...")
+    assert metric(at, "Your total") == f"{t.player:,}" and metric(at, "Model's total") == f"{t.model:,}"
+    assert any(c.value.startswith("Totals out of 15,000 points (3 rounds") for c in at.caption)
+    assert "Round" not in [m.label for m in at.metric]  # no second copy of the totals above them
+    table = next(d for d in at.dataframe if "Winner" in d.value.columns)
+    rounds = table.value
     assert list(rounds["Round"]) == [1, 2, 3] and list(rounds["Your points"]) == [r.player_score for r in state.results]
+    assert all(p.startswith("near ") and p.endswith("Croatia") for p in rounds["Place"])
+    assert number_formats(table) == {"Your points": "%,d", "Model points": "%,d"}  # 4,994 as in the header
+    maps = [str(c.proto) for c in at.get("component_instance")]
+    summary = [m for m in maps if "Round 3: near" in m]  # the end-of-game map: every round, numbered
+    assert len(maps) == len(summary) == 1 and "Every round on one map" in protos(at, components=False)
+    assert all(f"Round {n}: near" in summary[0] and f"Round {n}, model:" in summary[0] for n in (1, 2, 3))
     at.text_input(key="play_name").set_value("Ana")
     next(b for b in at.button if b.label == "Save to the leaderboard").click().run()
     ok(at)
     assert at.success[-1].value == "Saved."
+    recs = Leaderboard(play_env).round_records()
+    assert [(r.index, r.country_code, r.player_score, r.model_score) for r in recs] == \
+        [(r.index, "HR", r.player_score, r.model_score) for r in state.results]
     board = next(d.value for d in at.dataframe if "Player" in d.value.columns)
     assert board.iloc[0]["Player"] == "Ana" and board.iloc[0]["Player points"] == t.player
     assert board.iloc[0]["Seed"] == "zagreb" and board.iloc[0]["Region"] == "Croatia"
+    vs = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)  # humans vs the model
+    assert list(vs["Country"]) == ["Croatia"] and list(vs["Rounds"]) == [3]
+    assert vs["Verdict"][0].endswith("(indicative: few rounds)")
     next(b for b in at.button if b.label == "Save to the leaderboard").click().run()
-    assert at.success[-1].value == "This game is already on the leaderboard."
+    assert at.info[-1].value == "This game is already on the leaderboard."  # neutral, not a green success
+    assert not any("already" in x.value for x in at.success)
+    assert len(Leaderboard(play_env).round_records()) == 3  # not stored twice
     assert Leaderboard(play_env).count() == 1  # persisted in the configured file
     for f in play_env.parent.glob(play_env.name + "*"):  # a corrupt leaderboard file: a message, not a crash
         f.write_bytes(b"not a database " * 100)
@@ -245,11 +275,50 @@ def test_short_region_gives_a_shorter_game(play_env):
     assert "has 8 places" in at.toast[0].value
 
 
-def test_quit_keeps_the_seed(play_env):
-    at = play()
-    first = start(at, rounds=1)
+def test_quit_resets_the_shared_game_and_the_settings(play_env):
+    # issue 14: after "Quit this game" the banner still said "Shared game ... whoever sent the link" and the
+    # setup kept the link's 20 rounds
+    at = play({"seed": "shared-9", "region": "continent:EU", "rounds": "20", "views": "single", "time": "60"})
+    assert any("Shared game: seed **shared-9**" in i.value for i in at.info)
+    first = start(at, gradcam=True)
+    assert (first.config.seed, first.config.n_rounds, first.config.views) == ("shared-9", 20, "single")
     at.button(key="play_quit").click().run()
     ok(at)
-    assert "play_game" not in at.session_state
-    second = start(at, rounds=1)
-    assert second.config.seed == first.config.seed  # the seed box keeps the seed until a game is over
+    assert "play_game" not in at.session_state and not at.query_params
+    assert not any("Shared game" in i.value for i in at.info)
+    assert at.selectbox(key="play_region").value == "world" and at.number_input(key="play_rounds").value == 5
+    assert at.radio(key="play_views_mode").value == "all" and at.selectbox(key="play_time").value is None
+    assert at.toggle(key="play_gradcam").value is False
+    assert at.text_input(key="play_seed").value not in ("", "shared-9")  # a fresh seed: new places
+    again = start(at)
+    assert again.config == g.GameConfig(seed=again.config.seed)  # every option at its default
+
+
+def test_a_saved_game_is_shown_on_the_leaderboard_and_counted_against_the_model(play_env):
+    board = Leaderboard(play_env)  # earlier games: 5 rounds, the most played length
+    for i in range(2):
+        board.add(Entry(f"old-{i}", f"old{i}", "s", "country:HR", 5, 9000 + i, 8000))
+    at = play()
+    assert set(next(d.value for d in at.dataframe if "Player" in d.value.columns)["Player"]) == {"old0", "old1"}
+    state = start(at, rounds=1)
+    x = state.current.location
+    place_pin(at, x.lat, x.lon)
+    at.button(key="play_submit").click().run()
+    at.button(key="play_next").click().run()
+    at.text_input(key="play_name").set_value("Newcomer")
+    next(b for b in at.button if b.label == "Save to the leaderboard").click().run()
+    ok(at)
+    # the board switches to games like the one just saved (it used to stay on the 5-round games)
+    assert at.selectbox(key="play_board_rounds").value == 1
+    shown = next(d.value for d in at.dataframe if "Player" in d.value.columns)
+    assert list(shown["Player"]) == ["Newcomer"]
+    vs = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
+    assert list(vs["Rounds"]) == [1] and vs["Country"][0] == x.country  # only games with recorded rounds
+    at.segmented_control(key="play_vs_by").set_value("continent").run()
+    ok(at)
+    assert "Continent" in next(d.value for d in at.dataframe if "Verdict" in d.value.columns).columns
+    board.add(Entry("old-3", "old3", "s", "country:HR", 3, 100, 8000))
+    at.selectbox(key="play_board_region").set_value("country:HR").run()  # no 1-round game there: no error
+    ok(at)
+    assert at.selectbox(key="play_board_rounds").options == ["5-round games", "3-round games"]
+    assert set(next(d.value for d in at.dataframe if "Player" in d.value.columns)["Player"]) == {"old0", "old1"}

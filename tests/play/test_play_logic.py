@@ -13,6 +13,7 @@ from PIL import Image
 from app.play import areas
 from app.play import game as g
 from app.play import logic as pl
+from app.play.summary import summary_map
 from model.geo import haversine_km
 from model.retrieval import Gallery
 from model.manifest import read_manifest
@@ -190,7 +191,13 @@ def test_result_rows():
     t2 = g.next_round(st, 3.0)
     st = g.submit(t2, g.ModelMove(t2.current.location.lat, 16.1, (), 1), 100.0)  # timed out without a pin
     df = pl.result_rows(st)
-    assert list(df["Round"]) == [1, 2] and list(df["Country"]) == ["Croatia", "Croatia"]
+    assert list(df["Round"]) == [1, 2] and list(df["Place"]) == ["Croatia", "Croatia"]
+    assert list(pl.result_rows(st, lambda r: f"near X{r.index}, {r.country}")["Place"]) == \
+        ["near X0, Croatia", "near X1, Croatia"]
+    recs = pl.round_records(st)  # what the leaderboard stores for "Humans vs the model"
+    assert [(r.index, r.country_code, r.player_score, r.model_score) for r in recs] == \
+        [(0, "HR", st.results[0].player_score, st.results[0].model_score), (1, "HR", 0, st.results[1].model_score)]
+    assert recs[1].player_km is None and recs[0].lat == st.results[0].truth[0]
     assert df["Your distance"].iloc[0] == pl.fmt_km(haversine_km(t.lat + 0.2, t.lon, t.lat, t.lon))
     assert df["Your distance"].iloc[1] == "no pin" and df["Your points"].iloc[1] == 0
     assert df["Winner"].iloc[1] == "Model"
@@ -222,3 +229,30 @@ def test_board_rows_and_replay_links():
     row = pl.board_rows([e], {"HR": "Croatia"})[0]
     assert row["Region"] == "Croatia" and row["Date"] == "2026-03-04" and row["Margin"] == -1000
     assert row["Replay"] == "play?seed=hr+42&region=country%3AHR&rounds=5&views=all"
+
+
+def test_place_words_name_the_town_and_its_region():
+    assert pl.place_words(43.508, 16.44, "HR", "Croatia") == "near Split, Splitsko-Dalmatinska, Croatia"
+    assert pl.place_words(42.03, -93.63, "US", "United States") == "near Ames, Iowa, United States"
+    # the nearest town is across the border: the place's own country stays last
+    assert pl.place_words(45.85, 15.52, "HR", "Croatia") == "near Brezice (Slovenia), Croatia"
+
+
+def test_summary_map_shows_every_round_numbered():
+    locs = [loc(i, "HR", 45 + i * 0.3, 16.0) for i in range(4)]
+    st = g.new_game(g.GameConfig(seed="t", region="country:HR", n_rounds=3, time_limit_s=10), locs, 0.0)
+    for i in range(3):
+        t = st.current.location
+        if i != 1:  # round 2: no pin (time ran out)
+            st = g.set_guess(st, t.lat + 0.2, t.lon, st.started_at + 1)
+        st = g.submit(st, g.ModelMove(t.lat, t.lon + 0.5, (), 3), st.started_at + (2 if i != 1 else 100))
+        st = g.next_round(st, st.started_at + 200)
+    html = summary_map(st.results, lambda r: f"near Town{r.index + 1}, Croatia").get_root().render()
+    for n in (1, 2, 3):
+        assert f"Round {n}: near Town{n}, Croatia" in html and f"Round {n}, model:" in html
+    assert "Round 1, you:" in html and "Round 3, you:" in html and "Round 2, you:" not in html
+    assert html.count("geo-marker-truth") == 3 and html.count("geo-marker-best") == 3
+    assert html.count("geo-marker-guess") == 2 and html.count("L.polyline") == 5  # a line per pin
+    pins = re.findall(r"geo-pin geo-(\w+)\\\" style=[^\n]*?\\u003e(\w+)\\u003c/div", html)  # (kind, text)
+    want = [("truth", n) for n in "123"] + [("best", n) for n in "123"] + [("guess", "1"), ("guess", "3")]
+    assert sorted(pins) == sorted(want)
