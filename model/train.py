@@ -116,6 +116,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_net(args, n_cells: int, n_countries: int = 0) -> GeoNet:
     bb = create_model(args.backbone, pretrained=not args.no_pretrained, config=getattr(args, "backbone_config", None))
     if getattr(args, "input_size", 0):
+        if getattr(bb, "fixed_input_size", None) not in (None, args.input_size):
+            raise ValueError(f"{args.backbone} takes {bb.fixed_input_size} px inputs only, not --input-size "
+                             f"{args.input_size} (with --no-pretrained, --backbone-config '{{\"img_size\": "
+                             f"{args.input_size}}}' builds it at that size)")
         bb.input_size = args.input_size
     if args.mode == "full" or not hasattr(bb, "forward_trunk"):
         args.mode = "full" if args.mode != "frozen" else "frozen"

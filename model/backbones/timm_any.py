@@ -189,6 +189,9 @@ def timm_model(name: str, pretrained: bool = True, config: dict | None = None, *
         size = int(img[0] if isinstance(img, (tuple, list)) else img)
     interp = dc.get("interpolation", "bicubic")
     bb = _split(model)
+    pe = getattr(model, "patch_embed", None)  # timm ViTs check the input size unless built dynamic
+    strict = getattr(pe, "strict_img_size", False) and not getattr(model, "dynamic_img_size", False)
+    bb.fixed_input_size = size if strict else None
     return set_preprocess(bb, size, dc["mean"], dc["std"], "squash" if dc.get("crop_mode") == "squash" else "shortest",
                           interp if interp in ("bilinear", "bicubic", "nearest") else "bicubic",
                           float(dc.get("crop_pct", 1.0) or 1.0))

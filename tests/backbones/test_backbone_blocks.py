@@ -118,3 +118,17 @@ def test_every_weight_learns_in_full_mode(name):
     bb.requires_grad_(True)
     bb(_input(bb)).pow(2).mean().backward()
     assert [n for n, p in bb.named_parameters() if p.grad is None] == []
+
+
+def test_a_fixed_size_timm_vit_refuses_another_input_size():
+    from types import SimpleNamespace
+
+    from model.train import build_net
+
+    args = SimpleNamespace(backbone="timm:vit_small_patch16_224", no_pretrained=True, input_size=64, mode="finetune",
+                           backbone_config={"depth": 2, "embed_dim": 32, "num_heads": 2}, finetune_blocks=1,
+                           head="mlp", hidden=16, dropout=0.0, regression="offset")
+    with pytest.raises(ValueError, match="takes 224 px inputs only"):
+        build_net(args, n_cells=4)
+    args.backbone_config = dict(args.backbone_config, img_size=64)  # built at that size: fine
+    assert build_net(args, n_cells=4).backbone.input_size == 64
