@@ -1,13 +1,15 @@
 """Odd photos made into views like the model's training views (pure functions, no Streamlit).
 
 The model looks at the centre square of a photo (after its bottom crop), resized to ~260 px. That
-suits the square Street View views it was trained on (``gsv_strips``: four 120-degree views at
-headings 0/90/180/270 of each panorama) but not:
+suits the square Street View views it was trained on (``gsv_strips``, 75% of the training images:
+four square views per panorama at headings 0/90/180/270 whose edges meet without overlap, i.e. 90
+degrees wide each; measured: the pixels across a boundary differ as little as neighbouring columns
+inside a view) but not:
 
 * **360-degree equirectangular panoramas** (2:1, or tagged ``GPano:ProjectionType=equirectangular``
   in their XMP): the centre square of one is a distorted slice of what is behind the camera and what
-  is in front. :func:`panorama_views` reprojects them into rectilinear (pinhole) views at four
-  headings, like the training views (a real reprojection: straight lines stay straight).
+  is in front. :func:`panorama_views` reprojects them into rectilinear (pinhole) 90-degree views at
+  four headings, like the training views (a real reprojection: straight lines stay straight).
 * **wide photos** (aspect > :data:`WIDE_ASPECT`): the centre square throws most of it away.
   :func:`tile_boxes` covers the width with square tiles of the full height.
 * **tiny photos**: :func:`size_problem` says when a photo is too small to be worth predicting (the
@@ -31,7 +33,7 @@ WIDE_ASPECT = 1.6          # width / height above which a photo is split into sq
 PANO_ASPECT = 2.0          # equirectangular panoramas are 2:1
 PANO_TOLERANCE = 0.03      # |aspect - 2| allowed for "looks like a 360-degree panorama"
 PANO_HEADINGS = (0.0, 90.0, 180.0, 270.0)
-PANO_FOV = 120.0           # degrees: the field of view of the gsv_strips training views
+PANO_FOV = 90.0            # degrees: the width of each gsv_strips training view (four of them make 360)
 MAX_TILES = 8
 MIN_SIDE = 64              # px: shorter sides are refused ...
 REFUSE_UPSCALE = 4.0       # ... as is anything the model would enlarge more than this
@@ -171,6 +173,41 @@ def panorama_views(pano: Image.Image, headings: Sequence[float] = PANO_HEADINGS,
                    pitch_deg: float = 0.0, size: int | None = None) -> list[Image.Image]:
     """Perspective views of a 360-degree panorama at ``headings`` (degrees from its centre)."""
     return [equirect_to_perspective(pano, h, fov_deg, pitch_deg, size) for h in headings]
+
+
+def equirect_from_views(views: Sequence[Image.Image], headings: Sequence[float] = PANO_HEADINGS,
+                        fov_deg: float = PANO_FOV, width: int = 1024, fill: tuple[int, int, int] = (128, 128, 128)) -> Image.Image:
+    """The inverse of :func:`panorama_views`: a ``width`` x ``width/2`` equirectangular panorama
+    stitched from square pinhole views (pitch 0) at ``headings``; each panorama pixel takes the view
+    whose heading is nearest in longitude, and directions no view sees get ``fill``. Used to turn the
+    four 90-degree views of a Street View location into the 360-degree panorama they came from."""
+    h = width // 2
+    lon = ((np.arange(width) + 0.5) / width - 0.5) * 2 * np.pi
+    lat = (0.5 - (np.arange(h) + 0.5) / h) * np.pi
+    lo, la = np.meshgrid(lon, lat)
+    x, y, z = np.cos(la) * np.sin(lo), np.sin(la), np.cos(la) * np.cos(lo)
+    hd = np.radians(np.asarray(headings, float))
+    diff = np.abs((lo[..., None] - hd + np.pi) % (2 * np.pi) - np.pi)
+    which = diff.argmin(-1)
+    out = np.empty((h, width, 3), np.float32)
+    out[:] = fill
+    t = math.tan(math.radians(fov_deg) / 2)
+    for i, (view, th) in enumerate(zip(views, hd)):
+        arr = np.asarray(view.convert("RGB"), np.float32)
+        s = arr.shape[0]
+        xc = x * math.cos(th) - z * math.sin(th)  # into the camera's frame (undo the heading)
+        zc = x * math.sin(th) + z * math.cos(th)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = (xc / zc / t + 1) / 2 * s - 0.5
+            v = (1 - y / zc / t) / 2 * s - 0.5
+        m = (which == i) & (zc > 1e-6) & (u >= 0) & (u <= s - 1) & (v >= 0) & (v <= s - 1)
+        uu, vv = u[m], v[m]
+        u0, v0 = np.floor(uu).astype(int), np.floor(vv).astype(int)
+        u1, v1 = np.minimum(u0 + 1, s - 1), np.minimum(v0 + 1, s - 1)
+        wu, wv = (uu - u0)[:, None], (vv - v0)[:, None]
+        out[m] = ((arr[v0, u0] * (1 - wu) + arr[v0, u1] * wu) * (1 - wv)
+                  + (arr[v1, u0] * (1 - wu) + arr[v1, u1] * wu) * wv)
+    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
 # ------------------------------------------------------------------ wide photos -> tiles

@@ -6,10 +6,11 @@ import time
 import streamlit as st
 
 from app.predict import logic as pl
-from app.predict.inputs import PageInput, choose_input
+from app.predict.inputs import PageInput, choose_input, prepared_input
 from app.common.widgets import predictor_or_stop, show_map
 from model import explain as ex
 from model.locks import model_lock
+from model.ood import capture_features, predictor_check
 
 TOP_K = 10  # guesses computed once per input; the slider only shows fewer
 
@@ -40,18 +41,19 @@ def run_prediction(p, inp: PageInput) -> dict:
     if got and got["key"] == inp.key:
         return got
     t0 = time.perf_counter()
-    with model_lock(p):
+    with model_lock(p), capture_features(p) as feats:
         pred = p.predict(inp.views.images, top_k=TOP_K)
-    got = {"key": inp.key, "pred": pred, "secs": time.perf_counter() - t0}
+    got = {"key": inp.key, "pred": pred, "secs": time.perf_counter() - t0, "ood": predictor_check(p, feats)}
     st.session_state["_pred"] = got
     return got
 
 
-def side_panel(pred, truth: pl.Truth | None, rows: list[dict]) -> None:
+def side_panel(pred, truth: pl.Truth | None, rows: list[dict], unusual: bool) -> None:
     s = pl.summary(pred, truth)
     top = pred.top[0]
-    st.markdown(f"#### {s['country'] or s['country_code']}\nPredicted place: **{top.name}**"
-                + (f", {top.admin1}" if top.admin1 and top.admin1 not in top.name else "") + f" ({top.country})")
+    st.markdown(f"#### {s['country'] or s['country_code']}"
+                + (" :orange-badge[:material/warning: not a street-level photo?]" if unusual else "")
+                + f"\nPredicted place: **{pl.place_label(top.name, top.admin1, top.country)}**")
     c1, c2 = st.columns(2)
     c1.metric("Country confidence", f"{s['country_prob']:.0%}", help="Probability of the most likely country "
               "(sum over its cells)")
@@ -66,8 +68,12 @@ def side_panel(pred, truth: pl.Truth | None, rows: list[dict]) -> None:
                   help="Distance from the expected-score guess (E on the map: the point that maximises the expected "
                        "GeoGuessr score under the model's probabilities)")
         c2.metric("Score (E)", f"{s['best_score']:,}")
-    st.dataframe(pl.guess_table(rows), hide_index=True, key="top_table",
-                 column_config={"Probability": st.column_config.NumberColumn(format="%.1f %%")})
+    st.dataframe(pl.guess_table(rows), hide_index=True, key="top_table", width="stretch",
+                 column_config={"#": st.column_config.NumberColumn(width=32),
+                                "Place": st.column_config.TextColumn(width="medium"),
+                                "Probability": st.column_config.NumberColumn(format="%.1f %%", width=90),
+                                "Distance (km)": st.column_config.NumberColumn(format="localized", width=95),
+                                "Score": st.column_config.NumberColumn(format="localized", width=60)})
 
 
 @st.fragment
@@ -119,29 +125,38 @@ def shortcut_test(p, inp: PageInput, pred) -> None:
     what = c1.radio("Hide", list(pl.HIDE_CHOICES), horizontal=True, key="hide_what")
     if c2.button("Hide and predict again", key="hide_go", width="stretch"):
         images, crop = pl.hidden_variant(inp.views.images, what, ex.default_crop(p))
-        with model_lock(p):
+        with model_lock(p), capture_features(p) as feats:
             after = p.predict(images, top_k=TOP_K, crop=crop)
-        st.session_state["_hidden"] = {"key": inp.key, "what": what, "pred": after, "image": images[0], "crop": crop,
-                                       "cmp": pl.compare(pred, after, inp.truth)}
+        st.session_state["_hidden"] = {"key": inp.key, "what": what, "pred": after, "images": images, "crop": crop,
+                                       "cmp": pl.compare(pred, after, inp.truth), "ood": predictor_check(p, feats)}
     h = st.session_state.get("_hidden")
     if not h or h["key"] != inp.key:
+        st.caption(pl.SHORTCUT_LIMITS)
         return
-    c = h["cmp"]
-    a, b = st.columns([1, 3])
-    box = ex.view_box(h["image"].width, h["image"].height, h["crop"])
-    a.image(pl.thumbnail(h["image"].crop(box)), caption=f"What the model saw: {h['what'].lower()} hidden")
-    with b:
-        m1, m2, m3 = st.columns(3)
-        m1.metric("The guess moved", pl.fmt_km(c["moved_km"]))
-        m2.metric("Country", c["country_after"], None if not c["country_changed"] else f"was {c['country_before']}",
+    c, ood = h["cmp"], h["ood"]
+    cols = st.columns(max(2, min(4, len(h["images"]))))
+    for i, img in enumerate(h["images"]):
+        box = ex.view_box(img.width, img.height, h["crop"])
+        cols[i % len(cols)].image(pl.thumbnail(img.crop(box), 400), width="stretch",
+                                  caption=f"What the model saw of {inp.views.names[i]}: {h['what'].lower()} hidden")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("The guess moved", pl.fmt_km(c["moved_km"]))
+    m2.metric(f"P({c['country_before']})", f"{c['conf_after']:.0%}",
+              f"{(c['conf_after'] - c['conf_before']) * 100:+.0f} pts (was {c['conf_before']:.0%})", delta_color="off",
+              help="Probability of the country predicted before hiding, before and after: the same country, so the "
+                   "two numbers compare")
+    m3.metric("Top answer now", c["country_after"],
+              f"changed, {c['top_after']:.0%}" if c["country_changed"] else "unchanged", delta_color="off")
+    if "km_after" in c:
+        m1.metric("Distance to the truth", pl.fmt_km(c["km_after"]), f"was {pl.fmt_km(c['km_before'])}",
                   delta_color="off")
-        m3.metric("Country confidence", f"{c['conf_after']:.0%}",
-                  f"{(c['conf_after'] - c['conf_before']) * 100:+.0f} pts")
-        if "km_after" in c:
-            m1.metric("Distance to the truth", pl.fmt_km(c["km_after"]), f"was {pl.fmt_km(c['km_before'])}",
-                      delta_color="off")
-            m2.metric("Score", f"{c['score_after']:,}", f"{c['score_after'] - c['score_before']:+,}")
-        st.caption(pl.shortcut_verdict(c))
+        m2.metric("Score", f"{c['score_after']:,}", f"{c['score_after'] - c['score_before']:+,}", delta_color="off")
+    unusual = ood.unusual if ood is not None else None
+    (st.warning if unusual else st.markdown)(pl.shortcut_verdict(c, unusual))
+    if ood is not None:
+        st.caption(f"Out-of-distribution check of the hidden version: {pl.ood_words(ood)}. " + pl.SHORTCUT_LIMITS)
+    else:
+        st.caption(pl.SHORTCUT_LIMITS)
 
 
 inp = choose_input()
@@ -150,7 +165,12 @@ if inp is None:
     st.stop()
 for msg in inp.views.errors:
     st.error(msg)
+for msg in inp.views.notes:
+    st.info(msg, icon=":material/info:")
 if not inp.views.images:
+    st.stop()
+inp = prepared_input(inp, predictor.input_size)
+if inp is None:
     st.stop()
 if inp.from_exif:
     st.warning(f"This photo carries GPS coordinates in its EXIF data ({inp.truth.lat:.5f}, {inp.truth.lon:.5f}): "
@@ -161,7 +181,10 @@ try:
 except Exception as e:  # noqa: BLE001 - a failed prediction is a message; the page keeps working
     st.error(f"The prediction failed: {type(e).__name__}: {e}")
     st.stop()
-pred = res["pred"]
+pred, ood = res["pred"], res["ood"]
+said = pl.ood_message(ood, inp.views.names)
+if said:
+    (st.warning if said[0] == "warning" else st.info)(said[1], icon=":material/report:")
 top_n = st.slider("Top-N guesses", 1, TOP_K, 5, key="top_n")
 rows = pl.guess_rows(pred, inp.truth, top_n)
 col_map, col_side = st.columns([3, 2])
@@ -173,5 +196,5 @@ with col_map:
                + (f"; actual location from the {inp.truth.source}." if inp.truth else "; actual location unknown.")
                + " Layers (top right): country probabilities, cell probabilities, OpenStreetMap tiles (online).")
 with col_side:
-    side_panel(pred, inp.truth, rows)
+    side_panel(pred, inp.truth, rows, bool(ood is not None and ood.unusual))
 gradcam_section(predictor, inp, pred, top_n)

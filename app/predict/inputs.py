@@ -8,14 +8,15 @@ for one request and never stored by this module, logged, cached or shown.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
 
-from app.predict.logic import Truth, parse_latlon, views_key
-from app.predict.sources import (SUPPORTED_EXT, LoadedViews, StreetViewRequest, error_message, fetch_streetview,
-                         find_api_key, load_uploads, request_from_link)
+from app.predict.logic import OutOfRange, Truth, parse_latlon, testset_label, views_key
+from app.predict.prepare import MODE_LABELS, needs_split_choice, prepare_views
+from app.predict.sources import (FORMATS_TEXT, LoadedViews, StreetViewRequest, error_message, fetch_streetview,
+                                 find_api_key, load_uploads, request_from_link)
 
 SOURCES = ["Upload", "Camera", "Test set", "Street View"]
 
@@ -48,13 +49,36 @@ def _from_files(files: list[tuple[str, bytes]], label: str, tag: str) -> PageInp
     return PageInput(key=views_key(lv.blobs, tag), views=lv, truth=truth, label=label, from_exif=lv.gps is not None)
 
 
+KEPT = "_kept_upload"  # the uploaded files, kept while another photo source is open (the widget forgets them)
+
+
+def _remember_upload() -> None:
+    """on_change of the uploader: keep what it holds now (nothing after the user removes the files)."""
+    files = st.session_state.get("upload_files") or []
+    st.session_state[KEPT] = [(f.name, f.getvalue()) for f in files] or None
+
+
+def _forget_upload() -> None:
+    st.session_state[KEPT] = None
+
+
 def upload_input() -> PageInput | None:
-    files = st.file_uploader("Photo of a place, or several views of the same place (fused into one prediction)",
-                             type=list(SUPPORTED_EXT), accept_multiple_files=True, key="upload_files", max_upload_size=50,
-                             help="JPEG, PNG or WebP, up to 50 MB and 60 megapixels each. Photos stay on this machine.")
-    if not files:
-        return None
-    return _from_files([(f.name, f.getvalue()) for f in files], f"{len(files)} uploaded file(s)", "upload")
+    files = st.file_uploader(f"Photo of a place, or several views of the same place (fused into one prediction): "
+                             f"{FORMATS_TEXT}; 360° panoramas and wide photos are split into views",
+                             accept_multiple_files=True, key="upload_files", max_upload_size=50,
+                             on_change=_remember_upload,
+                             help="Up to 50 MB and 60 megapixels each. Photos stay on this machine.")
+    if files:
+        got = [(f.name, f.getvalue()) for f in files]
+        st.session_state[KEPT] = got
+    else:
+        got = st.session_state.get(KEPT)
+        if not got:
+            return None
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.caption(f"Still using what you uploaded before: {', '.join(n for n, _ in got)}.")
+        c2.button("Remove", key="upload_forget", on_click=_forget_upload, icon=":material/close:")
+    return _from_files(got, f"{len(got)} uploaded file(s)", "upload")
 
 
 def camera_input() -> PageInput | None:
@@ -89,8 +113,7 @@ def test_input() -> PageInput | None:
         st.session_state["test_idx"] = 0
     c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
     i = c1.selectbox("Test-set location (held out from training; the map shows the answer)", range(len(locs)),
-                     format_func=lambda j: f"#{j + 1}: {locs.iloc[j]['source']}, {len(locs.iloc[j]['paths'])} view(s)",
-                     key="test_idx")
+                     format_func=lambda j: testset_label(j, locs.iloc[j]), key="test_idx")
     c2.button("Random", icon=":material/casino:", on_click=_random_test, width="stretch")
     row = locs.iloc[int(i)]
     paths = list(row["paths"])
@@ -116,7 +139,14 @@ def _secrets():
         return None
 
 
+STREETVIEW_KEY_DOC = "https://developers.google.com/maps/documentation/streetview/get-api-key"
+
+
 def streetview_input() -> PageInput | None:
+    st.info("Pulling a Street View image needs **your own Google Maps Platform API key** with the Street View "
+            "Static API enabled; Google bills each image request to that key's project (a free monthly allowance "
+            f"applies). [How to get a key]({STREETVIEW_KEY_DOC}). The key is used for one request at a time and is "
+            "never shown, logged, cached or saved.", icon=":material/key:")
     with st.form("sv_form", border=True):
         place = st.text_input("Google Maps / Street View link, or coordinates 'lat, lon'",
                               placeholder="https://www.google.com/maps/@45.8150,15.9819,3a,75y,90h,90t/… or 45.815, 15.982",
@@ -137,7 +167,7 @@ def streetview_input() -> PageInput | None:
     got = st.session_state.get("sv_result")
     if not got:
         return None
-    lv = load_uploads([("streetview.jpg", got["bytes"])])
+    lv = _decoded([("streetview.jpg", got["bytes"])], "streetview")
     st.caption(f"Street View panorama {got['pano']} ({got['date'] or 'date unknown'}), heading {got['heading']:g}°, "
                f"pitch {got['pitch']:g}°, fov {got['fov']:g}°. {got['copyright']}")
     return PageInput(key=views_key(lv.blobs, "streetview"), views=lv,
@@ -155,6 +185,8 @@ def _fetch(place: str, heading: float, pitch: float, fov: float, typed: str) -> 
         try:
             lat, lon = parse_latlon(place)
             req = StreetViewRequest(lat=lat, lon=lon, heading=heading, pitch=pitch, fov=fov)
+        except OutOfRange:
+            raise  # coordinates, but not on Earth: its own message
         except ValueError as not_latlon:
             if "/" not in place and "google." not in place.lower():  # not a link: say what a place can be
                 raise LinkError(f"{not_latlon}, or a Google Maps / Street View link (place names are not "
@@ -192,3 +224,33 @@ def choose_input() -> PageInput | None:
     if src == "Street View":
         return streetview_input()
     return upload_input()
+
+
+def prepared_input(inp: PageInput, input_size: int) -> PageInput | None:
+    """The views the model will see (``app.predict.prepare``), with the messages said above the answer:
+    refused tiny photos (errors), small ones (warnings), how wide photos and panoramas were split (info,
+    with a choice of split mode when one of them is wide). None when no view is left."""
+    mode = "auto"
+    if needs_split_choice(inp.views):
+        mode = st.segmented_control("Wide photos and 360° panoramas", list(MODE_LABELS), format_func=MODE_LABELS.get,
+                                    default="auto", key="split_mode",
+                                    help="Automatic: a 2:1 photo (or one tagged as a photo sphere) is a 360° panorama and "
+                                         "becomes 4 perspective views; a photo wider than 1.6:1 becomes square tiles; "
+                                         "the model otherwise sees only the centre square.") or "auto"
+    k = f"{inp.key}|{mode}|{input_size}"
+    cached = st.session_state.get("_prepared")
+    if cached and cached[0] == k:
+        prep = cached[1]
+    else:
+        prep = prepare_views(inp.views, input_size, mode)
+        st.session_state["_prepared"] = (k, prep)
+    for msg in prep.refused:
+        st.error(msg, icon=":material/photo_size_select_small:")
+    for msg in prep.warnings:
+        st.warning(msg, icon=":material/photo_size_select_small:")
+    for msg in prep.notes:
+        st.info(msg + " The views are shown below, under 'What did the model look at?'.", icon=":material/panorama:")
+    if not prep.images:
+        return None
+    lv = replace(inp.views, images=prep.images, names=prep.names)
+    return replace(inp, key=views_key(inp.views.blobs, k), views=lv)

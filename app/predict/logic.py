@@ -61,10 +61,50 @@ def parse_latlon(text: str) -> tuple[float, float]:
     return lat, lon
 
 
+class OutOfRange(ValueError):
+    """Numbers that read as coordinates but are not on Earth."""
+
+
 def check_latlon(lat: float, lon: float) -> None:
-    """Raise ValueError unless -90 <= lat <= 90 and -180 <= lon <= 180 (degrees, finite)."""
-    if not (math.isfinite(lat) and math.isfinite(lon)) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValueError(f"coordinates out of range: lat {lat} must be in -90..90 and lon {lon} in -180..180")
+    """Raise :class:`OutOfRange` (a ValueError) unless -90 <= lat <= 90 and -180 <= lon <= 180
+    (degrees, finite); the message names only the number that is wrong."""
+    bad = []
+    if not (math.isfinite(lat) and -90 <= lat <= 90):
+        bad.append(f"latitude {lat:g} is not between -90 and 90")
+    if not (math.isfinite(lon) and -180 <= lon <= 180):
+        bad.append(f"longitude {lon:g} is not between -180 and 180")
+    if bad:
+        raise OutOfRange(f"coordinates out of range: {' and '.join(bad)}")
+
+
+def _words(text: str) -> set[str]:
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return set(re.findall(r"[a-z0-9]+", plain))
+
+
+def place_label(name: str, region: str = "", country: str = "") -> str:
+    """'Place, Region, Country' without repeats: a part is left out when its words are all already
+    said, or when it contains all the words of a part already said ('Iowa, Iowa' -> 'Iowa', 'Grad
+    Zagreb, Zagreb' -> 'Grad Zagreb'); 'Split, Splitsko-Dalmatinska' keeps both."""
+    parts: list[tuple[str, set[str]]] = []
+    for p in (name, region, country):
+        p = (p or "").strip()
+        w = _words(p)
+        if not w or p.lower() in ("nan", "none"):
+            continue
+        if any(w <= q or q <= w for _, q in parts):
+            continue
+        parts.append((p, w))
+    return ", ".join(p for p, _ in parts)
+
+
+def testset_label(i: int, row: Any) -> str:
+    """A test-set location for people: '#3: Croatia, Splitsko-Dalmatinska (4 views)'."""
+    n = len(row["paths"])
+    where = place_label(str(row.get("country", "") or ""), str(row.get("admin1", "") or ""))
+    return f"#{i + 1}: {where or 'unknown country'} ({n} view{'s' if n != 1 else ''})"
 
 
 def guess_rows(pred: Any, truth: Truth | None, top_n: int) -> list[dict]:
@@ -82,11 +122,14 @@ def guess_rows(pred: Any, truth: Truth | None, top_n: int) -> list[dict]:
 
 
 def guess_table(rows: list[dict]) -> pd.DataFrame:
-    """Display table of :func:`guess_rows` (probability in %, distance rounded)."""
+    """Display table of :func:`guess_rows`: rank, one 'Place' column (place, region when it adds
+    something, country), probability in %, and with a truth the distance (km) and score. Narrow
+    enough for the side panel: nothing important hides behind a horizontal scroll."""
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    out = pd.DataFrame({"#": df["rank"], "Place": df["place"], "Region": df["region"], "Country": df["country"],
+    out = pd.DataFrame({"#": df["rank"],
+                        "Place": [place_label(p, r, c) for p, r, c in zip(df["place"], df["region"], df["country"])],
                         "Probability": (df["prob"] * 100).round(1)})
     if "km" in df:
         out["Distance (km)"] = df["km"].round(0).astype(int)
@@ -175,14 +218,25 @@ def prediction_map(pred: Any, truth: Truth | None, top_n: int, *, cells: pd.Data
     return maps.finish(m)
 
 
+def country_prob(pred: Any, code: str) -> float:
+    """Probability (0..1) that ``pred`` gives the country ``code`` (0 when it is not listed)."""
+    return next((float(p) for c, _n, p in pred.country_probs if c == code), 0.0)
+
+
 def compare(before: Any, after: Any, truth: Truth | None) -> dict:
-    """How a prediction moved when part of the photo was hidden: ``moved_km`` between the two
-    predicted points, ``country_changed``, the top country's probability before/after (0..1; the
-    "Country confidence" of the side panel) and, with a truth, the distance (km) and score before/after."""
+    """How a prediction moved when part of the photo was hidden.
+
+    ``conf_before`` / ``conf_after``: the probability (0..1) of the SAME country, the one predicted
+    before hiding (``country_before``), so the two numbers are comparable; ``country_after`` and
+    ``top_after`` say what the top answer became and how sure (``country_changed`` when it differs).
+    Also ``moved_km`` between the two predicted points and, with a truth, the distance (km) and
+    score before/after."""
+    code = before.country_code
     out = {"moved_km": float(haversine_km(before.lat, before.lon, after.lat, after.lon)),
-           "country_before": before.country, "country_after": after.country,
-           "country_changed": before.country_code != after.country_code,
-           "conf_before": float(before.country_probs[0][2]), "conf_after": float(after.country_probs[0][2]),
+           "code_before": code, "country_before": before.country, "country_after": after.country,
+           "country_changed": code != after.country_code,
+           "conf_before": country_prob(before, code), "conf_after": country_prob(after, code),
+           "top_after": float(after.country_probs[0][2]) if len(after.country_probs) else 0.0,
            "place_before": before.top[0].name, "place_after": after.top[0].name}
     if truth is not None:
         for tag, p in (("before", before), ("after", after)):
@@ -231,20 +285,60 @@ def hidden_variant(images: Sequence[Any], what: str, default_crop: float) -> tup
     return out, crop
 
 
-def shortcut_verdict(c: dict) -> str:
-    """One sentence on a :func:`compare` result: did hiding change the answer?"""
-    if c["country_changed"]:
-        s = (f"Hiding it changed the country ({c['country_before']} → {c['country_after']}): the hidden part "
-             "carried much of the evidence.")
+SHORTCUT_LIMITS = ("What this test can tell: how much this answer depends on the hidden part. What it cannot: "
+                   "whether that part is a shortcut (capture car, watermark, game UI) or real evidence (road, "
+                   "kerbs, signs), and the flat patch that replaces it is itself unlike the training photos, so "
+                   "part of any change can come from the patch rather than from what it covers.")
+
+
+def shortcut_verdict(c: dict, masked_unusual: bool | None = None) -> str:
+    """One sentence on a :func:`compare` result. ``masked_unusual``: the out-of-distribution check
+    of the hidden version (True: it does not look like a street photo to the model; None: unknown).
+    When it is unusual, a change is not put down to lost evidence: the test cannot tell which."""
+    a, b = c["conf_before"], c["conf_after"]
+    same = f"{c['country_before']}: {a:.0%} → {b:.0%}"
+    if masked_unusual:
+        s = (f"The hidden version itself does not look like a street-level photo to the model, so this run "
+             f"cannot say whether the change ({same}) comes from losing the hidden part or from the unusual "
+             "patch.")
+    elif c["country_changed"]:
+        s = (f"Hiding it changed the answer to {c['country_after']} ({c['top_after']:.0%}); {same}: the hidden part "
+             f"carried much of the evidence for {c['country_before']}.")
+    elif b < a - 0.15:
+        s = f"Same answer, but less sure of it ({same}): the hidden part supported it."
+    elif b > a + 0.15:
+        s = f"Same answer, and surer of it ({same}): the hidden part pulled elsewhere."
     elif c["moved_km"] > 500:
-        s = "Same country, but the guess moved a lot: the hidden part mattered for the region."
-    elif abs(c["conf_after"] - c["conf_before"]) > 0.15:
-        s = "Same answer, but the confidence changed clearly: the hidden part mattered."
+        s = f"Same country ({same}), but the guess moved {fmt_km(c['moved_km'])}: the hidden part mattered for the region."
     else:
-        s = "The answer barely changed: the model does not depend on the hidden part for this photo."
+        s = f"The answer barely changed ({same}): the model does not depend on the hidden part for this photo."
     if "score_after" in c:
         s += f" Score {c['score_before']:,} → {c['score_after']:,}."
     return s
+
+
+def ood_words(a: Any) -> str:
+    """'distance 0.93 from the training photos (99% of held-out street photos: 0.84 or less)'."""
+    return (f"distance {a.score:.2f} from the training photos ({1 - a.quantile:.0%} of held-out street photos: "
+            f"{a.threshold:.2f} or less)")
+
+
+def ood_message(a: Any, names: Sequence[str]) -> tuple[str, str] | None:
+    """What to say about an out-of-distribution assessment (``model.ood.Assessment``) of an input with
+    views ``names``: ``("warning", text)`` when the input as a whole does not look like a street-level
+    photo, ``("info", text)`` when only some of several views do not, else None."""
+    if a is None:
+        return None
+    if a.unusual:
+        return ("warning", "**This does not look like a street-level photo** to the model: what it sees is further "
+                f"from its training photos than {1 - a.quantile:.0%} of held-out street photos are ({ood_words(a)}). "
+                "The answer below is what the model says anyway: a guess about a picture it was not made for, "
+                "not a location.")
+    if a.unusual_views and len(names) > 1:
+        odd = ", ".join(f"'{names[i]}'" for i in a.unusual_views if i < len(names))
+        return ("info", f"{odd} looks unlike the training photos (distance {max(a.scores):.2f} > {a.threshold:.2f}); "
+                        "the views together still look like a street scene.")
+    return None
 
 
 def thumbnail(img: Any, max_side: int = 900) -> Any:

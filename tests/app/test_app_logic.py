@@ -46,7 +46,9 @@ def test_guess_rows_distances_and_scores(pred):
         d = haversine_km(r["lat"], r["lon"], truth.lat, truth.lon)
         assert r["km"] == pytest.approx(d) and r["score"] == round(geoscore(d))
     table = pl.guess_table(rows)
-    assert list(table.columns) == ["#", "Place", "Region", "Country", "Probability", "Distance (km)", "Score"]
+    assert list(table.columns) == ["#", "Place", "Probability", "Distance (km)", "Score"]
+    top = pred.top[0]
+    assert table["Place"].iloc[0] == pl.place_label(top.name, top.admin1, top.country)
     assert "Distance (km)" not in pl.guess_table(pl.guess_rows(pred, None, 3)).columns
     assert pl.guess_table([]).empty
 
@@ -84,39 +86,79 @@ def test_compare_and_verdict(pred, fake_predictor):
     c = pl.compare(pred, other, pl.Truth(45.8, 16.0, "t"))
     assert c["moved_km"] == pytest.approx(haversine_km(pred.lat, pred.lon, other.lat, other.lon))
     assert {"km_before", "km_after", "score_before", "score_after"} <= set(c)
-    # confidence = the top country's probability, as the side panel's "Country confidence"
-    assert (c["conf_before"], c["conf_after"]) == (pred.country_probs[0][2], other.country_probs[0][2])
+    # both confidences are of the SAME country: the one predicted before hiding
+    code = pred.country_code
+    assert c["conf_before"] == pytest.approx(pred.country_probs[0][2])
+    assert c["conf_after"] == pytest.approx(next(p for cc, _n, p in other.country_probs if cc == code))
     same = pl.compare(pred, pred, None)
     assert same["moved_km"] == 0 and not same["country_changed"]
     assert "barely changed" in pl.shortcut_verdict(same)
-    moved = dict(same, country_changed=True, country_before="Croatia", country_after="France")
-    assert "Croatia → France" in pl.shortcut_verdict(moved)
 
 
-def test_target_options(pred):
-    opts = pl.target_options(pred, 3)
-    assert len(opts) == 4
-    assert opts[0][1] == ("cell", pred.top[0].cell_id) and opts[1][1] == ("country", pred.country_code)
-    assert opts[3][1] == ("cell", pred.top[2].cell_id)
+def _pred_like(pred, probs: dict[str, float]):
+    """``pred`` with other country probabilities (most likely first)."""
+    from dataclasses import replace
+
+    names = {"AU": "Australia", "US": "United States", "HR": "Croatia"}
+    cp = sorted(((c, names[c], p) for c, p in probs.items()), key=lambda t: -t[2])
+    return replace(pred, country_probs=cp, country_code=cp[0][0], country=cp[0][1])
 
 
-def test_hidden_variant():
-    img = Image.new("RGB", (100, 100), (10, 200, 10))
-    imgs, crop = pl.hidden_variant([img], "Bottom band", 0.1)
-    assert imgs == [img] and crop == 0.25
-    imgs, crop = pl.hidden_variant([img], "edges", 0.1)
-    assert crop == 0.1 and imgs[0] is not img
-    _, crop = pl.hidden_variant([img], "Both", 0.4)
-    assert crop == 0.4
-    with pytest.raises(ValueError):
-        pl.hidden_variant([img], "sky", 0.0)
+def test_compare_uses_the_same_country_when_the_answer_flips(pred):
+    """The issue's case: Australia 47% -> United States 86% was shown as '+39 pts'."""
+    before = _pred_like(pred, {"AU": 0.47, "US": 0.30, "HR": 0.23})
+    after = _pred_like(pred, {"US": 0.86, "AU": 0.10, "HR": 0.04})
+    c = pl.compare(before, after, None)
+    assert c["country_changed"] and (c["conf_before"], c["conf_after"]) == (0.47, 0.10)
+    assert c["top_after"] == 0.86 and c["country_after"] == "United States"
+    v = pl.shortcut_verdict(c)
+    assert "United States (86%)" in v and "Australia: 47% → 10%" in v and "carried much of the evidence" in v
+    # the hidden version itself out of distribution: no claim about the evidence
+    odd = pl.shortcut_verdict(c, masked_unusual=True)
+    assert "carried" not in odd and "cannot say" in odd and "Australia: 47% → 10%" in odd
+    missing = pl.compare(before, _pred_like(pred, {"US": 0.9, "HR": 0.1}), None)
+    assert missing["conf_after"] == 0.0
+    surer = pl.compare(before, _pred_like(pred, {"AU": 0.8, "US": 0.1, "HR": 0.1}), None)
+    assert "surer" in pl.shortcut_verdict(surer)
 
 
-def test_views_key_and_thumbnail():
-    assert pl.views_key([b"a", b"b"]) == pl.views_key([b"a", b"b"]) != pl.views_key([b"b", b"a"])
-    assert pl.views_key([b"a"], "x") != pl.views_key([b"a"], "y")
-    t = pl.thumbnail(Image.new("RGB", (3000, 1000)), 300)
-    assert t.size == (300, 100)
+def test_place_label_without_repeats():
+    assert pl.place_label("Iowa", "Iowa", "United States") == "Iowa, United States"
+    assert pl.place_label("Split", "Splitsko-Dalmatinska", "Croatia") == "Split, Splitsko-Dalmatinska, Croatia"
+    assert pl.place_label("Grad Zagreb", "Zagreb", "Croatia") == "Grad Zagreb, Croatia"
+    assert pl.place_label("Singapore", "", "Singapore") == "Singapore"
+    assert pl.place_label("Texas (north)", "Texas", "nan") == "Texas (north)"
+
+
+def test_testset_label_is_for_people():
+    row = pd.Series({"paths": ["a", "b", "c", "d"], "country": "Croatia", "admin1": "Splitsko-Dalmatinska",
+                     "source": "gsv_strips"})
+    assert pl.testset_label(0, row) == "#1: Croatia, Splitsko-Dalmatinska (4 views)"
+    one = pd.Series({"paths": ["a"], "country": "Iowa", "admin1": "Iowa", "source": "gsv_small"})
+    assert pl.testset_label(4, one) == "#5: Iowa (1 view)"
+
+
+def test_out_of_range_coordinates_say_which_number_is_wrong():
+    with pytest.raises(pl.OutOfRange) as e:
+        pl.parse_latlon("10, 200")
+    msg = str(e.value)
+    assert msg == "coordinates out of range: longitude 200 is not between -180 and 180"
+    with pytest.raises(pl.OutOfRange, match="latitude 95 is not between -90 and 90 and longitude -200"):
+        pl.parse_latlon("95, -200")
+
+
+def test_ood_message():
+    from model.ood import Assessment
+
+    odd = Assessment(np.array([0.95, 0.9]), 0.925, 0.84, True, [0, 1], 0.01)
+    kind, text = pl.ood_message(odd, ["a.jpg", "b.jpg"])
+    assert kind == "warning" and "does not look like a street-level photo" in text and "99%" in text
+    assert "distance 0.93 from the training photos (99% of held-out street photos: 0.84 or less)" in text
+    one = Assessment(np.array([0.6, 0.9]), 0.75, 0.84, False, [1], 0.01)
+    kind, text = pl.ood_message(one, ["a.jpg", "b.jpg"])
+    assert kind == "info" and "'b.jpg'" in text and "'a.jpg'" not in text
+    assert pl.ood_message(Assessment(np.array([0.5]), 0.5, 0.84, False, [], 0.01), ["a"]) is None
+    assert pl.ood_message(None, ["a"]) is None
 
 
 # ----------------------------------------------------------------------------------- sources
@@ -128,9 +170,63 @@ def test_load_uploads(shared_test_image):
                                ("b.jpg", gps), ("empty.png", b"")])
     assert lv.names == ["a.jpg", "b.jpg"] and len(lv.images) == 2
     assert len(lv.errors) == 3
-    assert any("broken.jpg" in e and "not a recognised image" in e for e in lv.errors)
-    assert any(".gif files are not supported" in e for e in lv.errors)
+    assert any(e.startswith("broken.jpg: named .jpg but cannot be read") for e in lv.errors)
+    assert any(e.startswith("x.gif: named .gif but cannot be read") for e in lv.errors)
     assert lv.gps == pytest.approx((-33.8568, 151.2153), abs=1e-3) and lv.gps_from == "b.jpg"
+
+
+def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def test_other_formats_are_read_or_refused_with_the_reason(shared_test_image):
+    """GIF (first frame, with a note), BMP, TIFF, AVIF and a JPEG named .jfif are read; HEIC, videos,
+    PDFs and SVGs are refused with a reason that says what to do."""
+    path, _, _ = shared_test_image
+    img = Image.open(path).convert("RGB")
+    frames = [img, img.transpose(Image.Transpose.ROTATE_180), img]
+    anim = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    files = [("anim.gif", anim), ("still.gif", _encode(img, "GIF")), ("a.bmp", _encode(img, "BMP")),
+             ("a.tiff", _encode(img, "TIFF")), ("a.avif", _encode(img, "AVIF")), ("a.jfif", path.read_bytes())]
+    lv = sources.load_uploads(files)
+    assert lv.names == [n for n, _ in files] and not lv.errors
+    assert any(n.startswith("anim.gif") and "3 frames" in n and "first one is used" in n for n in lv.notes)
+    assert any(n.startswith("still.gif") and "256 colours" in n for n in lv.notes)
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    bad = sources.load_uploads([("IMG_0001.HEIC", heic), ("clip.mp4", b"\x00\x00\x00\x18ftypisom" + b"\x00" * 40),
+                                ("doc.pdf", b"%PDF-1.7 ..."), ("map.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+                                ("notes.txt", b"hello")])
+    assert not bad.images and len(bad.errors) == 5
+    e = dict(zip(["heic", "mp4", "pdf", "svg", "txt"], bad.errors))
+    assert "IMG_0001.HEIC" in e["heic"] and "export it as JPEG" in e["heic"]
+    assert "video" in e["mp4"] and "PDF" in e["pdf"] and "SVG" in e["svg"]
+    assert "notes.txt" in e["txt"] and "not a recognised image format" in e["txt"]
+
+
+def test_prepare_views_refuses_tiny_splits_wide_and_panoramas(shared_test_image):
+    from app.predict.prepare import needs_split_choice, prepare_views
+
+    path, _, _ = shared_test_image
+    street = Image.open(path).convert("RGB")
+    lv = sources.LoadedViews(images=[Image.new("RGB", (1, 1), (128, 128, 128)), street.resize((4000, 120)),
+                                     Image.new("RGB", (2048, 1024), (90, 120, 160)), street],
+                             names=["pixel.png", "strip.png", "pano.jpg", "street.jpg"], blobs=[b"", b"", b"", b""])
+    assert needs_split_choice(lv)
+    p = prepare_views(lv, 260)
+    assert len(p.refused) == 1 and p.refused[0].startswith("pixel.png (1x1 px) is too small") and "260x" in p.refused[0]
+    assert p.kinds == ["tiles", "panorama", "whole"]
+    assert len(p.images) == 8 + 4 + 1 and p.names[0] == "strip.png · tile 1/8" and p.names[-1] == "street.jpg"
+    assert len(p.warnings) == 1 and "strip.png: each of its 120x120-px tiles is small" in p.warnings[0]
+    assert any("perspective views" in n for n in p.notes) and any("8 square tiles" in n for n in p.notes)
+    whole = prepare_views(lv, 260, mode="whole")
+    assert whole.kinds == ["whole"] * 3 and len(whole.images) == 3
+    assert not needs_split_choice(sources.LoadedViews(images=[street], names=["s"], blobs=[b""]))
+    thin = prepare_views(sources.LoadedViews(images=[street.resize((3000, 50))], names=["thin.png"], blobs=[b""]), 260)
+    assert not thin.images and "thin.png (3000x50 px) is too small" in thin.refused[0]
 
 
 def test_test_locations_groups_views(tmp_path):

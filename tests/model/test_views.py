@@ -146,3 +146,15 @@ def test_gpano_xmp_is_read_and_used():
     assert s2.kind == "tiles"
     assert V.read_gpano(xmp_jpeg(Image.new("RGB", (10, 10)), 'GPano:Other="1"')) is None
     assert V.read_gpano(b"no xmp at all") is None
+
+
+def test_views_stitch_back_into_the_panorama():
+    """panorama -> 4 views of 90 degrees -> panorama gives back the original where the views see
+    (|lat| < 30 deg everywhere; at 45 deg from a view's axis its edge reaches atan(cos 45) = 35 deg)."""
+    pano = lonlat_pano(512)
+    views = V.panorama_views(pano, size=256)
+    back = np.asarray(V.equirect_from_views(views, width=512), np.float32)
+    orig = np.asarray(pano, np.float32)
+    band = slice(256 // 3 + 2, 2 * 256 // 3 - 2)  # latitudes -30..30
+    assert np.abs(back[band] - orig[band]).mean() < 2.0
+    assert (back[0] == 128).all()  # the zenith is seen by no view: filled grey
