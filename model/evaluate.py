@@ -33,17 +33,18 @@ OUTPUTS = ("logits", "offset", "xyz", "country_logits", "embed")
 
 
 def network_outputs(net, ck: dict, paths: list[str], cache: str | Path | None = DEFAULT_CACHE,
-                    batch_size: int = 128, runtime: Runtime = CPU) -> dict[str, np.ndarray]:
+                    batch_size: int = 128, runtime: Runtime | None = None) -> dict[str, np.ndarray]:
     """Raw outputs for image files: ``logits`` (N, C), ``offset`` (N, C, 2) or ``xyz`` (N, 3),
     ``country_logits`` (N, K) with a country head, ``embed`` (N, H), ``ok`` (N,).
 
-    Runs on ``runtime``'s device (the network is moved there) under its autocast; the outputs are
-    float32 on the CPU. With a ``cache`` folder the frozen trunk's maps go through the feature cache
+    Runs on ``runtime``'s device (the network is moved there; default: where the network is, in fp32)
+    under its autocast; the outputs are float32 on the CPU. With a ``cache`` folder the frozen trunk's maps go through the feature cache
     (a checkpoint trained ``--mode full`` has its own trunk, and shard members are never cached: data
     that large is streamed); otherwise every batch runs the whole network, nothing is kept but the outputs.
     """
     use_cache = cache if ck["config"].get("mode") != "full" and shard_members(paths) is None else None
     crop = ck["preprocess"]["crop"]
+    runtime = runtime or Runtime(next(net.parameters()).device)
     runtime.place(net).eval()
     if use_cache is None:
         return _streamed_outputs(net, paths, crop, runtime)

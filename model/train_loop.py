@@ -59,8 +59,8 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
     """
     training = opt is not None
     _set_train(net, args.mode) if training else net.eval()
-    fwd = fwd or inputs.fwd(net)
-    scaler = scaler or runtime.scaler()
+    fwd = fwd if fwd is not None else inputs.fwd(net)
+    scaler = scaler if scaler is not None else runtime.scaler()
     meter = None if training else ValMeter(cells_t["table"], runtime.device)
     sums: dict[str, float] = {}
     n = 0

@@ -98,3 +98,18 @@ def test_predictor_stays_on_the_cpu_unless_geoloc_device_says_otherwise(monkeypa
     out_bf = bf.outputs(x)
     assert out_bf["logits"].dtype == np.float32  # answers stay float32 NumPy whatever the precision
     assert np.abs(out_bf["logits"] - ref["logits"].numpy()).max() < 0.5 * np.abs(ref["logits"].numpy()).max()
+
+
+def test_compile_wraps_the_module_and_the_saved_state_is_the_plain_one():
+    """``--compile`` (torch.compile is lazy: nothing compiles until the first batch; a real CPU training run
+    with --compile is in docs/training.md, too slow for the suite): the compiled module shares the
+    parameters, and the network's own state dict, the one checkpoints save, keeps its plain keys."""
+    from model.train_inputs import Method
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    entry = Method(net, "forward")
+    comp = Runtime(compile=True).compiled(entry)
+    assert comp is not entry and comp._orig_mod is entry
+    assert next(comp.parameters()) is next(net.parameters())
+    assert list(net.state_dict()) == ["0.weight", "0.bias"] and all("_orig_mod" in k for k in comp.state_dict())
+    assert Runtime().compiled(entry) is entry
