@@ -107,26 +107,53 @@ def cmd_imagefolder(a: argparse.Namespace) -> int:
 def cmd_hf(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .huggingface import import_hf
+    from .huggingface import import_hf, parse_split
 
     cols = {r: getattr(a, f"{r}_column") for r in ("image", "lat", "lon", "country", "admin1", "id")}
+    only = [o for o in ("shard_size", "max_side", "quality", "workers") if getattr(a, o) is not None]
+    if only and not a.shards:
+        raise ValueError(f"{', '.join('--' + o.replace('_', '-') for o in only)} only apply with --shards")
+    if a.quality is not None and a.quality > 100:
+        raise ValueError("--quality must be 1..100")
     bars: list = []  # the bar appears with the first sample, after the folder and the dataset were checked
 
     def progress(k: int) -> None:
         if not bars:
-            bars.append(tqdm(total=a.n, unit="sample", desc="import"))
+            bars.append(tqdm(total=a.n or (None if a.shards else 1000), unit="sample", desc="import"))
         bars[0].update(k - bars[0].n)
 
+    common = dict(split=a.hf_split, config=a.config, revision=a.revision, columns=cols, source=a.source,
+                  unknown="keep" if a.keep_unknown else "skip", shuffle_buffer=a.shuffle_buffer, seed=a.seed,
+                  manifest_split=parse_split(a.split), progress=progress, log=lambda m: tqdm.write(m, file=sys.stderr))
+    if a.shards:
+        return _hf_shards(a, common, bars)
     try:
-        df = import_hf(a.name, a.out, a.n, split=a.hf_split, config=a.config, revision=a.revision, columns=cols,
-                       source=a.source, unknown="keep" if a.keep_unknown else "skip",
-                       shuffle_buffer=a.shuffle_buffer, seed=a.seed, manifest_split=_split(a.split),
-                       progress=progress, log=lambda m: tqdm.write(m, file=sys.stderr))
+        df = import_hf(a.name, a.out, a.n or 1000, **common)
     finally:
         for bar in bars:
             bar.close()
     _skipped(df)
     print(f"{len(df)} images, {df['country_code'].replace('', None).nunique()} countries -> {a.out / 'manifest.csv'}")
+    return 0
+
+
+def _hf_shards(a: argparse.Namespace, common: dict, bars: list) -> int:
+    from model.shards import info
+    from model.shards.encode import DEFAULT_QUALITY
+
+    from .hf_shards import import_hf_shards
+
+    try:
+        r = import_hf_shards(a.name, a.out, a.n, shard_size=a.shard_size or 1000, max_side=a.max_side,
+                             quality=a.quality or DEFAULT_QUALITY, workers=a.workers or 0, **common)
+    finally:
+        for bar in bars:
+            bar.close()
+    if r.how == "complete":
+        print(f"{a.out} already holds this import, complete: nothing to do.", file=sys.stderr)
+    if len(r.skipped):
+        print(f"{r.skipped.summary(r.streamed)} Listed in skipped.csv beside the shards.", file=sys.stderr)
+    print(info(a.out))
     return 0
 
 

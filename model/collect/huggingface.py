@@ -24,6 +24,11 @@ with a new label; an interrupted import resumes (files already there are kept). 
 be used (not JPEG/PNG/WebP, unreadable, a label that is not a country, the same image twice) are
 named and skipped (:mod:`.skips`); the import goes on. The folder is locked while it is written
 (:mod:`.lock`) and stamped ``import.json`` (:mod:`.outdir`): another data set's folder is refused.
+
+A column holding a dict (a WebDataset's ``json`` member, as ``datasets`` streams ``osv5m/osv5m-wds``)
+is read as columns too (its keys, where no top-level column has the name). :class:`SampleReader` turns
+one stream sample into a manifest row + image bytes, or a named skip; both this folder import and the
+shard import (:mod:`.hf_shards`, ``--shards``) use it, so they map columns and skip samples alike.
 """
 from __future__ import annotations
 
@@ -32,14 +37,14 @@ import io
 import itertools
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import pandas as pd
 
-from model.manifest import COLUMNS, write_manifest
+from model.manifest import COLUMNS, SPLITS, write_manifest
 from model.revgeo import country_name, reverse_geocode
 
-from .groups import group_ids, grouped_split
+from .groups import group_ids, grouped_split, parse_fractions
 from .journal import atomic_write_bytes
 from .lock import hold
 from .outdir import prepare_import, write_import_stamp
@@ -52,7 +57,7 @@ CANDIDATES = {
     "lon": ("longitude", "lon", "lng", "long"),
     "country": ("country_code", "country", "country_iso_alpha2", "label", "labels"),
     "admin1": ("admin1", "region", "state", "province"),
-    "id": ("id", "image_id", "key", "uuid"),
+    "id": ("id", "image_id", "key", "uuid", "__key__"),
     "date": ("captured_at", "date", "timestamp"),
 }
 
@@ -66,7 +71,7 @@ def find_columns(features: dict[str, Any] | None, first_row: dict[str, Any],
     """Map roles (image, lat, lon, country, admin1, id, date) to column names of a dataset."""
     import datasets
 
-    names = list(features) if features else list(first_row)
+    names = list(flat_features(features)) if features else list(flat_sample(first_row))
     lower = {n.lower(): n for n in names}
     out: dict[str, str | None] = {}
     for role, cands in CANDIDATES.items():
@@ -84,6 +89,32 @@ def find_columns(features: dict[str, Any] | None, first_row: dict[str, Any],
         raise HFImportError(f"no image column found; columns: {names} (pass --image-column)")
     if bool(out["lat"]) != bool(out["lon"]):
         raise HFImportError(f"found only one of latitude/longitude ({out['lat'] or out['lon']}); pass both")
+    return out
+
+
+def _is_image_value(v: Any) -> bool:
+    return isinstance(v, dict) and set(v) <= {"bytes", "path"} and bool(v)
+
+
+def flat_features(features: dict[str, Any] | None) -> dict[str, Any]:
+    """Top-level features, then the fields of dict (struct) features under names not taken yet."""
+    import datasets
+
+    out = dict(features or {})
+    for f in list(out.values()):
+        if isinstance(f, dict) and not isinstance(f, datasets.Image):
+            for k, v in f.items():
+                out.setdefault(k, v)
+    return out
+
+
+def flat_sample(sample: dict[str, Any]) -> dict[str, Any]:
+    """A sample with the keys of its dict-valued columns (not image values) added where not taken."""
+    out = dict(sample)
+    for v in sample.values():
+        if isinstance(v, dict) and not _is_image_value(v):
+            for k, x in v.items():
+                out.setdefault(k, x)
     return out
 
 
@@ -115,6 +146,24 @@ def _ext(data: bytes) -> str:
     raise HFImportError(f"not JPEG, PNG or WebP ({kind})")
 
 
+def parse_split(spec: str | None) -> tuple[float, float, float] | str | None:
+    """``--split``: three fractions (``0.8,0.1,0.1``) or one split name (``test``) for every sample."""
+    if not spec:
+        return None
+    if spec.strip().lower() in SPLITS:
+        return spec.strip().lower()
+    try:
+        return parse_fractions(spec)
+    except ValueError:
+        raise ValueError(f"--split wants three numbers like 0.8,0.1,0.1 or one of {', '.join(SPLITS)}, "
+                         f"got {spec!r}") from None
+
+
+def split_setting(split: tuple[float, ...] | str | None) -> list[float] | str | None:
+    """How a ``--split`` is recorded in ``import.json`` (fractions as a list, a name as is)."""
+    return split if isinstance(split, str) or split is None else list(split)
+
+
 def load_stream(name: str, *, split: str = "train", config: str | None = None,
                 revision: str | None = None, shuffle_buffer: int = 0, seed: int = 0):
     """``datasets.load_dataset(name, config, split=split, streaming=True)`` with raw (undecoded) images."""
@@ -136,14 +185,14 @@ def load_stream(name: str, *, split: str = "train", config: str | None = None,
 def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", config: str | None = None,
               revision: str | None = None, columns: dict[str, str | None] | None = None,
               source: str | None = None, unknown: str = "skip", shuffle_buffer: int = 0, seed: int = 0,
-              manifest_split: tuple[float, float, float] | None = None,
+              manifest_split: tuple[float, float, float] | str | None = None,
               stream: Iterable[dict] | None = None, progress: Callable[[int], None] | None = None,
               log: Callable[[str], None] | None = stderr_line) -> pd.DataFrame:
     """Stream the first ``n`` samples of a dataset into ``out_dir/images`` + ``out_dir/manifest.csv``.
 
     ``unknown``: samples whose country label is not a country are ``"skip"``-ped or ``"keep"``-t
-    with an empty code. ``manifest_split``: grouped, country-stratified split fractions, a fixed
-    setting of the folder (None: as recorded, if any). ``log`` gets one line per skipped sample; the
+    with an empty code. ``manifest_split``: grouped, country-stratified split fractions, or one split
+    name (``"test"``) for every row; a fixed setting of the folder (None: as recorded, if any). ``log`` gets one line per skipped sample; the
     returned manifest's ``attrs["skipped"]`` is the :class:`Skips` record (counts by reason).
     """
     out = Path(out_dir).expanduser()
@@ -151,8 +200,9 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
     with hold(out):  # one writer; the checks below read the folder under the lock
         fixed = prepare_import(out, "hf", {
             "dataset": str(local.resolve()) if local.exists() else str(name), "config": config,
-            "hf_split": split, "revision": revision, "split": list(manifest_split) if manifest_split else None})
-        manifest_split = tuple(fixed["split"]) if fixed["split"] else None
+            "hf_split": split, "revision": revision, "split": split_setting(manifest_split), "shards": None})
+        manifest_split = fixed["split"] if isinstance(fixed["split"], str) else \
+            tuple(fixed["split"]) if fixed["split"] else None
         ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
                                                            shuffle_buffer=shuffle_buffer, seed=seed)
         write_import_stamp(out, "hf", fixed)
@@ -168,13 +218,81 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
     return df
 
 
+class Sample(NamedTuple):
+    """A usable stream sample: its name in messages, manifest row, image file bytes and their SHA-256."""
+    who: str
+    row: dict[str, Any]
+    data: bytes
+    digest: str
+
+
+class Skip(NamedTuple):
+    """A stream sample that cannot be used: its name, the reason (a category) and details."""
+    who: str
+    reason: str
+    detail: str = ""
+
+
+class SampleReader:
+    """Reads stream samples into manifest rows (see the module doc for the columns), one at a time.
+
+    Columns are found on the first sample. Country labels are checked here; labels from coordinates
+    (reverse geocoding), groups and splits are added later over many rows (:func:`fill_labels`).
+    """
+
+    def __init__(self, features: dict[str, Any] | None, columns: dict[str, str | None] | None, split: str,
+                 unknown: str = "skip"):
+        self.features = flat_features(features) if features else None
+        self.overrides, self.split, self.unknown = columns, split, unknown
+        self.cols: dict[str, str | None] | None = None
+        self.label_names: list[str] | None = None
+
+    def name(self, i: int, raw_id: str) -> str:
+        """``sample 17 (id abc)``: how messages and ``skipped.csv`` name stream sample ``i`` (0-based)."""
+        return f"sample {i}" + (f" (id {raw_id})" if self.cols and self.cols["id"] else "")
+
+    def read(self, i: int, sample: dict[str, Any]) -> Sample | Skip:
+        """Stream sample ``i`` (0-based) as a :class:`Sample`, or a :class:`Skip` saying why not."""
+        sample = flat_sample(sample)
+        if self.cols is None:
+            self.cols = find_columns(self.features, sample, self.overrides)
+            cfeat = self.features.get(self.cols["country"]) if self.features and self.cols["country"] else None
+            self.label_names = getattr(cfeat, "names", None)
+        cols = self.cols
+        raw_id = str(sample.get(cols["id"])) if cols["id"] else f"{self.split}:{i}"
+        who = self.name(i, raw_id)
+        country = sample.get(cols["country"]) if cols["country"] else None
+        if self.label_names is not None and isinstance(country, int):
+            country = self.label_names[country]
+        row: dict[str, Any] = {"sample_id": raw_id, "view": 0, "label": "" if country is None else str(country)}
+        try:
+            row["country_code"] = to_country_code(country) if country not in (None, "") else ""
+        except RegionError:
+            if self.unknown == "skip":
+                return Skip(who, "label is not a country", repr(country))
+            row["country_code"] = ""
+        try:
+            data = _image_bytes(sample[cols["image"]])
+            ext = _ext(data)
+        except HFImportError as e:
+            if str(e).startswith("not JPEG"):
+                return Skip(who, "not JPEG, PNG or WebP", str(e).partition("(")[2].rstrip(")"))
+            return Skip(who, "unreadable image", str(e))
+        digest = hashlib.sha256(data).hexdigest()
+        row.update(image=f"images/{digest[:24]}{ext}", location_id=digest[:16])
+        if cols["lat"]:
+            row["lat"], row["lon"] = _float(sample.get(cols["lat"])), _float(sample.get(cols["lon"]))
+        row["admin1"] = str(sample.get(cols["admin1"]) or "") if cols["admin1"] else ""
+        if cols["date"]:
+            row["date"] = str(sample.get(cols["date"]) or "")
+        return Sample(who, row, data, digest)
+
+
 def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, progress, skips: Skips):
     """Write the images of the first ``n`` samples; returns (manifest rows, skips, samples streamed).
     Linear: the folder is listed once, each sample costs one hash and at most one write."""
-    feats = getattr(ds, "features", None) or None
-    label_names = None
+    reader = SampleReader(getattr(ds, "features", None) or None, columns, split, unknown)
     rows: list[dict] = []
-    cols: dict[str, str | None] | None = None
     (out / "images").mkdir(parents=True, exist_ok=True)
     with os.scandir(out / "images") as it:
         on_disk = {e.name: e.stat().st_size for e in it if not e.name.startswith(".")}
@@ -183,47 +301,18 @@ def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, pr
     for k, sample in enumerate(itertools.islice(iter(ds), n), start=1):
         if progress:
             progress(k)
-        if cols is None:
-            cols = find_columns(feats, sample, columns)
-            cfeat = feats.get(cols["country"]) if feats and cols["country"] else None
-            label_names = getattr(cfeat, "names", None)
-        raw_id = str(sample.get(cols["id"])) if cols["id"] else f"{split}:{k - 1}"
-        who = f"sample {k - 1}" + (f" (id {raw_id})" if cols["id"] else "")
-        country = sample.get(cols["country"]) if cols["country"] else None
-        if label_names is not None and isinstance(country, int):
-            country = label_names[country]
-        row: dict[str, Any] = {"sample_id": raw_id, "view": 0, "label": "" if country is None else str(country)}
-        try:
-            row["country_code"] = to_country_code(country) if country not in (None, "") else ""
-        except RegionError:
-            if unknown == "skip":
-                skips.add(who, "label is not a country", repr(country))
-                continue
-            row["country_code"] = ""
-        try:
-            data = _image_bytes(sample[cols["image"]])
-            ext = _ext(data)
-        except HFImportError as e:
-            if str(e).startswith("not JPEG"):
-                skips.add(who, "not JPEG, PNG or WebP", str(e).partition("(")[2].rstrip(")"))
-            else:
-                skips.add(who, "unreadable image", str(e))
+        s = reader.read(k - 1, sample)
+        if isinstance(s, Skip):
+            skips.add(*s)
             continue
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in seen:
-            skips.add(who, "duplicate image", f"same bytes as {seen[digest]}")
+        if s.digest in seen:
+            skips.add(s.who, "duplicate image", f"same bytes as {seen[s.digest]}")
             continue
-        seen[digest] = who
-        fname = f"{digest[:24]}{ext}"
-        if not _same_file(out / "images" / fname, on_disk.get(fname), data, digest):  # new, or torn: (re)write
-            atomic_write_bytes(out / "images" / fname, data, durable=False)  # checked on reuse instead
-        row.update(image=f"images/{fname}", location_id=digest[:16])
-        if cols["lat"]:
-            row["lat"], row["lon"] = _float(sample.get(cols["lat"])), _float(sample.get(cols["lon"]))
-        row["admin1"] = str(sample.get(cols["admin1"]) or "") if cols["admin1"] else ""
-        if cols["date"]:
-            row["date"] = str(sample.get(cols["date"]) or "")
-        rows.append(row)
+        seen[s.digest] = s.who
+        fname = s.row["image"].removeprefix("images/")
+        if not _same_file(out / "images" / fname, on_disk.get(fname), s.data, s.digest):  # new, or torn: (re)write
+            atomic_write_bytes(out / "images" / fname, s.data, durable=False)  # checked on reuse instead
+        rows.append(s.row)
     return rows, skips, k
 
 
@@ -245,8 +334,9 @@ def _float(v: Any) -> float:
         return float("nan")
 
 
-def _finish(df: pd.DataFrame, source: str, split, seed: int) -> pd.DataFrame:
-    df["source"] = source
+def fill_labels(df: pd.DataFrame) -> None:
+    """In place: rows with coordinates get an empty ``country_code``/``admin1`` from offline reverse
+    geocoding (a given label is kept); ``country`` is the code's English name."""
     if "lat" in df:
         has = df["lat"].notna() & df["lon"].notna()
         if has.any():
@@ -256,11 +346,22 @@ def _finish(df: pd.DataFrame, source: str, split, seed: int) -> pd.DataFrame:
                     df.at[i, "country_code"] = lab["country_code"]
                 if not df.at[i, "admin1"]:
                     df.at[i, "admin1"] = lab["admin1"]
+    df["country"] = [country_name(c) if c else "" for c in df["country_code"]]
+
+
+def _finish(df: pd.DataFrame, source: str, split, seed: int) -> pd.DataFrame:
+    """Labels, source, 1 km location groups and the split (fractions: grouped, country-stratified; a
+    name: every row) of the whole import."""
+    df["source"] = source
+    fill_labels(df)
+    if "lat" in df:
         df["group_id"] = group_ids(list(df["location_id"]), df["lat"], df["lon"])
     else:
         df["group_id"] = df["location_id"]
-    df["country"] = [country_name(c) if c else "" for c in df["country_code"]]
-    df["split"] = grouped_split(df, split, seed=seed) if split else ""
+    if isinstance(split, str):
+        df["split"] = split
+    else:
+        df["split"] = grouped_split(df, split, seed=seed) if split else ""
     for c in COLUMNS:
         if c not in df.columns:
             df[c] = ""

@@ -110,18 +110,25 @@ def build_parser() -> argparse.ArgumentParser:
     imf.add_argument("--seed", type=int, default=0)
     imf.add_argument("--skip-unknown", action="store_true", help="skip folders that are not countries")
 
-    hf = sub.add_parser("hf", help="stream N samples of a Hugging Face dataset -> images + manifest",
+    hf = sub.add_parser("hf", help="stream N samples of a Hugging Face dataset -> images + manifest, or shards",
                         formatter_class=_Help, description=(
                             "Streams the first N samples (load_dataset(..., streaming=True)): only those are\n"
-                            "downloaded. Works with Parquet and ImageFolder datasets on the Hub or on disk.\n"
-                            "Columns are detected by name (image, latitude/longitude, country or label,\n"
-                            "region/admin1, id); missing country/admin1 come from reverse geocoding."),
+                            "downloaded. Works with Parquet, WebDataset and ImageFolder datasets on the Hub or\n"
+                            "on disk. Columns are detected by name (image, latitude/longitude, country or label,\n"
+                            "region/admin1, id; also inside a WebDataset's json); missing country/admin1 come\n"
+                            "from reverse geocoding. With --shards the samples go straight into WebDataset\n"
+                            "shards in DIR (no images/ or manifest.csv; see docs/shards.md); interrupted, the\n"
+                            "same command resumes."),
                         epilog=("examples:\n"
                                 "  %(prog)s user/geoguessr-countries --n 5000 --out data/geoguessr\n"
-                                "  %(prog)s ~/datasets/osv5m_parquet --n 20000 --shuffle-buffer 10000 --out data/osv"))
-    hf.add_argument("name", help="Hub dataset id or a local dataset folder (Parquet or ImageFolder)")
-    hf.add_argument("--n", type=positive_int, default=1000, metavar="N", help="samples to import")
-    hf.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for images/ and manifest.csv")
+                                "  %(prog)s ~/datasets/osv5m_parquet --n 20000 --shuffle-buffer 10000 --out data/osv\n"
+                                "  %(prog)s osv5m/osv5m-wds --hf-split train --shards --split 0.95,0.05,0 --out data/osv5m_train\n"
+                                "  %(prog)s osv5m/osv5m-wds --hf-split test --shards --split test --out data/osv5m_test"))
+    hf.add_argument("name", help="Hub dataset id or a local dataset folder (Parquet, WebDataset tars or ImageFolder)")
+    hf.add_argument("--n", type=positive_int, default=None, metavar="N",
+                    help="samples to import (default 1000; with --shards: the whole split)")
+    hf.add_argument("--out", type=Path, required=True, metavar="DIR",
+                    help="folder for images/ and manifest.csv (with --shards: for the shards)")
     hf.add_argument("--hf-split", default="train", help="dataset split to stream")
     hf.add_argument("--config", default=None, help="dataset configuration name")
     hf.add_argument("--revision", default=None, help="e.g. refs/convert/parquet for script-based datasets")
@@ -130,9 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
         hf.add_argument(f"--{role}-column", default=None, metavar="COL",
                         help=f"column holding the {role} (auto-detected)")
     hf.add_argument("--name", dest="source", default=None, help="manifest 'source' value")
-    hf.add_argument("--split", default=None, metavar="F,F,F", help="grouped stratified split, e.g. 0.8,0.1,0.1")
+    hf.add_argument("--split", default=None, metavar="F,F,F|NAME",
+                    help="grouped split, e.g. 0.8,0.1,0.1 (with --shards: by a hash of each ~1 km H3 cell), "
+                         "or one split for every sample: train, val or test")
     hf.add_argument("--seed", type=int, default=0)
     hf.add_argument("--keep-unknown", action="store_true", help="keep samples whose label is not a country")
+    sh = hf.add_argument_group("shards (docs/shards.md)")
+    sh.add_argument("--shards", action="store_true",
+                    help="write WebDataset shards into DIR instead of images/ + manifest.csv")
+    sh.add_argument("--shard-size", type=positive_int, default=None, metavar="N", help="samples per shard (default 1000)")
+    sh.add_argument("--max-side", type=at_least(8, int), default=None, metavar="PX",
+                    help="shrink images whose longer side exceeds PX pixels (re-encoded as JPEG); default: original bytes")
+    sh.add_argument("--quality", type=at_least(1, int), default=None, metavar="Q",
+                    help="JPEG quality of re-encoded images, 1..100 (default 95)")
+    sh.add_argument("--workers", type=at_least(0, int), default=None, metavar="N",
+                    help="processes that decode and check images (default 0: in this process)")
 
     cr = sub.add_parser("crop", help="copy a manifest's images with the bottom watermark band cropped")
     cr.add_argument("manifest", type=Path)
