@@ -24,6 +24,7 @@ from .cells import CellSet
 from .device import CPU, Runtime
 from .features import extract, pooled
 from .inference import cell_country_index
+from .loader import shard_members
 from .network import GeoNet, latlon_to_offset
 
 
@@ -81,6 +82,8 @@ class CachedInputs:
                  runtime: Runtime = CPU):
         cache = None if getattr(args, "no_cache", False) else (args.cache or None)  # --no-cache: in memory only
         bb, sb = net.backbone, net.start_block
+        if pool and shard_members(df["path"].iloc[:1].tolist()) is not None:
+            sb = 0  # shard data (any size): pooled features straight away, never the trunk maps (~70 GB/10^6)
         extract_fn, pooled_fn = (dist.extract, dist.pooled) if dist is not None else (extract, pooled)
         self.clean, self.ok = extract_fn(bb, df["path"].tolist(), start_block=sb, crop=args.crop, cache_root=cache,
                                          desc="features (clean)", runtime=runtime)
