@@ -85,6 +85,14 @@ def setup() -> None:
             st.rerun()
 
 
+def metric_row(*items: tuple[str, str, str | None]) -> None:
+    """(label, value, help) metrics side by side, each as wide as its text: on a narrow screen they
+    wrap to the next line instead of cutting the numbers off."""
+    with st.container(horizontal=True, gap="large"):
+        for label, value, tip in items:
+            st.metric(label, value, help=tip, width="content")
+
+
 def reset_setup() -> None:
     """Back to a fresh setup: default options, a new seed, no shared game in the URL."""
     for k in SETUP_KEYS:
@@ -103,11 +111,9 @@ def header(state: g.GameState) -> None:
         st.caption(f"{region_label(state.config.region, names)}, {len(state.rounds)} rounds, seed "
                    f"{state.config.seed}. {pl.scoring_note(state.map_size_km)}")
         return
-    c = st.columns(4)
-    c[0].metric("Round", f"{min(state.index + 1, len(state.rounds))} of {len(state.rounds)}")
-    c[1].metric("Your points", f"{t.player:,}")
-    c[2].metric("Model points", f"{t.model:,}")
-    c[3].metric("Region", region_label(state.config.region, names))
+    metric_row(("Round", f"{min(state.index + 1, len(state.rounds))} of {len(state.rounds)}", None),
+               ("Your points", f"{t.player:,}", None), ("Model points", f"{t.model:,}", None),
+               ("Region", region_label(state.config.region, names), None))
     st.caption(f"{pl.scoring_note(state.map_size_km)} Seed {state.config.seed}. {g.verdict(t, final=False)}")
 
 
@@ -274,11 +280,9 @@ def game_over(state: g.GameState) -> None:
         st.session_state["play_cheered"] = state.game_id
         st.balloons()
     st.subheader(g.verdict(t))
-    c = st.columns(4)
-    c[0].metric("Your total", f"{t.player:,}")
-    c[1].metric("Model's total", f"{t.model:,}")
-    c[2].metric("Margin", f"{t.margin:,}")
-    c[3].metric("Rounds won", f"{t.player_rounds_won} – {t.model_rounds_won}", help="You – the model")
+    metric_row(("Your total", f"{t.player:,}", None), ("Model's total", f"{t.model:,}", None),
+               ("Margin", f"{t.margin:,}", None),
+               ("Rounds won", f"{t.player_rounds_won} – {t.model_rounds_won}", "You – the model"))
     st.caption(f"Totals out of {t.max_points:,} points ({len(state.rounds)} rounds × 5,000).")
     st.markdown("**Every round on one map**")
     show_map(summary_map(state.results, place), key=f"play_summary_{state.game_id}", height=460,
@@ -360,14 +364,13 @@ def humans_vs_model() -> None:
             st.caption("No round saved yet: finish a game and save it to the leaderboard.")
             return
         a = vs.tally(recs, "all")[0]
-        st.markdown(f"Over **{a.rounds:,}** saved rounds players won **{a.player_wins:,}** and the model "
-                    f"**{a.model_wins:,}** (ties {a.ties:,}): a players' win rate of {vs.pct(a.win_rate)}, 95% "
-                    f"interval {vs.interval(a)}" + (" (indicative: few rounds)." if a.indicative else "."))
+        st.markdown(f"Saved rounds: **{a.rounds:,}**. Players won **{a.player_wins:,}**, the model "
+                    f"**{a.model_wins:,}**, ties {a.ties:,}: a players' win rate of {vs.pct(a.win_rate)} (95% "
+                    f"interval {vs.interval(a)})" + (", indicative: few rounds." if a.indicative else "."))
         by = st.segmented_control("Group by", ["country", "continent"], default="country", required=True,
                                   key="play_vs_by", format_func=str.capitalize) or "country"
         st.dataframe(vs.tally_rows(vs.tally(recs, by, names | vs.extra_names(recs)), by), hide_index=True,
-                     key="play_vs_table", column_config=numbers("Rounds", "Players won", "Model won", "Ties",
-                                                                "Mean margin"))
+                     key="play_vs_table", column_config=numbers("Rounds", "Players won", "Model won", "Mean margin"))
         st.caption(f"A round goes to whoever scored more points; the win rate leaves ties out. The interval is a "
                    f"95% Wilson score interval, and a group is called for one side only when its whole interval "
                    f"is above or below 50%. Fewer than {vs.SMALL_N} decided rounds: indicative. Mean margin: the "

@@ -117,10 +117,10 @@ def extra_names(records: Iterable) -> dict[str, str]:
 
 
 def tally_rows(tallies: Sequence[Tally], by: str) -> list[dict]:
-    """Display rows: group, rounds, wins each way, the players' win rate and its 95% interval (whole
-    percents), mean margin (points, players minus model) and the verdict, marked when indicative."""
+    """Display rows: group, rounds, wins each way (ties are in the rounds but not the rate), the
+    players' win rate and its 95% interval (whole percents), mean margin (points, players minus
+    model), the verdict, and "indicative" for a small sample."""
     head = "Country" if by == "country" else "Continent"
     return [{head: t.label, "Rounds": t.rounds, "Players won": t.player_wins, "Model won": t.model_wins,
-             "Ties": t.ties, "Players' win rate": pct(t.win_rate), "95% interval": interval(t),
-             "Mean margin": round(t.mean_margin),
-             "Verdict": t.verdict + (" (indicative: few rounds)" if t.indicative else "")} for t in tallies]
+             "Players' win rate": pct(t.win_rate), "95% interval": interval(t), "Mean margin": round(t.mean_margin),
+             "Verdict": t.verdict, "Sample": "indicative" if t.indicative else ""} for t in tallies]

@@ -2,8 +2,11 @@
 
 A seeded one-round world game: nothing in the page, its frames, image URLs or alt texts gives the
 place away before the guess; a click on the map places the pin at once (not one click behind) and a
-second click moves it; the guess is submitted, the reveal shows both scores and the three pins;
-the game is saved to the leaderboard (a temporary SQLite file). A click on a map whose bottom is below
+second click moves it; the guess is submitted, the reveal shows both scores and the three pins and
+names the place; the final totals are shown in full at 1400 px and at 390 px (no text cut off), with
+a map of every round; the game is saved to the leaderboard (a temporary SQLite file), a second save
+is a neutral note, and "Humans vs the model" counts its round; quitting a shared game clears the
+banner and the options. A click on a map whose bottom is below
 the fold lands where it was aimed (the page does not scroll under the cursor). The server, the browser
 and the offline page come from ``tests/e2e/test_e2e_browser.py``.
 """
@@ -113,6 +116,8 @@ def test_play_a_round_in_the_browser(server, browser, test_places, leaderboard_f
     assert 0 <= int(mine.split("\n")[-1].replace(",", "")) <= 5000
     assert 0 <= int(model.split("\n")[-1].replace(",", "")) <= 5000
     assert page.get_by_text("The model's top 3").count() == 1
+    said = page.locator("[data-testid='stAlert']").first.inner_text()
+    assert "It was near " in said, said  # the place is named, not only the country
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "e2e_play_reveal.png"), full_page=True)
 
@@ -120,18 +125,56 @@ def test_play_a_round_in_the_browser(server, browser, test_places, leaderboard_f
     page.get_by_role("button", name="See the final result").click()
     page.get_by_text("Your total").wait_for()
     page.wait_for_selector(IDLE)
+    summary = page.frame_locator(MAP).first  # every round on one map, pins numbered by round
+    summary.locator(".geo-marker-truth").wait_for()
+    for kind in ("truth", "guess", "best"):
+        assert summary.locator(f".geo-marker-{kind}").all_inner_texts() == ["1"], kind
+    for width in (1400, 390):  # the totals were cut off ("18,215 / 25,0...")
+        page.set_viewport_size({"width": width, "height": 2400})
+        page.wait_for_timeout(500)
+        assert not cut_off(page), (width, cut_off(page))
+        values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+        assert len(values) == 4 and not any("/" in v for v in values), values
+    page.set_viewport_size({"width": 1400, "height": 2400})
     page.get_by_label("Your name for the leaderboard").fill("Chromium")
     page.get_by_role("button", name="Save to the leaderboard").click()
     page.get_by_text("Saved.").wait_for()
     page.wait_for_selector(IDLE)
+    page.get_by_role("button", name="Save to the leaderboard").click()
+    note = page.locator("[data-testid='stAlertContentInfo']", has_text="already on the leaderboard")
+    note.wait_for()  # a neutral note, not a green success
+    page.wait_for_selector(IDLE)
+    page.get_by_text("Humans vs the model").click()
+    page.get_by_text("Saved rounds: 1.").wait_for()
     page.locator("[data-testid='stDataFrame']").last.wait_for()
     assert leaderboard_file.is_file()
     top = Leaderboard(leaderboard_file).top()
     assert [e.player for e in top] == ["Chromium"] and top[0].seed == "e2e-browser" and top[0].rounds == 1
     page.screenshot(path=str(ARTIFACTS / "e2e_play_over.png"), full_page=True)
+
+    # a shared link's game, quit: back to a fresh setup (the banner and the link's 20 rounds used to stay)
+    page.goto(server + "/play?seed=e2e-shared&region=world&rounds=20")
+    page.get_by_text("Shared game: seed").wait_for()
+    form = page.locator("[data-testid='stForm']").first
+    assert form.get_by_label("Rounds").input_value() == "20"
+    page.get_by_role("button", name="Start game").click()
+    page.get_by_role("button", name="Quit this game").click()
+    page.get_by_role("button", name="Start game").wait_for()
+    page.wait_for_selector(IDLE)
+    assert page.get_by_text("Shared game").count() == 0 and "seed=" not in page.url
+    assert page.locator("[data-testid='stForm']").first.get_by_label("Rounds").input_value() == "5"
+    assert page.get_by_text("Show what the model looked at").is_visible() and not cut_off(page)
     assert not blocked, blocked[:5]
     assert not bad, bad[:5]
     page.close()
+
+
+def cut_off(page) -> list[str]:
+    """Texts in the page cut off with an ellipsis, and metric values wider than their box."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] *')]
+        .filter(e => e.children.length === 0 && e.innerText && e.scrollWidth > e.clientWidth + 1 &&
+                (getComputedStyle(e).textOverflow === 'ellipsis' || e.closest('[data-testid=stMetricValue]')))
+        .map(e => e.innerText.slice(0, 80))""")
 
 
 def test_a_click_on_a_partly_hidden_map_lands_where_it_was_aimed(server, browser, leaderboard_file):  # noqa: F811

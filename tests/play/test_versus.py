@@ -53,8 +53,10 @@ def test_display_rows_say_n_and_the_interval_and_mark_small_samples():
     assert hr["Country"] == "HR" and hr["Rounds"] == 3 and hr["Players' win rate"] == "67%"
     lo, hi = vs.wilson(2, 3)
     assert hr["95% interval"] == f"{100 * lo:.0f}–{100 * hi:.0f}%"
-    assert hr["Verdict"] == "Too close to call (indicative: few rounds)"
-    assert fr["Players' win rate"] == "–" and fr["95% interval"] == "–" and fr["Ties"] == 2  # only ties
+    assert hr["Verdict"] == "Too close to call" and hr["Sample"] == "indicative"
+    assert fr["Players' win rate"] == "–" and fr["95% interval"] == "–" and fr["Rounds"] == 2  # only ties
+    big = vs.tally_rows(vs.tally(rounds("US", 10, 40), "country"), "country")[0]
+    assert big["Verdict"] == "Model ahead" and big["Sample"] == "" and big["Players' win rate"] == "20%"
     with pytest.raises(ValueError):
         vs.tally([], "planet")
 
