@@ -146,7 +146,8 @@ def training_recipe(meta: dict) -> str:
         return "unknown (the checkpoint records no training configuration)"
     bb = str(meta.get("backbone") or cfg.get("backbone") or "")
     name = BACKBONES.get(bb, bb or "an unknown backbone")
-    pre = " with ImageNet weights" if cfg.get("pretrained", not cfg.get("no_pretrained", False)) and bb != "geocnn" else ""
+    pretrained = cfg.get("pretrained", not cfg.get("no_pretrained", False)) and bb != "geocnn"
+    pre = " with ImageNet weights" if pretrained else ""
     mode = cfg.get("mode")
     if mode == "finetune":
         what = f"its last {cfg.get('finetune_blocks', '?')} blocks fine-tuned together with the head"
@@ -316,4 +317,8 @@ def shipped_intervals(checkpoint: str | os.PathLike) -> dict[str, str]:
                                 ("best_guess.geoscore_mean", "loc_best_score", np.mean, pts)):
         e = un.bootstrap(loc[col].to_numpy(float), stat)
         out[key] = un.interval_text(e, fmt).replace("95% CI ", "")
+    from model.geo import reference_accuracy
+
+    e = un.bootstrap(reference_accuracy(loc["loc_distance_km"].dropna().to_numpy(float)))
+    out["ref_accuracy_mean"] = un.interval_text(e, lambda v: f"{v:.2f}").replace("95% CI ", "")
     return out

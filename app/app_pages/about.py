@@ -25,6 +25,7 @@ st.header("Model")
 if predictor is not None:
     facts = model_card.describe(predictor.meta or {}, len(predictor.cells.table))
     facts["Training"] = model_card.training_recipe(predictor.meta or {})  # a sentence, not the argument string
+    facts["Backbone"] = model_card.BACKBONES.get(facts["Backbone"], facts["Backbone"])
     st.table({"": list(facts.keys()), "Value": list(facts.values())})
     cells = predictor.cells.table
     st.caption(f"{len(cells)} cells in {cells['country_code'].nunique()} countries.")
@@ -78,17 +79,14 @@ if predictor is not None:
         t = model_card.heldout_metrics((predictor.meta or {}).get("metrics"))
         loc, img = t.get("per_location", {}), t.get("per_image", {})
         if loc.get("n"):
-            st.markdown(f"Measured on the held-out test split: **{loc['n']:,} places** ({loc.get('n_with_coords', 0):,} "
-                        f"with coordinates) and their **{img.get('n', t.get('n_images', 0)):,} photos**.")
-        st.dataframe(table, hide_index=True, key="metrics_table", column_config={
-            "Per place": st.column_config.TextColumn(help="A place's views (up to 4 photos from one spot) fused into "
-                                                          "one answer; each place counts once. The headline figure."),
-            "95% interval": st.column_config.TextColumn(help="Wilson interval for shares; bootstrap over places for "
-                                                             "medians and means (when the shipped evaluation matches)"),
-            "n": st.column_config.TextColumn(help="Places the figure is over (distances need coordinates)"),
-            "Per photo": st.column_config.TextColumn(help="Each photo on its own, as if it were a place"),
-            "What it means": st.column_config.TextColumn(width="large")})
-        st.caption("**Per place** is the headline: the app answers for a place (Predict fuses the views you give it, "
+            n_img = img.get("n", t.get("n_images", 0))
+            st.markdown(f"Measured on the held-out test split: **{loc['n']:,} places** "
+                        f"({loc.get('n_with_coords', 0):,} with coordinates) and their **{n_img:,} photos**.")
+        st.table(table.set_index("Metric"))  # static: the explanations wrap instead of hiding off to the right
+        st.caption("**95% interval**: Wilson for shares; for medians and means a bootstrap over the places of the "
+                   "evaluation shipped with the model (when it matches the loaded checkpoint). **n**: the places a "
+                   "figure is over (distances need coordinates). **Per place** is the headline: the app answers for a "
+                   "place (Predict fuses the views you give it, "
                    "Play and Explore show every view of a place), and the four views of a Street View place are not "
                    "four independent tests. **Per photo** counts each photo on its own; its country accuracy is "
                    "higher mainly because the four-view Street View places, where the model does best, count four "

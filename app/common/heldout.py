@@ -94,8 +94,8 @@ def explain(h: HeldOut) -> str:
     held = "that were never used for training" if h.split == "test" else "(not held out: see the warning)"
     s = f"The {h.split} split holds {_n(h.locations, 'place')} ({h.images:,} images) {held}. "
     if h.label_only:
-        s += (f"{h.with_coords:,} of them have coordinates; the other {h.label_only:,} are labelled with a country only "
-              "(GeoGuessr screenshots), so they count for country accuracy but have no distance or score. ")
+        s += (f"{h.with_coords:,} of them have coordinates; the other {h.label_only:,} are labelled with a country "
+              "only (GeoGuessr screenshots), so they count for country accuracy but have no distance or score. ")
     else:
         s += "All of them have coordinates. "
     if h.split != "test":

@@ -34,8 +34,9 @@ def confusion_chart(counts: pd.DataFrame, order: Sequence[str] | None = None, na
     scale = alt.Scale(domain=[names.get(k, k) for k in labels])  # every class on both axes, in ``order``
     base = alt.Chart(df).encode(
         x=alt.X("pred_name:N", scale=scale, title="Model's guess",
-                axis=alt.Axis(labelAngle=-60, labelOverlap=False, labelLimit=140)),
-        y=alt.Y("true_name:N", scale=scale, title="Actual", axis=alt.Axis(labelOverlap=False, labelLimit=160)))
+                axis=alt.Axis(labelAngle=-60, labelOverlap=False, labelFlush=False, labelLimit=140)),
+        y=alt.Y("true_name:N", scale=scale, title="Actual",
+                axis=alt.Axis(labelOverlap=False, labelFlush=False, labelLimit=160)))
     rect = base.mark_rect(stroke="#333", strokeWidth=0).encode(
         color=alt.Color("row_share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="Share of row"),
         strokeWidth=alt.condition(sel, alt.value(2), alt.value(0)),
@@ -50,42 +51,47 @@ def confusion_chart(counts: pd.DataFrame, order: Sequence[str] | None = None, na
 
 def reliability_chart(bins: pd.DataFrame, what: str = "country") -> alt.LayerChart:
     """Accuracy per confidence bin as a point at the bin's mean confidence with its 95 % Wilson interval
-    (error bar) and the bin's count as a label, against the diagonal (perfect calibration); a faint band
-    marks each bin's range. The x axis always spans 0-100 %, so the last bin is never cut off."""
+    (error bar with caps) and the bin's count above it, against the diagonal (perfect calibration).
+    Both axes always span 0-100 % (the last bin is never cut off); points at 0 or 100 % stay whole."""
     df = bins.copy()
     df["label"] = [f"n={int(v)}" for v in df["n"]]
-    x_scale = alt.Scale(domain=[0, 1], nice=False, clamp=True)
-    y_scale = alt.Scale(domain=[0, 1], nice=False)
+    ticks = [i / 10 for i in range(11)]
+    x_scale = alt.Scale(domain=[-0.02, 1.02], nice=False)
+    y_scale = alt.Scale(domain=[-0.04, 1.1], nice=False)
     tip = [alt.Tooltip("lo:Q", format=".0%", title="confidence from"), alt.Tooltip("hi:Q", format=".0%", title="to"),
            alt.Tooltip("n:Q", title="locations"), alt.Tooltip("mean_conf:Q", format=".1%", title="mean confidence"),
            alt.Tooltip("accuracy:Q", format=".1%", title="accuracy"),
-           alt.Tooltip("acc_lo:Q", format=".0%", title="95% CI from"), alt.Tooltip("acc_hi:Q", format=".0%", title="to")]
+           alt.Tooltip("acc_lo:Q", format=".0%", title="95% CI from"),
+           alt.Tooltip("acc_hi:Q", format=".0%", title="to")]
     x = alt.X("mean_conf:Q", title=f"Confidence (probability the model gave its top {what})", scale=x_scale,
-              axis=alt.Axis(format="%", values=[i / 10 for i in range(11)]))
-    y = alt.Y("accuracy:Q", title="Accuracy (share right)", scale=y_scale, axis=alt.Axis(format="%"))
-    band = alt.Chart(df).mark_rect(color="#4c78a8", opacity=0.08).encode(
-        x=alt.X("lo:Q", scale=x_scale), x2="hi:Q", tooltip=tip)
+              axis=alt.Axis(format="%", values=ticks))
+    y = alt.Y("accuracy:Q", title="Accuracy (share right)", scale=y_scale,
+              axis=alt.Axis(format="%", values=ticks, minExtent=40))  # same extent as counts_chart: x axes align
     diag = alt.Chart(pd.DataFrame({"mean_conf": [0.0, 1.0], "accuracy": [0.0, 1.0]})).mark_line(
-        strokeDash=[5, 4], color="#888").encode(x=alt.X("mean_conf:Q", scale=x_scale), y=alt.Y("accuracy:Q", scale=y_scale))
+        strokeDash=[5, 4], color="#888").encode(x=x, y=y)
     bars = alt.Chart(df).mark_rule(color="#4c78a8", strokeWidth=2).encode(
-        x=alt.X("mean_conf:Q", scale=x_scale), y=alt.Y("acc_lo:Q", scale=y_scale), y2="acc_hi:Q", tooltip=tip)
-    caps = [alt.Chart(df).mark_tick(color="#4c78a8", thickness=2, size=10, orient="horizontal").encode(
-        x=alt.X("mean_conf:Q", scale=x_scale), y=alt.Y(f"{end}:Q", scale=y_scale)) for end in ("acc_lo", "acc_hi")]
+        x=x, y=alt.Y("acc_lo:Q", scale=y_scale), y2="acc_hi:Q", tooltip=tip)
+    caps = [alt.Chart(df).mark_tick(color="#4c78a8", thickness=2, size=12, orient="horizontal").encode(
+        x=x, y=alt.Y(f"{end}:Q", scale=y_scale)) for end in ("acc_lo", "acc_hi")]
     dots = alt.Chart(df).mark_circle(color="#1f4e79", size=90, opacity=1).encode(x=x, y=y, tooltip=tip)
-    text = alt.Chart(df).mark_text(dx=8, dy=-8, align="left", fontSize=11, color="#333").encode(
-        x=alt.X("mean_conf:Q", scale=x_scale), y=alt.Y("accuracy:Q", scale=y_scale), text="label:N")
-    return alt.layer(band, diag, bars, *caps, dots, text).properties(height=360)
+    label = alt.Chart(df).encode(x=x, y=alt.Y("acc_hi:Q", scale=y_scale), text="label:N")
+    halo = label.mark_text(dy=-11, fontSize=11, stroke="white", strokeWidth=4, strokeJoin="round")
+    text = label.mark_text(dy=-11, fontSize=11, color="#333")
+    return alt.layer(diag, bars, *caps, dots, halo, text).properties(height=380)
 
 
 def counts_chart(bins: pd.DataFrame, what: str = "country") -> alt.Chart:
-    """How many locations fall in each confidence bin (bars over the bins' ranges, 0-100 %)."""
-    x_scale = alt.Scale(domain=[0, 1], nice=False)
-    return alt.Chart(bins).mark_bar(color="#9ecae1", stroke="white", strokeWidth=1).encode(
+    """How many locations fall in each confidence bin: a histogram, bars from 0 to n over the bins'
+    ranges (0-100 %), with the count on each bar."""
+    x_scale = alt.Scale(domain=[-0.02, 1.02], nice=False)
+    base = alt.Chart(bins).encode(
         x=alt.X("lo:Q", title=f"Confidence of the top {what}", scale=x_scale,
-                axis=alt.Axis(format="%", values=[i / 10 for i in range(11)])), x2="hi:Q",
-        y=alt.Y("n:Q", title="Locations"),
+                axis=alt.Axis(format="%", values=[i / 10 for i in range(11)])), x2="hi:Q")
+    rect = base.mark_rect(color="#9ecae1", stroke="white", strokeWidth=1).encode(
+        y=alt.Y("n:Q", title="Locations", axis=alt.Axis(minExtent=40)), y2=alt.datum(0),
         tooltip=[alt.Tooltip("lo:Q", format=".0%", title="from"), alt.Tooltip("hi:Q", format=".0%", title="to"),
-                 alt.Tooltip("n:Q", title="locations")]).properties(height=110)
+                 alt.Tooltip("n:Q", title="locations")])
+    return rect.properties(height=200)
 
 
 def similarity_heatmap(long: pd.DataFrame, order: Sequence[str], cell_px: int = 20) -> alt.LayerChart:
@@ -93,8 +99,10 @@ def similarity_heatmap(long: pd.DataFrame, order: Sequence[str], cell_px: int = 
     labelled 'Country (n)' in ``order`` (names); darker = more alike."""
     scale = alt.Scale(domain=list(order))
     base = alt.Chart(long).encode(
-        x=alt.X("b_name:N", scale=scale, title=None, axis=alt.Axis(labelAngle=-50, labelOverlap=False, labelLimit=160)),
-        y=alt.Y("a_name:N", scale=scale, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)))
+        x=alt.X("b_name:N", scale=scale, title=None,
+                axis=alt.Axis(labelAngle=-50, labelOverlap=False, labelFlush=False, labelLimit=160)),
+        y=alt.Y("a_name:N", scale=scale, title=None,
+                axis=alt.Axis(labelOverlap=False, labelFlush=False, labelLimit=160)))
     rect = base.mark_rect().encode(
         color=alt.Color("cos:Q", scale=alt.Scale(scheme="purples", domain=[0, 1], clamp=True), title="Cosine"),
         tooltip=[alt.Tooltip("a_name:N", title="Country (n)"), alt.Tooltip("b_name:N", title="and (n)"),

@@ -5,7 +5,9 @@ An *evaluation folder* holds the files of ``python -m model.evaluate`` (``predic
 ``metrics.json``, ``classification_report_country.csv``, ``confusion_country.csv``) and, when it
 was made here, ``source.json`` (checkpoint, manifest, split). Evaluations computed by the page live
 in ``<cache>/eval/<key>/`` where the key hashes the checkpoint (path, size, mtime), the manifest
-(path, size, mtime) and the split; ``<cache>`` is ``$GEOLOC_EXPLORE_CACHE`` or ``data/cache``.
+(path, size, mtime) and the split; ``<cache>`` is ``$GEOLOC_EXPLORE_CACHE`` or ``data/cache``. A first
+use copies the evaluation shipped beside the checkpoint there instead of computing it when the checkpoint's
+and the manifest's bytes match (``app.explore.shipped``).
 
 Units: coordinates in degrees, distances in km, scores in GeoGuessr points (0..5000),
 confidences and accuracies in 0..1.

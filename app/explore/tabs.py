@@ -27,7 +27,7 @@ from model.revgeo import country_name
 
 TABS = ("Map", "Table", "Countries", "Confusion", "Similarity", "Calibration", "Shortcut audit")
 MAX_THUMBS = 400  # rows of the table that get a thumbnail (the rest show none: keeps the page light)
-AUDIT_DEFAULT = 50  # locations of a new audit: a 50 % accuracy to about ±14 points, ~8 min on 2 cores
+AUDIT_DEFAULT = 50  # locations of a new audit: a 50 % accuracy to within about ±13 points, ~5 min on 2 cores
 
 
 def _pct(v: float) -> str:
@@ -55,15 +55,19 @@ def table_tab(predictor: Any, view: pd.DataFrame, locs: pd.DataFrame) -> None:
     with st.spinner("Making thumbnails…"):
         thumbs = [thumbnail_uri(p[0]) if p and i < MAX_THUMBS else None for i, p in enumerate(view["paths"])]
     ids = view["location_id"].tolist()
-    cfg = {"Photo": st.column_config.ImageColumn("Photo", width="small"),
-           "Right": st.column_config.CheckboxColumn("Right", help="Country guessed right", width="small"),
-           "Distance (km)": st.column_config.NumberColumn(format="localized"),
-           "Score": st.column_config.NumberColumn(format="localized", help="GeoGuessr points (0..5000)"),
+    cfg = {"Photo": st.column_config.ImageColumn("Photo", width=70),
+           "Truth": st.column_config.TextColumn(width=165, help="The actual country (region)"),
+           "Guess": st.column_config.TextColumn(width=105, help="The model's country"),
+           "Right": st.column_config.CheckboxColumn("Right", help="Country guessed right", width=50),
+           "Distance (km)": st.column_config.NumberColumn("Error (km)", format="localized", width=85,
+                                                          help="Distance from the predicted place to the truth"),
+           "Score": st.column_config.NumberColumn(format="localized", help="GeoGuessr points (0..5000)", width=60),
            "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d%%", color="blue",
-                                                         help="Probability the model gave its top country"),
-           "Location": st.column_config.TextColumn(width="small")}
+                                                         help="Probability the model gave its top country", width=100),
+           "Source": st.column_config.TextColumn(width=185)}
+    shown = ["Photo", "Truth", "Guess", "Right", "Distance (km)", "Score", "Confidence", "Source"]  # fits 1400 px
     event = st.dataframe(display_table(view, thumbs), key="ex_table", on_select="rerun", selection_mode="single-row",
-                         hide_index=True, height=460, row_height=64, column_config=cfg)
+                         hide_index=True, height=460, row_height=64, column_config=cfg, column_order=shown)
     picked = new_table_pick(event["selection"]["rows"], ids, st.session_state.get("_ex_table_rows"))
     st.session_state["_ex_table_rows"] = list(event["selection"]["rows"])
     if picked:
@@ -102,23 +106,24 @@ def countries_tab(view: pd.DataFrame) -> None:
         st.info("No location with a known country passes the filters.")
         return
     small = int((pc["n"] < un.SMALL_N).sum())
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        show_map(accuracy_map(pc), key="ex_acc_map", height=440)
-        st.caption("Share of each country's test locations whose country the model got right: red 0 %, green "
-                   "100 % (the table uses the same colours). Unshaded countries have no test location.")
-    with c2:
-        st.dataframe(_country_table(pc), hide_index=True, height=440, key="ex_pc_table", column_config={
-            "Locations": st.column_config.NumberColumn(help="Test locations of this country (n)"),
-            "Accuracy": st.column_config.NumberColumn(help="Share of its locations whose country was right "
-                                                      "(its recall)"),
-            "95% interval": st.column_config.TextColumn(help="Wilson 95 % interval of the accuracy: with few "
-                                                        "locations it is wide"),
-            "Guessed as this": st.column_config.NumberColumn(help="Locations the model sent to this country, right "
-                                                            "or wrong (the n behind the precision)"),
-            "Precision": st.column_config.NumberColumn(help="Of the locations guessed as this country, the share "
-                                                       "that really are (– if never guessed)"),
-            "F1": st.column_config.NumberColumn(help="Harmonic mean of precision and accuracy (recall), 0..1")})
+    show_map(accuracy_map(pc), key="ex_acc_map", height=400)
+    st.caption("Share of each country's test locations whose country the model got right: red 0 %, green 100 % "
+               "(the table uses the same colours). Unshaded countries have no test location.")
+    st.dataframe(_country_table(pc), hide_index=True, height=420, key="ex_pc_table", column_config={
+        "Country": st.column_config.TextColumn(width=150),
+        "Locations": st.column_config.NumberColumn("n", width=45, help="Test locations of this country"),
+        "Accuracy": st.column_config.NumberColumn(width=75, help="Share of its locations whose country was right "
+                                                                "(its recall)"),
+        "95% interval": st.column_config.TextColumn(width=90, help="Wilson 95 % interval of the accuracy: with "
+                                                                  "few locations it is wide"),
+        "Guessed as this": st.column_config.NumberColumn("Guessed", width=65, help="Locations the model sent to this "
+                                                         "country, right or wrong (the n behind the precision)"),
+        "Precision": st.column_config.NumberColumn(width=75, help="Of the locations guessed as this country, the "
+                                                                 "share that really are (None: never guessed)"),
+        "F1": st.column_config.NumberColumn(width=45, help="Harmonic mean of precision and accuracy (recall), 0..1"),
+        "Median error (km)": st.column_config.NumberColumn("Median km", width=80,
+                                                           help="Median distance from the predicted place"),
+        "Most often taken for": st.column_config.TextColumn(width=160)})
     macro = xs.macro_scores(view)
     acc = un.rate(view.loc[view["true_country"] != "", "correct"].to_numpy(bool))
     st.caption(f"Click a column header to sort. {small} of the {len(pc)} countries have fewer than {un.SMALL_N} "
@@ -274,10 +279,10 @@ def calibration_tab(view: pd.DataFrame) -> None:
                      "0 is perfect).")
     st.altair_chart(xc.reliability_chart(bins, level.lower()), width="stretch", key="ex_cal_chart")
     st.altair_chart(xc.counts_chart(bins, level.lower()), width="stretch", key="ex_cal_counts")
-    st.caption("Each point: the locations of one confidence bin (shaded), at their mean confidence and their "
-               "accuracy, with its 95 % Wilson interval and the number of locations (n). Dashed: perfect calibration. "
-               "Points below the diagonal are over-confident, above it under-confident; a bin with few locations "
-               "has a long bar and says little.")
+    st.caption("Each point: the locations of one confidence bin, at their mean confidence and their accuracy, with "
+               "its 95 % Wilson interval and the number of locations (n); below, how many locations fall in each bin. "
+               "Dashed: perfect calibration. Points below the diagonal are over-confident, above it under-confident; "
+               "a bin with few locations has a long bar and says little.")
 
 
 def _audit_rows(ev: xd.Evaluation) -> pd.DataFrame:
@@ -305,8 +310,9 @@ def audit_tab(predictor: Any, ev: xd.Evaluation) -> None:
     seed = c2.number_input("Seed", 0, 10_000, 0, key="ex_audit_seed")
     go = c3.button("Run the audit" if not got else "Run it again", key="ex_audit_go", icon=":material/play_arrow:")
     width = av.interval_width(int(size))
-    st.caption(f"About {_duration(int(size) * per_loc)} for {int(size)} locations (measured {per_loc:.0f} s per "
-               f"location here). With {int(size)} locations a 50 % accuracy is known to within about "
+    how = "measured by the last audit here" if got else "as measured on 2 CPU cores"
+    st.caption(f"About {_duration(int(size) * per_loc)} for {int(size)} locations ({per_loc:.0f} s per location, "
+               f"{how}). With {int(size)} locations a 50 % accuracy is known to within about "
                f"±{50 * width:.0f} points (95 %); the {n_loc} locations of this evaluation take about "
                f"{_duration(n_loc * per_loc)}.")
     with st.expander("Reproduce offline"):
@@ -354,15 +360,18 @@ def _audit_report(rows: pd.DataFrame, doc: dict, predictor: Any) -> None:
     for i, v in ((2, "no_bottom"), (3, "no_edges")):
         ch, acc = g[f"change_{v}"], g[f"acc_{v}"]
         span = un.interval_text(ch, un.points)
-        m[i].metric(f"Country accuracy, {au.VARIANT_LABELS[v].lower()}", un.pct(acc.value),
-                    f"{un.points(ch.value)} vs {un.pct(g['acc_shown'].value)} shown" + (f" · {span}" if span else ""),
+        part = "bottom band" if v == "no_bottom" else "edges"
+        span = span.replace("95% CI ", "").replace(" pts", "")
+        m[i].metric(f"Accuracy, {part} hidden", un.pct(acc.value),
+                    f"{un.points(ch.value)}" + (f" (95% CI {span})" if span else ""),
                     delta_color="off", delta_arrow="off",
-                    help=f"Same {ch.n} locations with that part hidden; the interval is of the change (paired "
-                         "bootstrap).")
+                    help=f"Country accuracy of the same {ch.n} locations with the {part} hidden, against "
+                         f"{un.pct(g['acc_shown'].value)} as shown. Below: the change in points and its 95 % interval "
+                         "(paired bootstrap over locations).")
     found = av.findings(g)
     for src, sg in rows.groupby("source", sort=True):
         f = av.group_figures(sg)
-        found += [x for x in av.findings(f, f"{src} (n={f['n']})") if "costs" in x or "draws" in x]
+        found += [x for x in av.findings(f, f"{xs.source_label(src)} (n={f['n']})") if "costs" in x or "draws" in x]
     for msg in found:
         st.markdown(f"- {msg}")
     st.dataframe(av.by_source_table(rows), hide_index=True, key="ex_audit_by", column_config={
@@ -371,8 +380,9 @@ def _audit_report(rows: pd.DataFrame, doc: dict, predictor: Any) -> None:
         "Edges hidden": st.column_config.TextColumn(help="Country accuracy with the edges hidden (change vs shown, "
                                                      "95 % interval of the change)"),
         "Sample": st.column_config.TextColumn(help=f"'indicative' below {un.SMALL_N} locations")})
-    st.caption("Per source: `screenshots_ui` shows the game's UI at the edges; the Street View sources show the "
-               "capture car and the watermark at the bottom. What the audit can tell: whether hiding a part moves the "
+    st.caption("Per source: the GeoGuessr screenshots with game UI show it at the edges; the Street View sources "
+               "show the capture car and the watermark at the bottom. Below 30 locations a source's figures are "
+               "indicative. What the audit can tell: whether hiding a part moves the "
                "answer. What it cannot: a hidden part is replaced by a blank band or frame that no training photo had, "
                "so a loss can come from the unusual input as much as from the missing cue; and few locations per "
                "source give wide intervals.")

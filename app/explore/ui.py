@@ -121,8 +121,9 @@ def _evaluate(predictor: Any, folder: Path, man: Path, split: str) -> None:
 def _from_folder() -> tuple[Path, str | None]:
     """Folder widgets: (evaluation folder, manifest its image paths are relative to)."""
     c1, c2 = st.columns(2)
-    folder = c1.text_input("Evaluation folder (written by `python -m model.evaluate --out DIR`)",
-                           value="runs/eval-default", key="ex_folder")
+    folder = c1.text_input("Evaluation folder (holding predictions.csv and metrics.json)",
+                           value="runs/eval-default", key="ex_folder",
+                           help="The output folder of an evaluation run (see Reproduce below when it is missing)")
     man = c2.text_input("Manifest the images' paths are relative to", value=_default_manifest(),
                         key="ex_folder_manifest")
     f = Path(folder.strip()).expanduser()
@@ -241,21 +242,22 @@ def headline(view: pd.DataFrame, total: int) -> None:
               f"mean score {float(np.mean(geoscore(best.to_numpy()))):,.0f}.") if len(best) else ""
     km = lambda v: fmt_km(v)  # noqa: E731
     pts = lambda v: f"{v:,.0f}"  # noqa: E731
-    m = st.columns(5)
-    m[0].metric("Locations", f"{len(view)} of {total}", f"{len(lab)} with a country, {len(d)} with coordinates",
-                delta_color="off", delta_arrow="off")
-    m[1].metric("Country accuracy", un.pct(acc.value), un.describe(acc) or None, delta_color="off", delta_arrow="off",
-                help="Share of the locations with a known country whose top country is right; 95 % Wilson interval.")
-    m[2].metric("Median error", fmt_km(med.value), un.describe(med, km) or None, delta_color="off", delta_arrow="off",
-                help="Distance from the predicted place (M) to the truth, over the locations with coordinates; "
-                     "95 % bootstrap interval." + e_note)
-    m[3].metric("Mean score", "–" if math.isnan(score.value) else pts(score.value), un.describe(score, pts) or None,
-                delta_color="off", delta_arrow="off",
-                help="GeoGuessr world map, 5000·exp(−d/1492.7 km), of the predicted place (M); 95 % bootstrap "
-                     "interval." + e_note)
-    m[4].metric("Within 750 km", un.pct(near.value), un.describe(near) or None, delta_color="off", delta_arrow="off",
-                help="Share of the locations with coordinates whose predicted place is within 750 km (country "
-                     "scale); 95 % Wilson interval.")
+    st.markdown(f"**{len(view):,} of {total:,} locations** pass the filters: {len(lab):,} with a known country, "
+                f"{len(d):,} with coordinates (distances and scores are over these).")
+    m = st.columns([1, 1.2, 1.1, 1])
+    m[0].metric("Country accuracy", un.pct(acc.value), un.describe(acc, compact=True) or None, delta_color="off",
+                delta_arrow="off", help="Share of the locations with a known country whose top country is right. "
+                                        "Below: its 95 % interval (Wilson) and n.")
+    m[1].metric("Median error", fmt_km(med.value), un.describe(med, km, compact=True) or None, delta_color="off",
+                delta_arrow="off", help="Distance from the predicted place (M) to the truth, over the locations with "
+                                        "coordinates. Below: its 95 % interval (bootstrap) and n." + e_note)
+    m[2].metric("Mean score", "–" if math.isnan(score.value) else pts(score.value),
+                un.describe(score, pts, compact=True) or None, delta_color="off", delta_arrow="off",
+                help="GeoGuessr world map, 5000·exp(−d/1492.7 km), of the predicted place (M). Below: its 95 % "
+                     "interval (bootstrap) and n." + e_note)
+    m[3].metric("Within 750 km", un.pct(near.value), un.describe(near, compact=True) or None, delta_color="off",
+                delta_arrow="off", help="Share of the locations with coordinates whose predicted place is within "
+                                        "750 km (country scale). Below: its 95 % interval (Wilson) and n.")
 
 
 def location_picker(view: pd.DataFrame, key: str) -> None:
@@ -315,7 +317,7 @@ def detail(predictor: Any, locs: pd.DataFrame, key: str) -> None:
     with c2:
         st.dataframe(pl.guess_table(pl.guess_rows(pred, truth, top_n)).drop(columns=["Region"], errors="ignore"),
                      hide_index=True, key=f"{key}_top",
-                     column_config={"Probability": st.column_config.NumberColumn(format="%.1f %%")})
+                     column_config={"Probability": st.column_config.NumberColumn(format="%.1f%%")})
     _views_and_cam(predictor, views, pred, top_n, key, row["location_id"])
 
 

@@ -92,21 +92,25 @@ def pct(v: float, digits: int = 0) -> str:
 
 
 def interval_text(e: Estimate, fmt: Callable[[float], str] = pct) -> str:
-    """'95% CI 41–53%' ('' when no interval). Formats both ends with ``fmt`` and keeps one unit."""
+    """'95% CI 41–53%' ('' when no interval); signed ends read '95% CI −8 to +1 pts'. Formats both ends
+    with ``fmt`` and keeps one unit."""
     if not (math.isfinite(e.lo) and math.isfinite(e.hi)):
         return ""
     lo, hi = fmt(e.lo), fmt(e.hi)
     for unit in ("%", " km", " pts"):
         if lo.endswith(unit) and hi.endswith(unit):
             lo = lo[: -len(unit)]
-    return f"95% CI {lo}–{hi}"
+    signed = lo[:1] in "+−±" or hi[:1] in "+−±"  # '−8 to +1 pts' reads better than '−8–+1 pts'
+    return f"95% CI {lo}{' to ' if signed else '–'}{hi}"
 
 
-def describe(e: Estimate, fmt: Callable[[float], str] = pct, what: str = "locations") -> str:
-    """'95% CI 41–53% · n = 241' with ' · indicative' for small samples."""
-    parts = [p for p in (interval_text(e, fmt), f"n = {e.n:,}" + ("" if what == "locations" else f" {what}")) if p]
+def describe(e: Estimate, fmt: Callable[[float], str] = pct, what: str = "locations", compact: bool = False) -> str:
+    """'95% CI 41–53% · n = 241' with ' · indicative (small sample)' for small samples; ``compact``
+    (under a metric): '95% CI 41–53% · n=241', ' · indicative'."""
+    eq = "=" if compact else " = "
+    parts = [p for p in (interval_text(e, fmt), f"n{eq}{e.n:,}" + ("" if what == "locations" else f" {what}")) if p]
     if e.n and e.indicative:
-        parts.append("indicative (small sample)")
+        parts.append("indicative" if compact else "indicative (small sample)")
     return " · ".join(parts)
 
 

@@ -55,7 +55,8 @@ def test_training_recipe_reads_as_a_sentence():
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="the shipped model is missing")
 def test_shipped_intervals_come_from_the_matching_shipped_evaluation(tmp_path):
     got = model_card.shipped_intervals(DEFAULT_MODEL)
-    assert set(got) == {"median_km", "geoscore_mean", "best_guess.median_km", "best_guess.geoscore_mean"}
+    assert set(got) == {"median_km", "geoscore_mean", "best_guess.median_km", "best_guess.geoscore_mean",
+                        "ref_accuracy_mean"}
     assert all("–" in v for v in got.values()) and got["median_km"].endswith("km")
     other = tmp_path / "default.pt"
     other.write_bytes(b"another model")
@@ -67,10 +68,11 @@ def test_about_page_shows_the_curated_card(real_predictor):
     at.run()
     at.switch_page("app_pages/about.py").run()
     assert not at.exception, at.exception
-    table = next(d.value for d in at.dataframe if "Per place" in d.value.columns)
-    assert "all" not in table.columns and not table["Metric"].str.contains(r"\.").any()
+    table = next(t.value for t in at.table if "Per place" in t.value.columns)
+    assert "all" not in table.columns and not table.index.str.contains(r"\.|_").any()
+    assert table.index[0] == "Country accuracy" and "What it means" in table.columns
     facts = dict(zip(at.table[0].value.iloc[:, 0], at.table[0].value.iloc[:, 1]))
-    assert not re.search(r"\w=\w", facts["Training"])
+    assert not re.search(r"\w=\w", facts["Training"]) and facts["Backbone"] == "EfficientNet-Lite2"
     body = "\n".join(m.value for m in at.markdown)
     from app.common.heldout import heldout_for
 

@@ -69,3 +69,32 @@ def test_shared_test_split_matches_what_play_and_predict_use():
     text = explain(h)
     for n in (h.locations, h.with_coords, h.label_only, h.playable, h.same_group):
         assert f"{n:,}" in text
+
+
+def test_every_page_words_the_same_breakdown(real_predictor, monkeypatch, tmp_path):
+    """Predict, Play, Explore and About show their own count of the one breakdown, with the whole chain
+    one hover away (the captions' help)."""
+    from streamlit.testing.v1 import AppTest
+
+    from app.common.heldout import heldout_for
+    from model.manifest import ManifestError
+    from tests.app.apphelpers import MAIN, SHARED
+
+    if not (SHARED / "manifest.csv").is_file():
+        pytest.skip("shared data not found")
+    monkeypatch.setenv("GEOLOC_DATA", str(SHARED / "manifest.csv"))
+    monkeypatch.setenv("GEOLOC_EXPLORE_CACHE", str(tmp_path / "cache"))
+    try:
+        h = heldout_for(None, real_predictor.train_groups)
+    except ManifestError:
+        pytest.skip("no data")
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.run()
+    assert any(page_line(h, "predict") in c.value and c.help == explain(h) for c in at.caption)
+    at.switch_page("app_pages/play.py").run()
+    assert any(page_line(h, "play") in c.value and c.help == explain(h) for c in at.caption)
+    at.switch_page("app_pages/about.py").run()
+    assert any(explain(h) in m.value for m in at.markdown)
+    if real_predictor.path.name == "default.pt":  # the shipped evaluation opens Explore at once
+        at.switch_page("app_pages/explore.py").run()
+        assert any(page_line(h, "explore") in c.value and c.help == explain(h) for c in at.caption)

@@ -134,7 +134,8 @@ def test_first_open_of_explore_on_the_shipped_model_reads_the_shipped_evaluation
     took = time.perf_counter() - t0
     assert not at.exception, at.exception
     assert not at.error and took < 60, took
-    assert next(m.value for m in at.metric if m.label == "Locations") == "241 of 241"
+    assert any(m.value.startswith("**241 of 241 locations**") for m in at.markdown)
+    assert next(m.delta for m in at.metric if m.label == "Country accuracy").endswith("n=241")
     assert any("shipped with the model" in c.value for c in at.caption)
     folder = xd.eval_dir_for(real_predictor.path, man, "test")
     assert json.loads((folder / "source.json").read_text())["shipped"]

@@ -46,6 +46,7 @@ def test_paired_change_and_wording():
     ch = un.paired_change(before, after)
     assert ch.value == pytest.approx(-0.25) and ch.lo < 0 and ch.hi >= 0 and ch.n == 8
     assert un.points(ch.value) == "−25 pts" and un.points(0.061) == "+6 pts" and un.points(0.0) == "±0 pts"
+    assert un.interval_text(ch, un.points) == f"95% CI {un.points(ch.lo)[:-4]} to {un.points(ch.hi)}"
     with pytest.raises(ValueError):
         un.paired_change([1, 0], [1])
     e = un.wilson(113, 241)
@@ -78,7 +79,7 @@ def test_reliability_chart_spans_the_whole_axis():
     spec = xc.reliability_chart(bins).to_dict()
     domains = {str(layer["encoding"]["x"].get("scale", {}).get("domain")) for layer in spec["layer"]
                if "x" in layer.get("encoding", {})}
-    assert domains == {"[0, 1]"}
+    assert domains == {"[-0.02, 1.02]"}  # 0-100 % and a margin: the 90-100 % bin is never cut off
     assert any(layer["mark"]["type"] == "rule" for layer in spec["layer"] if isinstance(layer["mark"], dict))
 
 
@@ -119,7 +120,8 @@ def test_audit_findings_call_an_effect_only_when_the_interval_excludes_zero():
     assert "no clear effect" in text and "costs" not in text and "Indicative" in text and "n = 8" in text
     big = av.group_figures(_audit_rows(200, 100, 50))
     text = " ".join(av.findings(big))
-    assert "Hiding the bottom band costs 25 points of country accuracy (50% → 25%, n = 200; 95% CI" in text
+    assert ("Hiding the bottom band (capture car, 'Google' watermark) costs 25 points of country accuracy "
+            "(50% → 25%, n = 200; 95% CI −") in text
     assert "Indicative" not in text
     t = av.by_source_table(pd.concat([_audit_rows(40, 20, 10), _audit_rows(6, 3, 3, "ui")]))
     assert t["Source"].tolist() == ["All sources", "gsv", "ui"] and t["Locations"].tolist() == [46, 40, 6]
