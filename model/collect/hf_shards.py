@@ -43,12 +43,12 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from model.images import ImageLoadError
-from model.shards.encode import DEFAULT_QUALITY, prepare_image
+from model.shards.encode import DEFAULT_QUALITY
 from model.shards.format import INDEX, ShardError, load_index
 from model.shards.table import part_path
 from model.shards.writer import ShardSetWriter, check_row
 
+from .decode import prepare
 from .huggingface import HFImportError, SampleReader, Skip, fill_labels, load_stream, split_setting
 from .journal import atomic_write_text
 from .lock import LOCK_NAME, hold
@@ -182,7 +182,7 @@ class _Run:
             read.append(self.reader.read(done + j, sample))
         ok = [r for r in read if not isinstance(r, Skip)]
         jobs = [(r.data, r.who, self.settings["max_side"], self.settings["quality"]) for r in ok]
-        prepared = iter((pool.map(_prepare, jobs, chunksize=8) if pool else map(_prepare, jobs)) if jobs else [])
+        prepared = iter((pool.map(prepare, jobs, chunksize=8) if pool else map(prepare, jobs)) if jobs else [])
         rows = iter(_finish_rows([r.row for r in ok], self.source, self.split, self.seed) if ok else [])
         w = self.writer
         for j, r in enumerate(read):
@@ -227,15 +227,6 @@ class _Run:
             atomic_write_text(p, json.dumps({"skip": self.base_skip, "states": keep}))
         except (TypeError, ValueError):  # a state that is not JSON: resume by skipping instead
             self.base_skip = None
-
-
-def _prepare(job: tuple[bytes, str, int | None, int]) -> tuple[bytes | None, str | None]:
-    """Pool worker: ``(image bytes, name, max_side, quality) -> (jpeg, None)`` or ``(None, why)``."""
-    data, who, max_side, quality = job
-    try:
-        return prepare_image(data, who, max_side, quality)[0], None
-    except ImageLoadError as e:
-        return None, str(e)
 
 
 def _finish_rows(rows: list[dict], source: str, split, seed: int) -> list[dict]:

@@ -341,11 +341,9 @@ def fill_labels(df: pd.DataFrame) -> None:
         has = df["lat"].notna() & df["lon"].notna()
         if has.any():
             labels = reverse_geocode(df.loc[has, "lat"].to_numpy(), df.loc[has, "lon"].to_numpy())
-            for i, lab in zip(df.index[has], labels):
-                if not df.at[i, "country_code"]:
-                    df.at[i, "country_code"] = lab["country_code"]
-                if not df.at[i, "admin1"]:
-                    df.at[i, "admin1"] = lab["admin1"]
+            for c in ("country_code", "admin1"):  # column-wise: a per-cell loop was 3 ms a row
+                given = df.loc[has, c].fillna("").astype(str)
+                df.loc[has, c] = given.where(given != "", [lab[c] for lab in labels])
     df["country"] = [country_name(c) if c else "" for c in df["country_code"]]
 
 
