@@ -173,6 +173,14 @@ def load_stream(name: str, *, split: str = "train", config: str | None = None,
         ds = datasets.load_dataset(name, config, split=split, streaming=True, revision=revision)
     except (FileNotFoundError, ValueError, ConnectionError) as e:
         raise HFImportError(f"cannot open dataset {name!r} (split {split!r}): {e}") from None
+    except RuntimeError as e:  # datasets >= 4: "Dataset scripts are no longer supported, but found x.py"
+        if "script" not in str(e).lower():
+            raise
+        raise HFImportError(
+            f"cannot stream {name!r}: it is read by a loading script, which datasets >= 4 no longer runs ({e}). "
+            "Use a Parquet or WebDataset copy of it (OpenStreetView-5M: osv5m/osv5m-wds), --revision "
+            "refs/convert/parquet where the Hub converted it, or download it and import its files (docs/data.md, "
+            "'OpenStreetView-5M')") from None
     feats = ds.features or {}
     for col, f in feats.items():
         if isinstance(f, datasets.Image):

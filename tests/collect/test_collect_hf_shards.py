@@ -133,13 +133,16 @@ def test_a_stream_goes_straight_into_shards_as_the_folder_import_would_label_it(
     assert diff.mean() < 3
 
 
-def test_max_side_and_a_split_name(tmp_path, ds):
+def test_max_side_a_split_name_and_worker_processes(tmp_path, ds):
     out = tmp_path / "small"
     r = import_hf_shards(str(ds), out, 10, shard_size=4, max_side=64, manifest_split="test", log=None)
     t = read_table(out)
     assert r.streamed == 10 and len(t) == 9 and (t["split"] == "test").all()  # the GIF skipped
     assert all(max(open_image(p).size) <= 64 for p in t["path"])
     assert json.loads((out / "index.json").read_text())["splits"] == {"test": 9}
+    par = tmp_path / "workers"
+    import_hf_shards(str(ds), par, 10, shard_size=4, max_side=64, manifest_split="test", workers=2, log=None)
+    assert (par / "index.json").read_text().replace(str(par), "") == (out / "index.json").read_text().replace(str(out), "")
 
 
 @pytest.mark.parametrize("resume", ["stream state", "skip"])
@@ -264,3 +267,39 @@ def test_train_and_evaluate_accept_the_shard_folder(tmp_path, ds, capsys):
         assert r.returncode == 0, f"{args[0]}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
     pred = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert len(pred) == int((read_table(out)["split"] == "test").sum()) > 0
+
+
+def test_a_data_set_read_by_a_loading_script_is_refused_with_the_ways_out(tmp_path, capsys):
+    src = tmp_path / "osv5m"  # the official OSV-5M repository's layout: a loading script, CSVs, zips
+    (src / "images" / "test").mkdir(parents=True)
+    (src / "osv5m.py").write_text("import datasets\n")
+    (src / "test.csv").write_text("id,latitude,longitude\n1,45.0,16.0\n")
+    out = tmp_path / "o"
+    code, _, err = run_main(["hf", str(src), "--hf-split", "test", "--shards", "--out", str(out)], capsys)
+    assert code == 2 and "loading script" in err and "osv5m/osv5m-wds" in err and "docs/data.md" in err, err
+    assert not out.exists()
+
+
+def test_the_documented_osv5m_manifest_script_then_model_shards_write(tmp_path, jpegs):
+    doc = (REPO / "docs" / "data.md").read_text()
+    script = doc.split("<!-- osv5m_manifest.py:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    root = tmp_path / "datasets" / "osv5m"
+    imgs = root / "images" / "test" / "test"  # wherever the zips put them: found by name
+    imgs.mkdir(parents=True)
+    ids = [str(3859149887465501 + k) for k in range(5)]
+    for k, i in enumerate(ids[:4]):  # the fifth image is missing from this copy
+        (imgs / f"{i}.jpg").write_bytes(jpegs[k].read_bytes())
+    pd.DataFrame({"id": ids, "latitude": [45.81, 46.05, 47.07, 45.33, 48.2], "longitude": [15.98, 14.51, 15.44, 14.44, 16.37],
+                  "thumb_original_url": "", "country": ["HR", "SI", "AT", "HR", "AT"], "sequence": ["a", "a", "b", "", "c"],
+                  "captured_at": "2019-05-01"}).to_csv(root / "test.csv", index=False)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, "-c", "\n".join(line[2:] for line in script.splitlines())], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "4 of 5 rows of test.csv have an image" in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-m", "model.shards", "write", "--data", "datasets/osv5m/manifest_test.csv",
+                        "--out", "data/osv5m_test"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    t = read_table(tmp_path / "data" / "osv5m_test")
+    assert list(t["location_id"]) == ids[:4] and (t["split"] == "test").all()
+    assert list(t["country_code"]) == ["HR", "SI", "AT", "HR"] and list(t["group_id"])[:3] == ["a", "a", "b"]
+    assert verify(tmp_path / "data" / "osv5m_test") == []
