@@ -14,7 +14,7 @@ from streamlit_folium import st_folium
 from app.play import game as g
 from app.play import logic as pl
 from app.play import opponent
-from app.play import versus as vs
+from app.play import widgets as ui
 from app.play.leaderboard import Entry, Leaderboard, LeaderboardError
 from app.play.regions import RegionError, region_label, region_options
 from app.play.summary import summary_map
@@ -26,7 +26,6 @@ from model.manifest import ManifestError
 
 GAME, VIEWS, CAMS, MSG = "play_game", "play_views", "play_cams", "play_msg"
 SETUP_KEYS = ("play_region", "play_rounds", "play_time", "play_views_mode", "play_seed", "play_gradcam")
-POINTS = "%,d"  # thousands separators in tables, as in the metrics (f"{n:,}"): one number format
 TIME_WORDS = {None: "No limit"} | {s: f"{s} s" for s in g.TIME_LIMITS if s}
 
 st.title(":material/sports_esports: Play against the model")
@@ -85,14 +84,6 @@ def setup() -> None:
             st.rerun()
 
 
-def metric_row(*items: tuple[str, str, str | None]) -> None:
-    """(label, value, help) metrics side by side, each as wide as its text: on a narrow screen they
-    wrap to the next line instead of cutting the numbers off."""
-    with st.container(horizontal=True, gap="large"):
-        for label, value, tip in items:
-            st.metric(label, value, help=tip, width="content")
-
-
 def reset_setup() -> None:
     """Back to a fresh setup: default options, a new seed, no shared game in the URL."""
     for k in SETUP_KEYS:
@@ -111,7 +102,7 @@ def header(state: g.GameState) -> None:
         st.caption(f"{region_label(state.config.region, names)}, {len(state.rounds)} rounds, seed "
                    f"{state.config.seed}. {pl.scoring_note(state.map_size_km)}")
         return
-    metric_row(("Round", f"{min(state.index + 1, len(state.rounds))} of {len(state.rounds)}", None),
+    ui.metric_row(("Round", f"{min(state.index + 1, len(state.rounds))} of {len(state.rounds)}", None),
                ("Your points", f"{t.player:,}", None), ("Model points", f"{t.model:,}", None),
                ("Region", region_label(state.config.region, names), None))
     st.caption(f"{pl.scoring_note(state.map_size_km)} Seed {state.config.seed}. {g.verdict(t, final=False)}")
@@ -257,8 +248,9 @@ def reveal(state: g.GameState) -> None:
         st.caption("Its pin is the point with the best expected score under these probabilities: between "
                    "places when it hesitates, like a careful player"
                    + ("." if state.config.region == "world" else f", and always inside {where}."))
-        st.dataframe([{"Place": p, "Country": c, "Probability": f"{q:.1%}"} for p, c, q in res.model.top],
-                     hide_index=True, key=f"play_top_{res.index}")
+        one_country = state.config.region.startswith("country:")  # its country column would repeat the region
+        st.dataframe([{"Place": p, **({} if one_country else {"Country": c}), "Probability": f"{q:.1%}"}
+                      for p, c, q in res.model.top], hide_index=True, key=f"play_top_{res.index}")
         last = state.is_last_round
         if st.button("See the final result" if last else "Next round", type="primary", key="play_next",
                      icon=":material/flag:" if last else ":material/arrow_forward:", width="stretch"):
@@ -280,19 +272,36 @@ def game_over(state: g.GameState) -> None:
         st.session_state["play_cheered"] = state.game_id
         st.balloons()
     st.subheader(g.verdict(t))
-    metric_row(("Your total", f"{t.player:,}", None), ("Model's total", f"{t.model:,}", None),
+    ui.metric_row(("Your total", f"{t.player:,}", None), ("Model's total", f"{t.model:,}", None),
                ("Margin", f"{t.margin:,}", None),
                ("Rounds won", f"{t.player_rounds_won} – {t.model_rounds_won}", "You – the model"))
     st.caption(f"Totals out of {t.max_points:,} points ({len(state.rounds)} rounds × 5,000).")
-    st.markdown("**Every round on one map**")
-    show_map(summary_map(state.results, place), key=f"play_summary_{state.game_id}", height=460,
-             legend=pl.REVEAL_LEGEND if any(r.guess is not None for r in state.results)
-             else tuple(k for k in pl.REVEAL_LEGEND if k != "guess"))
-    st.caption("Numbers are rounds; lines join each pin to its round's place. Hover a pin for its distance "
-               "and points.")
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Every round on one map**")
+        show_map(summary_map(state.results, place), key=f"play_summary_{state.game_id}", height=420,
+                 legend=pl.REVEAL_LEGEND if any(r.guess is not None for r in state.results)
+                 else tuple(k for k in pl.REVEAL_LEGEND if k != "guess"))
+        st.caption("Numbers are rounds; lines join each pin to its round's place. Hover a pin for its distance "
+                   "and points.")
+    with right:
+        save_form(state, t)
+        if st.button("New game", key="play_new", icon=":material/refresh:", width="stretch"):
+            st.session_state.pop(GAME)
+            st.session_state["play_seed"] = g.new_seed()
+            st.query_params.clear()  # the old seed is no longer the game on offer
+            st.rerun()
+        if st.button("Replay this seed", key="play_replay", icon=":material/replay:", width="stretch",
+                     help="The same places again, with the same options"):
+            start(state.config)
+            st.rerun()
+
+
+def save_form(state: g.GameState, t: g.Totals) -> None:
+    """Name and save the finished game (with its rounds) to the leaderboard."""
     with st.form("play_save"):
         name = st.text_input("Your name for the leaderboard", key="play_name", max_chars=32)
-        if st.form_submit_button("Save to the leaderboard", icon=":material/emoji_events:"):
+        if st.form_submit_button("Save to the leaderboard", icon=":material/emoji_events:", width="stretch"):
             try:
                 cfg = state.config
                 new = board().add(Entry(state.game_id, name, cfg.seed, cfg.region, len(state.rounds), t.player,
@@ -309,15 +318,6 @@ def game_over(state: g.GameState) -> None:
             except (OSError, sqlite3.Error) as e:  # unwritable or corrupt file: the game stays on screen
                 st.error(f"The game could not be saved: the leaderboard file `{board().path}` is unusable "
                          f"({type(e).__name__}: {e}).")
-    a, b = st.columns(2)
-    if a.button("New game", key="play_new", icon=":material/refresh:", width="stretch"):
-        st.session_state.pop(GAME)
-        st.session_state["play_seed"] = g.new_seed()
-        st.query_params.clear()  # the old seed is no longer the game on offer
-        st.rerun()
-    if b.button("Replay this seed", key="play_replay", icon=":material/replay:", width="stretch"):
-        start(state.config)
-        st.rerun()
 
 
 def board() -> Leaderboard:
@@ -344,38 +344,9 @@ def leaderboard() -> None:
         return
     st.dataframe(pl.board_rows(rows, names), hide_index=True, key="play_board",
                  column_config={"Replay": st.column_config.LinkColumn("Replay", display_text="play this seed"),
-                                **numbers("Player points", "Model points", "Margin")})
+                                **ui.numbers("Player points", "Model points", "Margin")})
 
 
-def numbers(*columns: str) -> dict:
-    """Column settings showing whole numbers with thousands separators (like the metrics)."""
-    return {c: st.column_config.NumberColumn(c, format=POINTS) for c in columns}
-
-
-def humans_vs_model() -> None:
-    """Where players beat the model and where it beats them, from the rounds of the saved games."""
-    with st.expander("Humans vs the model", icon=":material/groups:"):
-        try:
-            recs = board().round_records()
-        except Exception as e:  # noqa: BLE001 - an unusable leaderboard file must not break the game
-            st.warning(f"The saved rounds are unavailable: {type(e).__name__}: {e}")
-            return
-        if not recs:
-            st.caption("No round saved yet: finish a game and save it to the leaderboard.")
-            return
-        a = vs.tally(recs, "all")[0]
-        st.markdown(f"Saved rounds: **{a.rounds:,}**. Players won **{a.player_wins:,}**, the model "
-                    f"**{a.model_wins:,}**, ties {a.ties:,}: a players' win rate of {vs.pct(a.win_rate)} (95% "
-                    f"interval {vs.interval(a)})" + (", indicative: few rounds." if a.indicative else "."))
-        by = st.segmented_control("Group by", ["country", "continent"], default="country", required=True,
-                                  key="play_vs_by", format_func=str.capitalize) or "country"
-        st.dataframe(vs.tally_rows(vs.tally(recs, by, names | vs.extra_names(recs)), by), hide_index=True,
-                     key="play_vs_table", column_config=numbers("Rounds", "Players won", "Model won", "Mean margin"))
-        st.caption(f"A round goes to whoever scored more points; the win rate leaves ties out. The interval is a "
-                   f"95% Wilson score interval, and a group is called for one side only when its whole interval "
-                   f"is above or below 50%. Fewer than {vs.SMALL_N} decided rounds: indicative. Mean margin: the "
-                   "players' points minus the model's, per round. Games saved before rounds were recorded count "
-                   "on the leaderboard only.")
 
 
 if MSG in st.session_state:
@@ -398,10 +369,10 @@ else:
     if state.results:
         with st.expander("Rounds so far" if state.phase != "over" else "Rounds", expanded=state.phase == "over"):
             st.dataframe(pl.result_rows(state, place), hide_index=True, key="play_rounds_table",
-                         column_config=numbers("Your points", "Model points"))
+                         column_config=ui.numbers("Your points", "Model points"))
     if state.phase != "over" and st.button("Quit this game", key="play_quit", icon=":material/close:"):
         st.session_state.pop(GAME)
         reset_setup()
         st.rerun()
 leaderboard()
-humans_vs_model()
+ui.humans_vs_model(board(), names)
