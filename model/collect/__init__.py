@@ -9,6 +9,7 @@ Command line (``python -m model.collect --help``)::
     python -m model.collect streetview --world 1000 --headings 0 --out data/world
     python -m model.collect imagefolder DIR --out data/x/manifest.csv
     python -m model.collect hf NAME --n 1000 --out data/osv
+    python -m model.collect hf osv5m/osv5m-wds --hf-split test --shards --split test --out data/osv5m_test
     python -m model.collect crop data/my_set/manifest.csv --bottom 0.06 --out data/my_set_cropped
     python -m model.collect im2gps3k --csv im2gps3k_places365.csv --images im2gps3k/images --out data/im2gps3k
 
@@ -20,6 +21,7 @@ collector's settings, their checks and comparison), :mod:`.runner` (the concurre
 journal), :mod:`.groups` (location/group ids, grouped splits), :mod:`.postprocess` (watermark crop),
 :mod:`.lock` (one writer per folder), :mod:`.outdir` (what a folder holds: no mixing of data sets),
 :mod:`.skips` (skipped samples by reason), :mod:`.imagefolder`, :mod:`.huggingface` and
-:mod:`.benchmarks` (importers), :mod:`.parser` (the command line). The HTTP client is
+:mod:`.benchmarks` (importers), :mod:`.hf_shards` (a Hugging Face stream straight into WebDataset shards,
+with :mod:`.decode` for its worker processes), :mod:`.parser` (the command line). The HTTP client is
 :mod:`model.streetview`. Guarantees: ``data/README.md`` and ``docs/data.md``.
 """
