@@ -48,7 +48,7 @@ def run_prediction(p, inp: PageInput) -> dict:
     return got
 
 
-def side_panel(pred, truth: pl.Truth | None, rows: list[dict], unusual: bool) -> None:
+def side_panel(pred, truth: pl.Truth | None, unusual: bool) -> None:
     s = pl.summary(pred, truth)
     top = pred.top[0]
     st.markdown(f"#### {s['country'] or s['country_code']}"
@@ -68,12 +68,18 @@ def side_panel(pred, truth: pl.Truth | None, rows: list[dict], unusual: bool) ->
                   help="Distance from the expected-score guess (E on the map: the point that maximises the expected "
                        "GeoGuessr score under the model's probabilities)")
         c2.metric("Score (E)", f"{s['best_score']:,}")
+
+
+def guess_table(rows: list[dict]) -> None:
+    """The top-N guesses, full width under the map: every column visible without scrolling."""
     st.dataframe(pl.guess_table(rows), hide_index=True, key="top_table", width="stretch",
-                 column_config={"#": st.column_config.NumberColumn(width=32),
-                                "Place": st.column_config.TextColumn(width="medium"),
-                                "Probability": st.column_config.NumberColumn(format="%.1f %%", width=90),
-                                "Distance (km)": st.column_config.NumberColumn(format="localized", width=95),
-                                "Score": st.column_config.NumberColumn(format="localized", width=60)})
+                 column_config={"#": st.column_config.NumberColumn(width=40),
+                                "Place": st.column_config.TextColumn(width="large"),
+                                "Probability": st.column_config.ProgressColumn(format="%.1f %%", min_value=0,
+                                                                               max_value=100, width="medium"),
+                                "Distance (km)": st.column_config.NumberColumn(format="localized", width="small"),
+                                "Score": st.column_config.NumberColumn(format="localized", width="small",
+                                                                       help="GeoGuessr points, world map")})
 
 
 @st.fragment
@@ -196,5 +202,6 @@ with col_map:
                + (f"; actual location from the {inp.truth.source}." if inp.truth else "; actual location unknown.")
                + " Layers (top right): country probabilities, cell probabilities, OpenStreetMap tiles (online).")
 with col_side:
-    side_panel(pred, inp.truth, rows, bool(ood is not None and ood.unusual))
+    side_panel(pred, inp.truth, bool(ood is not None and ood.unusual))
+guess_table(rows)
 gradcam_section(predictor, inp, pred, top_n)

@@ -1,7 +1,8 @@
 """Browser test: the real app (``streamlit run app/main.py``) in Debian's Chromium via Playwright,
-with every request that does not go to 127.0.0.1 blocked (offline). A photo is uploaded, the map
-renders with its markers and country borders, Grad-CAM turns on; screenshots are saved under
-``tests/artifacts/`` (gitignored)."""
+with every request that does not go to 127.0.0.1 blocked (offline). Every page opens from its own
+URL (/, /predict, /play, /explore, /about); a photo is uploaded, the map renders with its markers and
+country borders, the top-N table fits its panel at 1400 px (no horizontal scrolling), Grad-CAM turns
+on; screenshots are saved under ``tests/artifacts/`` (gitignored)."""
 from __future__ import annotations
 
 import os
@@ -79,8 +80,8 @@ def browser(server):
         b.close()
 
 
-def offline_page(browser, blocked: list[str]):
-    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+def offline_page(browser, blocked: list[str], height: int = 2400):
+    page = browser.new_page(viewport={"width": 1400, "height": height})
 
     def route(r):
         u = r.request.url
@@ -117,6 +118,11 @@ def test_upload_renders_offline_map_with_markers(server, browser, tmp_path):
     assert frame.locator("path.leaflet-interactive").count() > 100  # country borders + lines drawn
     assert page.get_by_text("GPS coordinates in its EXIF data").count() == 1
     assert page.get_by_text("Distance (M)").count() == 1
+    table = table_geometry(page)
+    assert table["scroll"] <= table["client"] + 1, table  # no horizontal scrolling at 1400 px
+    assert table["width"] >= 0.8 * table["main"], table  # full width under the map, not squeezed beside it
+    assert {"Place", "Probability", "Distance (km)", "Score"} <= set(table["headers"]), table
+    assert "Region" not in table["headers"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(800)  # let tiles-free map settle for the picture
     page.screenshot(path=str(ARTIFACTS / "e2e_predict.png"), full_page=True)
@@ -136,5 +142,40 @@ def test_about_page(server, browser):
     page.goto(server + "/about")
     page.get_by_text("Photos never leave this machine").wait_for()
     assert page.get_by_text("What Grad-CAM can and cannot tell").count() == 1
+    assert not blocked, blocked[:5]
+    page.close()
+
+
+def table_geometry(page) -> dict:
+    """Scroll and visible widths (px) of the top-N table's grid, the column headers it draws (its
+    accessible table) and the widths of the grid and of the page's main block."""
+    grid = page.locator("[data-testid='stDataFrame']", has=page.locator("th", has_text="Place")).first
+    grid.wait_for()
+    return grid.evaluate("""el => {
+        const sc = el.querySelector('.dvn-scroller');
+        const heads = [...el.querySelectorAll('th')].map(h => h.textContent.trim());
+        const main = document.querySelector('[data-testid=stMainBlockContainer]');
+        return {scroll: sc.scrollWidth, client: sc.clientWidth, headers: heads, width: el.clientWidth,
+                main: main ? main.clientWidth : 0};
+    }""")
+
+
+PAGES = [("", "Where was this photo taken?"), ("/predict", "Where was this photo taken?"),
+         ("/play", "Play against the model"), ("/explore", "Explore the model's errors"),
+         ("/about", "About this model")]
+
+
+@pytest.mark.parametrize("path,title", PAGES)
+def test_every_page_opens_from_its_own_url(server, browser, path, title):
+    """A direct link to each page opens that page (before: /predict said "Page not found" and ran
+    the main page); the root opens Predict at its own address."""
+    blocked: list[str] = []
+    page = offline_page(browser, blocked, height=1000)
+    page.goto(server + path)
+    page.get_by_role("heading", name=title).first.wait_for()
+    page.wait_for_selector(IDLE)
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.get_by_text("does not seem to exist").count() == 0
+    assert page.url.rstrip("/").endswith(path or "/predict"), page.url
     assert not blocked, blocked[:5]
     page.close()
