@@ -1,10 +1,10 @@
 """Stream a Hugging Face data set straight into WebDataset shards: ``python -m model.collect hf NAME --shards``.
 
 No manifest and no image folder first: each streamed sample is read by the folder import's
-:class:`.huggingface.SampleReader` (the same columns, the same skips with the same names and reasons),
+:class:`.hf_samples.SampleReader` (the same columns, the same skips with the same names and reasons),
 its image is checked and stored by :class:`model.shards.ShardSetWriter` (JPEG bytes unchanged unless
 ``max_side`` shrinks the image; PNG/WebP stored as JPEG) and its row gets the folder import's labels
-(:func:`.huggingface.fill_labels`: a missing country/admin1 from offline reverse geocoding),
+(:func:`.hf_samples.fill_labels`: a missing country/admin1 from offline reverse geocoding),
 ``source``, ``image`` and ``location_id`` (the image's content hash, as in the folder import).
 
 What differs from the folder import, because a stream cannot be seen whole before it is written:
@@ -49,7 +49,8 @@ from model.shards.table import part_path
 from model.shards.writer import ShardSetWriter, check_row
 
 from .decode import prepare
-from .huggingface import HFImportError, SampleReader, Skip, fill_labels, load_stream, split_setting
+from .hf_samples import HFImportError, SampleReader, Skip, fill_labels
+from .huggingface import load_stream, split_setting
 from .journal import atomic_write_text
 from .lock import LOCK_NAME, hold
 from .outdir import OutFolderError, check_out, describe, prepare_import, write_import_stamp
