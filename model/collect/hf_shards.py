@@ -109,10 +109,9 @@ def import_hf_shards(name: str, out_dir: str | os.PathLike, n: int | None = None
         fixed = prepare_import(out, "hf", settings)
         msplit = fixed["split"] if isinstance(fixed["split"], str) else \
             tuple(fixed["split"]) if fixed["split"] else None
-        done = load_index(out, complete=False) if (out / INDEX).is_file() else None
-        if done and done["complete"] and done["identity"] == _identity(fixed):  # nothing to do: no stream opened
-            return ShardImport(out, done, _skips_so_far(done, log), int(done["inputs"]), int(done["inputs"]),
-                               "complete")
+        ix = load_index(out, complete=False) if (out / INDEX).is_file() else None
+        if ix and ix["complete"] and ix["identity"] == _identity(fixed):  # nothing to do: no stream opened
+            return ShardImport(out, ix, _skips_so_far(ix, log), int(ix["inputs"]), int(ix["inputs"]), "complete")
         ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
                                                            shuffle_buffer=shuffle_buffer, seed=seed)
         write_import_stamp(out, "hf", fixed)
