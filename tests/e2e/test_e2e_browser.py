@@ -179,3 +179,29 @@ def test_every_page_opens_from_its_own_url(server, browser, path, title):
     assert page.url.rstrip("/").endswith(path or "/predict"), page.url
     assert not blocked, blocked[:5]
     page.close()
+
+
+def test_gif_and_unreadable_files_say_why_on_the_page(server, browser, tmp_path):
+    """The uploader used to refuse a GIF in the browser with the reason only in a tooltip; now it
+    takes any file: an animated GIF is read (first frame, a note on the page) and a HEIC file gets
+    its reason and what to do, written on the page."""
+    from PIL import Image
+
+    src = next(SHARED / line.split(",")[0] for line in (SHARED / "manifest.csv").read_text().splitlines()[1:]
+               if ",test" in line and "gsv_strips," in line)
+    img = Image.open(src).convert("RGB")
+    gif = tmp_path / "street.gif"
+    img.save(gif, "GIF", save_all=True, append_images=[img.rotate(180)], duration=200)
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+    blocked: list[str] = []
+    page = offline_page(browser, blocked, height=1400)
+    page.goto(server + "/predict")
+    page.wait_for_selector(IDLE)
+    page.locator("input[type=file]").first.set_input_files([str(gif), str(heic)])
+    page.get_by_text("street.gif: GIF with 2 frames; the first one is used.").wait_for()
+    page.get_by_text("Country confidence").wait_for()
+    assert page.get_by_text("IMG_0001.HEIC: HEIC/HEIF photos").count() == 1
+    assert page.get_by_text("not allowed").count() == 0  # no client-side refusal left
+    assert not blocked, blocked[:5]
+    page.close()
