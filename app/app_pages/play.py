@@ -332,7 +332,7 @@ def leaderboard() -> None:
     region = None if only == "all" else only
     try:
         counts = board().round_counts(region=region)
-        rounds = st.selectbox("Rounds", counts, key="play_board_rounds", format_func=lambda n: f"{n}-round games",
+        rounds = st.selectbox("Game length", counts, key="play_board_rounds", format_func=lambda n: f"{n}-round games",
                               help="Totals are ranked among games of the same length") if len(counts) > 1 else \
             (counts[0] if counts else None)
         rows = board().top(10, region=region, rounds=rounds)

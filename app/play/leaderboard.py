@@ -4,7 +4,8 @@ One row per finished game: player name, date (UTC), seed, region, rounds, views,
 the model's total points; and, since schema version 2, one row per round of it (:class:`RoundRecord`:
 the place, its country, both distances and scores), the data of "Humans vs the model"
 (``app.play.versus``). A version-1 file is migrated in place the first time it is opened: the
-rounds table is added, every saved game is kept (its rounds were never stored, so it has none). The file is ``data/leaderboard.sqlite3`` (gitignored) unless
+rounds table is added, every saved game is kept (its rounds were never stored, so it has none).
+The file is ``data/leaderboard.sqlite3`` (gitignored) unless
 ``$GEOLOC_LEADERBOARD`` names another path. Safe for several app processes and threads at once:
 WAL journal (readers never block the writer), a busy timeout (writers wait for each other instead
 of failing), one short ``BEGIN IMMEDIATE`` transaction per write, and one connection per call
