@@ -311,6 +311,6 @@ def size_problem(short_side: int, input_size: int, what: str) -> tuple[str, str]
         return ("refuse", f"{what} is too small: the model looks at {input_size}x{input_size} px and would have to "
                           f"enlarge it {f:,.0f}x (it needs at least {need} px on the short side).")
     if f > WARN_UPSCALE:
-        return ("warn", f"{what} is small: the model enlarges it {f:.1f}x to {input_size} px, so fine detail (signs, "
-                        "road markings) is lost and the answer is less reliable.")
+        return ("warn", f"{what} is small: the model has to enlarge it {f:.1f}x to {input_size} px, so fine detail "
+                        "(signs, road markings) is lost and the answer is less reliable.")
     return None

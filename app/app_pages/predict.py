@@ -152,7 +152,8 @@ def shortcut_test(p, inp: PageInput, pred) -> None:
               help="Probability of the country predicted before hiding, before and after: the same country, so the "
                    "two numbers compare")
     m3.metric("Top answer now", c["country_after"],
-              f"changed, {c['top_after']:.0%}" if c["country_changed"] else "unchanged", delta_color="off")
+              f"changed, {c['top_after']:.0%}" if c["country_changed"] else "unchanged", delta_color="off",
+              delta_arrow="off")
     if "km_after" in c:
         m1.metric("Distance to the truth", pl.fmt_km(c["km_after"]), f"was {pl.fmt_km(c['km_before'])}",
                   delta_color="off")

@@ -318,9 +318,9 @@ def shortcut_verdict(c: dict, masked_unusual: bool | None = None) -> str:
 
 
 def ood_words(a: Any) -> str:
-    """'distance 0.93 from the training photos (99% of held-out street photos: 0.84 or less)'."""
-    return (f"distance {a.score:.2f} from the training photos ({1 - a.quantile:.0%} of held-out street photos: "
-            f"{a.threshold:.2f} or less)")
+    """'distance 0.93 from the training photos; 99% of held-out street photos: 0.84 or less'."""
+    return (f"distance {a.score:.2f} from the training photos; {1 - a.quantile:.0%} of held-out street photos: "
+            f"{a.threshold:.2f} or less")
 
 
 def ood_message(a: Any, names: Sequence[str]) -> tuple[str, str] | None:

@@ -153,7 +153,7 @@ def test_ood_message():
     odd = Assessment(np.array([0.95, 0.9]), 0.925, 0.84, True, [0, 1], 0.01)
     kind, text = pl.ood_message(odd, ["a.jpg", "b.jpg"])
     assert kind == "warning" and "does not look like a street-level photo" in text and "99%" in text
-    assert "distance 0.93 from the training photos (99% of held-out street photos: 0.84 or less)" in text
+    assert "(distance 0.93 from the training photos; 99% of held-out street photos: 0.84 or less)" in text
     one = Assessment(np.array([0.6, 0.9]), 0.75, 0.84, False, [1], 0.01)
     kind, text = pl.ood_message(one, ["a.jpg", "b.jpg"])
     assert kind == "info" and "'b.jpg'" in text and "'a.jpg'" not in text
