@@ -201,7 +201,9 @@ with col_map:
              legend=["truth", "model", "best", "candidate"] if inp.truth else ["model", "best", "candidate"])
     st.caption(f"Predicted from {len(inp.views.images)} view(s) of the {inp.label} in {res['secs']:.2f} s"
                + (f"; actual location from the {inp.truth.source}." if inp.truth else "; actual location unknown.")
-               + " Layers (top right): country probabilities, cell probabilities, OpenStreetMap tiles (online).")
+               + " Layers (top right): country probabilities, cell probabilities, OpenStreetMap tiles (online)."
+               + ("" if ood is not None else " No out-of-distribution check: this checkpoint has no matching "
+                  "calibration (`python -m model.ood` makes one)."))
 with col_side:
     side_panel(pred, inp.truth, bool(ood is not None and ood.unusual))
 guess_table(rows)

@@ -205,3 +205,18 @@ def test_testset_options_are_for_people(model_env):
     opts = sel.options
     assert opts and all(o.startswith("#") and "view" in o for o in opts)
     assert not any("gsv" in o or "screenshots" in o for o in opts), opts[:5]
+
+
+def test_a_checkpoint_without_calibration_says_there_is_no_ood_check(model_env, tmp_path, monkeypatch, test_location):
+    from app.common.resources import clear_all
+    from tests.app.apphelpers import make_dev_checkpoint
+
+    monkeypatch.setenv("GEOLOC_MODEL", str(make_dev_checkpoint(tmp_path / "mine.pt")))
+    clear_all()
+    try:
+        at = upload(app(), ("street.png", png(test_location[0])))
+        assert "No out-of-distribution check: this checkpoint has no matching calibration" in captions(at)
+        assert not any("street-level photo" in w.value for w in at.warning)
+    finally:
+        monkeypatch.undo()
+        clear_all()
