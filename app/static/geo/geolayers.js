@@ -235,8 +235,16 @@
     map.on('resize', fit);
   }
 
+  /* A promise settled when no data file is being fetched (the layers draw as soon as their file arrives). */
+  function idle() {
+    var p = Object.keys(pending).map(function (k) { return pending[k].catch(function () {}); });
+    return Promise.all(p).then(function () {
+      return Object.keys(pending).some(function (k) { return !GEO_DATA[k]; }) ? idle() : true;
+    });
+  }
+
   window.GeoLayers = {
-    base: BASE, load: load, world: WORLD, fitWorld: fitWorld,
+    base: BASE, load: load, idle: idle, world: WORLD, fitWorld: fitWorld,
     countries: function (o) { return new CountryLayer(o); },
     admin1: function (o) { return new LinesLayer(o); },
     places: function (o) { return new PlacesLayer(o); }
