@@ -4,7 +4,7 @@ A cache is keyed by backbone, input size, bottom crop, the block it stops at (``
 0 = full pooled features) and the augmentation round, and by the list of image files, so trying
 a new head or fine-tuning the last blocks takes minutes instead of re-running the whole network.
 
-Layout: ``<cache_root>/<backbone>-s<size>-c<crop>-b<block>/<variant>-<hash>.npy`` holding
+Layout: ``<cache_root>/<backbone>-s<size>-c<crop>-b<block>[-<precision>][-<identity>]/<variant>-<hash>.npy`` holding
 float16 arrays of shape ``(N, C, h, w)`` (trunk maps) or ``(N, D)`` (pooled features), with a
 ``.ok.npy`` mask of the images that loaded (bad images are reported and skipped, never fatal).
 """
@@ -60,6 +60,33 @@ def _key(paths: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
+def _identity(backbone: torch.nn.Module) -> str:
+    """What else tells two backbones of one registry name apart, as a short tag ('' for the common case).
+
+    A pretrained backbone with its registry preprocessing keeps the plain folder name (existing caches
+    stay valid). Another resize mode, interpolation or centre-crop margin, architecture overrides
+    (``--backbone-config``) and random weights (``--no-pretrained``: a digest of the weights themselves,
+    since every random draw differs) each give the folder a suffix, so such runs never read each
+    other's features.
+    """
+    parts = []
+    pre = (getattr(backbone, "resize", "shortest"), getattr(backbone, "interpolation", "bilinear"),
+           float(getattr(backbone, "crop_pct", 1.0)))
+    if pre != ("shortest", "bilinear", 1.0):
+        parts.append(repr(pre))
+    if getattr(backbone, "backbone_config", None):
+        parts.append(repr(sorted(backbone.backbone_config.items())))
+    if not getattr(backbone, "pretrained", True):
+        h = hashlib.sha1()
+        for name, v in backbone.state_dict().items():
+            h.update(name.encode())
+            h.update(v.detach().float().cpu().contiguous().numpy().tobytes())
+        parts.append("random:" + h.hexdigest())
+    if not parts:
+        return ""
+    return "-" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
+
+
 def cache_file(backbone: torch.nn.Module, paths: list[str], start_block: int, crop: float, variant: str,
                cache_root: Path | None, precision_tag: str = "") -> Path | None:
     """Where :func:`extract` caches these features (None without a cache root).
@@ -71,7 +98,7 @@ def cache_file(backbone: torch.nn.Module, paths: list[str], start_block: int, cr
     """
     if cache_root is None:
         return None
-    tag = f"{backbone.name}-s{backbone.input_size}-c{crop:g}-b{start_block}{precision_tag}"
+    tag = f"{backbone.name}-s{backbone.input_size}-c{crop:g}-b{start_block}{precision_tag}{_identity(backbone)}"
     name = variant if variant == "clean" else f"{variant}_ps"
     return Path(cache_root) / tag / f"{name}-{_key(paths)}.npy"
 
