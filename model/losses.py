@@ -31,49 +31,51 @@ def smoothed_targets(lat: torch.Tensor, lon: torch.Tensor, c_lat: torch.Tensor, 
 
 
 def geo_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cells: dict[str, torch.Tensor],
-             tau_km: float, reg_weight: float, country_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """Combined loss over a batch.
+             tau_km: float, reg_weight: float, country_weight: float = 1.0
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Combined loss over a batch, and its parts (detached 0-d tensors, summed over the batch / B).
 
-    ``batch``: ``lat``/``lon`` (B,) with NaN for label-only rows, ``cell`` (B,) true cell id,
-    ``offset`` (B, 2) target offset from the true cell's centroid, ``country_mask`` (B, C) bool.
-    Rows with coordinates: soft cross-entropy on smoothed targets (+ offset/direct regression);
-    label-only rows: negative log of the predicted probability mass of their country. With a
-    country head (``country_logits`` (B, K), targets ``country_idx`` (B,), -1 = unknown), its
-    cross-entropy is added with ``country_weight``.
+    ``batch``: ``lat``/``lon`` (B,) with NaN for label-only rows, ``cell`` (B,) true cell id (any valid
+    id on label-only rows), ``offset`` (B, 2) target offset from the true cell's centroid,
+    ``country_mask`` (B, C) bool. Rows with coordinates: soft cross-entropy on smoothed targets
+    (+ offset/direct regression); label-only rows: negative log of the predicted probability mass of
+    their country. With a country head (``country_logits`` (B, K), targets ``country_idx`` (B,),
+    -1 = unknown), its cross-entropy is added with ``country_weight``.
+
+    Branch-free (masks instead of ``if any()``) and without ``.item()``, so a training step never
+    waits for the GPU: the caller reads the parts when it reports them.
     """
     logp = F.log_softmax(out["logits"], dim=1)
-    has = ~torch.isnan(batch["lat"])
-    parts: dict[str, float] = {}
-    total = logp.new_zeros(())
     n = logp.shape[0]
-    if has.any():
-        q = smoothed_targets(batch["lat"][has], batch["lon"][has], cells["lat"], cells["lon"], tau_km)
-        ce = -(q * logp[has]).sum(1).sum() / n
-        total = total + ce
-        parts["cls"] = ce.item()
-        if "offset" in out and reg_weight > 0:
-            idx = torch.nonzero(has).squeeze(1)
-            pred = out["offset"][idx, batch["cell"][idx]]
-            reg = F.smooth_l1_loss(pred, batch["offset"][idx], beta=0.1, reduction="sum") / n
-            total = total + reg_weight * reg
-            parts["reg"] = reg.item()
-        elif "xyz" in out and reg_weight > 0:
-            la, lo = torch.deg2rad(batch["lat"][has]), torch.deg2rad(batch["lon"][has])
-            tgt = torch.stack([torch.cos(la) * torch.cos(lo), torch.cos(la) * torch.sin(lo), torch.sin(la)], 1)
-            reg = (1 - F.cosine_similarity(out["xyz"][has], tgt, dim=1)).sum() / n
-            total = total + reg_weight * reg
-            parts["reg"] = reg.item()
+    has = ~torch.isnan(batch["lat"])
+    w = has.to(logp.dtype)
+    lat, lon = torch.where(has, batch["lat"], 0.0), torch.where(has, batch["lon"], 0.0)
+    q = smoothed_targets(lat, lon, cells["lat"], cells["lon"], tau_km)
+    ce = -(w * (q * logp).sum(1)).sum() / n
+    total = ce
+    parts: dict[str, torch.Tensor] = {"cls": ce}
+    if "offset" in out and reg_weight > 0:
+        pred = out["offset"][torch.arange(n, device=logp.device), batch["cell"]]
+        err = F.smooth_l1_loss(pred, batch["offset"], beta=0.1, reduction="none").sum(1)
+        reg = (w * torch.nan_to_num(err)).sum() / n
+        total = total + reg_weight * reg
+        parts["reg"] = reg
+    elif "xyz" in out and reg_weight > 0:
+        la, lo = torch.deg2rad(lat), torch.deg2rad(lon)
+        tgt = torch.stack([torch.cos(la) * torch.cos(lo), torch.cos(la) * torch.sin(lo), torch.sin(la)], 1)
+        reg = (w * (1 - F.cosine_similarity(out["xyz"], tgt, dim=1))).sum() / n
+        total = total + reg_weight * reg
+        parts["reg"] = reg
     if "country_logits" in out and "country_idx" in batch:
-        ok = batch["country_idx"] >= 0
-        if ok.any():
-            cl = F.cross_entropy(out["country_logits"][ok], batch["country_idx"][ok], reduction="sum") / n
-            total = total + country_weight * cl
-            parts["country_head"] = cl.item()
-    lab = ~has & batch["country_mask"].any(1)
-    if lab.any():
-        m = batch["country_mask"][lab]
-        nll = -(torch.logsumexp(logp[lab].masked_fill(~m, float("-inf")), dim=1)).sum() / n
-        total = total + nll
-        parts["country"] = nll.item()
-    parts["loss"] = total.item()
-    return total, parts
+        cl = F.cross_entropy(out["country_logits"], batch["country_idx"], ignore_index=-1, reduction="sum") / n
+        total = total + country_weight * cl
+        parts["country_head"] = cl
+    m = batch["country_mask"]
+    lab = ~has & m.any(1)
+    safe = torch.where(lab[:, None], m, torch.ones_like(m))  # other rows: a finite mass (no NaN gradient)
+    mass = torch.logsumexp(logp.masked_fill(~safe, float("-inf")), dim=1)
+    nll = -torch.where(lab, mass, torch.zeros_like(mass)).sum() / n
+    total = total + nll
+    parts["country"] = nll
+    parts["loss"] = total
+    return total, {k: v.detach() for k, v in parts.items()}

@@ -23,6 +23,8 @@ from .device import CPU, Runtime, runtime_for
 from .inference import cell_country_index
 from .logs import RunLog, batch_bar, epoch_bar, log_dir_for
 from .losses import geo_loss
+
+REPORT_EVERY = 20  # batches between progress-bar loss readings (each one waits for the device)
 from .network import GeoNet
 from .train_images import ImageInputs, shard_source
 from .train_inputs import CachedInputs, batch_targets, row_targets, usable
@@ -62,8 +64,8 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
     fwd = fwd if fwd is not None else inputs.fwd(net)
     scaler = scaler if scaler is not None else runtime.scaler()
     meter = None if training else ValMeter(cells_t["table"], runtime.device)
-    sums: dict[str, float] = {}
-    n = 0
+    sums: dict = {}
+    n = steps = 0
     main = dist is None or dist.is_main
     t0 = time.perf_counter()
     bar = batch_bar(inputs.count(idx, dist), f"epoch {epoch} {'train' if training else 'val'}", main)
@@ -89,11 +91,14 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
                     record.extend(int(i) for i in rows)
             else:
                 meter.add(out, batch)
-            for k, v in parts.items():
+            for k, v in parts.items():  # device tensors: no GPU sync per step
                 sums[k] = sums.get(k, 0.0) + v * len(rows)
             n += len(rows)
+            steps += 1
             bar.update(len(rows))
-            bar.set_postfix(loss=f"{sums['loss'] / max(n, 1):.3f}")
+            if steps % REPORT_EVERY == 1:  # reading the loss waits for the device: now and then only
+                bar.set_postfix(loss=f"{float(sums['loss']) / max(n, 1):.3f}")
+    sums = {k: float(v) for k, v in sums.items()}
     if dist is not None:
         sums, n = dist.sum_parts(sums, n)
     if stats is not None:
