@@ -208,14 +208,15 @@ def main(argv=None) -> None:
     fill the feature cache with pooled features (or trunk maps with ``--start-block``) in parallel."""
     import argparse
 
-    from .backbones import BACKBONES, create_model
+    from .backbones import PretrainedWeightsMissing, backbone_arg, create_model
     from .device import add_runtime_args, runtime_for
     from .features import DEFAULT_CACHE, extract
     from .manifest import read_manifest
 
     ap = argparse.ArgumentParser(prog="torchrun --nproc_per_node N -m model.distributed", description=main.__doc__)
     ap.add_argument("--data")
-    ap.add_argument("--backbone", default="efficientnet_lite2", choices=sorted(BACKBONES))
+    ap.add_argument("--backbone", default="efficientnet_lite2", type=backbone_arg,
+                    help="a registry name or timm:<model> (docs/backbones.md); pretrained weights")
     ap.add_argument("--start-block", type=int, default=0)
     ap.add_argument("--crop", type=float, default=0.0)
     ap.add_argument("--variants", default="clean", help="comma-separated: clean, aug1, aug2, ...")
@@ -229,8 +230,11 @@ def main(argv=None) -> None:
         rt = runtime_for(args, ctx)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
-    df = read_manifest(args.data)
-    bb = rt.place(create_model(args.backbone))
+    try:
+        df = read_manifest(args.data)
+        bb = rt.place(create_model(args.backbone))
+    except (ValueError, OSError, PretrainedWeightsMissing) as e:
+        raise SystemExit(f"error: {e}") from None
     for v in args.variants.split(","):
         split = args.split or ("train" if v != "clean" else "")
         paths = (df[df["split"] == split] if split else df)["path"].tolist()
