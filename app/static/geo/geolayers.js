@@ -135,7 +135,7 @@
   /* Thin lines (state and province borders) on a canvas below the markers: each object of the file from
    * its own zoom (options.levels: [[object, minZoom], ...]). */
   var LinesLayer = L.Layer.extend({
-    options: {file: 'admin1', levels: [['admin1', 3], ['admin1_fine', 6]],
+    options: {file: 'admin1', levels: [['admin1', 3], ['admin1_fine', 7]],
               style: {color: '#9b968c', weight: 0.6, opacity: 0.9}},
     initialize: function (options) { L.setOptions(this, options); this._groups = {}; },
     onAdd: function (map) {
