@@ -12,6 +12,20 @@ import pandas as pd
 import streamlit as st
 
 MODEL_ENV = "GEOLOC_MODEL"  # path of a checkpoint to serve instead of assets/models/default.pt
+THREADS_ENV = "GEOLOC_THREADS"  # torch CPU threads for the model (default: all cores but one)
+
+
+def model_threads() -> int:
+    """Torch CPU threads for the app's model: ``$GEOLOC_THREADS``, else all cores but one, so the
+    server (decoding uploads, building maps, sending pages) keeps a core: on 2 cores upload -> markers
+    drawn went from 1.59 s to 1.11 s p50 with 1 thread instead of 2 (benchmarks/bench_app.py --ab)."""
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        try:
+            return max(1, int(text))
+        except ValueError:
+            raise ValueError(f"{THREADS_ENV} must be a whole number of threads, got {text!r}") from None
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def model_path() -> str | None:
@@ -25,6 +39,9 @@ def _load_predictor(path: str | None):
     from model.explain import warm_up
     from model.predict import Predictor
 
+    import torch
+
+    torch.set_num_threads(model_threads())
     p = Predictor.load(path=path)
     warm_up(p)
     return p
