@@ -46,7 +46,7 @@ def geo_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cells
     waits for the GPU: the caller reads the parts when it reports them.
     """
     logp = F.log_softmax(out["logits"], dim=1)
-    n = logp.shape[0]
+    n = max(1, logp.shape[0])  # an empty batch (a rank's empty share of a global batch) has loss 0, not NaN
     has = ~torch.isnan(batch["lat"])
     w = has.to(logp.dtype)
     lat, lon = torch.where(has, batch["lat"], 0.0), torch.where(has, batch["lon"], 0.0)
@@ -55,7 +55,7 @@ def geo_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cells
     total = ce
     parts: dict[str, torch.Tensor] = {"cls": ce}
     if "offset" in out and reg_weight > 0:
-        pred = out["offset"][torch.arange(n, device=logp.device), batch["cell"]]
+        pred = out["offset"][torch.arange(logp.shape[0], device=logp.device), batch["cell"]]
         err = F.smooth_l1_loss(pred, batch["offset"], beta=0.1, reduction="none").sum(1)
         reg = (w * torch.nan_to_num(err)).sum() / n
         total = total + reg_weight * reg

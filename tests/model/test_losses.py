@@ -16,7 +16,7 @@ def reference_loss(out, batch, cells, tau_km, reg_weight, country_weight=1.0):
     if has.any():
         q = smoothed_targets(batch["lat"][has], batch["lon"][has], cells["lat"], cells["lon"], tau_km)
         ce = -(q * logp[has]).sum(1).sum() / n
-        total, parts["cls"] = total + ce, float(ce)
+        total, parts["cls"] = total + ce, float(ce.detach())
         idx = torch.nonzero(has).squeeze(1)
         pred = out["offset"][idx, batch["cell"][idx]]
         reg = F.smooth_l1_loss(pred, batch["offset"][idx], beta=0.1, reduction="sum") / n
@@ -72,3 +72,12 @@ def test_parts_stay_tensors_without_a_sync():
     out, batch, cells = _mixed_batch()
     _, parts = geo_loss(out, batch, cells, tau_km=0.0, reg_weight=1.0)
     assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in parts.values())
+
+
+def test_an_empty_batch_has_loss_zero():
+    """A rank's share of a global batch can be empty under DDP: its loss and parts are 0, not NaN (a NaN
+    validation loss on one rank made the whole job's early stopping and LR schedule differ)."""
+    out, batch, cells = _mixed_batch()
+    empty = {k: v[:0] for k, v in out.items()}
+    loss, parts = geo_loss(empty, {k: v[:0] for k, v in batch.items()}, cells, tau_km=300.0, reg_weight=1.0)
+    assert float(loss) == 0.0 and all(float(v) == 0.0 for v in parts.values())
