@@ -35,7 +35,7 @@ from typing import Callable, Iterable, Sequence
 import folium
 
 from app.maps.layers import (ADMIN1_MIN_ZOOM, GEO_URL, PLACES_MIN_ZOOM, STATIC_URL, GeoJsLayer,  # noqa: F401
-                             IconPath, JsonLayer, MetricScale, WorldFit, admin1_layer, countries_geojson,
+                             FitFrame, IconPath, JsonLayer, MetricScale, WorldFit, admin1_layer, countries_geojson,
                              countries_layer, country_names, fix_antimeridian, places_layer, static_file, unwrap_ring)
 from app.maps.pins import (CALLOUT_PX, KIND_STYLES, add_circle, add_marker, icon_box, legend_markdown,  # noqa: F401
                            pin_width)
@@ -250,6 +250,9 @@ def fit_bounds_of(points: Iterable[tuple[float, float]], *, pad_deg: float = 2.0
     return [[max(-85.0, s), max(-180.0, w)], [min(85.0, n), min(180.0, e)]]
 
 
+PIN_PAD_PX = 30  # pixels kept free around the framed points: a pin or a "You" label at a point stays inside
+
+
 def fit_to(m: folium.Map, points: Iterable[tuple[float, float]], *, pad_deg: float = 2.0,
            max_zoom: int = 7, min_span_deg: float = 0.0) -> list[list[float]] | None:
     """Zoom the map to show all ``points`` (lat, lon) with ``pad_deg`` degrees of margin, at least
@@ -262,13 +265,15 @@ def fit_to(m: folium.Map, points: Iterable[tuple[float, float]], *, pad_deg: flo
     if wf is not None:
         m._children.pop(wf.get_name(), None)
         m._geo_world_fit = None
-    m.fit_bounds(b, max_zoom=max_zoom)
+    for old in [c for c in m._children.values() if isinstance(c, FitFrame)]:
+        m._children.pop(old.get_name(), None)
+    FitFrame(b, max_zoom, PIN_PAD_PX).add_to(m)  # pins drawn whole, framed again if the frame is resized
     return b
 
 
 def fitted_bounds(m: folium.Map) -> list[list[float]] | None:
     """The bounds the map was last framed on by :func:`fit_to` (None: the world framing, or none)."""
-    fb = [c for c in m._children.values() if isinstance(c, folium.map.FitBounds)]
+    fb = [c for c in m._children.values() if isinstance(c, FitFrame)]
     return [list(map(float, p)) for p in fb[-1].bounds] if fb else None
 
 

@@ -130,11 +130,30 @@ class WorldFit(JSCSSMixin, MacroElement):
         self._name = "WorldFit"
 
 
+class FitFrame(JSCSSMixin, MacroElement):
+    """Frames ``bounds`` ([[s, w], [n, e]], degrees) at most at ``max_zoom`` with ``padding_px`` around them,
+    and frames them again when the map's frame is resized until the user moves the map
+    (``GeoLayers.fitBounds``; folium's one-off ``fit_bounds`` cut pins at the edge of a map resized later)."""
+
+    default_js = GeoJsLayer.default_js
+    _template = Template("""{% macro script(this, kwargs) %}
+        GeoLayers.fitBounds({{ this._parent.get_name() }}, {{ this.bounds|tojson }},
+                            {maxZoom: {{ this.max_zoom }}, padding: [{{ this.padding }}, {{ this.padding }}]});
+    {% endmacro %}""")
+
+    def __init__(self, bounds: list[list[float]], max_zoom: int, padding_px: int):
+        super().__init__()
+        self._name = "FitFrame"
+        self.bounds = [[float(v) for v in p] for p in bounds]
+        self.max_zoom, self.padding = int(max_zoom), int(padding_px)
+
+
 class MetricScale(MacroElement):
-    """A kilometre scale bar (one line: the miles line was hidden under the attribution on narrow maps)."""
+    """A kilometre scale bar, one line, in the bottom-right corner above the attribution (Leaflet stacks
+    controls of one corner; bottom-left, the attribution covered it on Play's 368-px map)."""
 
     _template = Template("""{% macro script(this, kwargs) %}
-        L.control.scale({imperial: false, maxWidth: 100}).addTo({{ this._parent.get_name() }});
+        L.control.scale({imperial: false, maxWidth: 100, position: 'bottomright'}).addTo({{ this._parent.get_name() }});
     {% endmacro %}""")
 
     def __init__(self):

@@ -345,7 +345,7 @@ def test_prediction_map_frames_every_guess_with_surroundings():
         assert s < lat < n and w < lon < e
     assert n - s >= pl.MAP_MIN_SPAN_DEG and e - w >= pl.MAP_MIN_SPAN_DEG  # not a close-up of Croatia
     html = rendered(m)
-    assert f'"maxZoom": {pl.MAP_MAX_ZOOM}' in html
+    assert f'maxZoom: {pl.MAP_MAX_ZOOM}' in html
     far = pl.prediction_map(fake_pred((-33.9, 151.2), (-33.9, 151.2), [(-33.9, 151.2), (40.7, -74.0)]), None, 2)
     (s, w), (n, e) = maps.fitted_bounds(far)
     assert s < -33.9 and n > 40.7 and w < -74.0 and e > 151.2

@@ -103,6 +103,8 @@ def test_world_fits_in_plays_map_at_its_width(chromium, site):
         for box in (AUSTRALIA, NEW_ZEALAND, JAPAN, [[-55.0, -80.0], [71.0, 30.0]]):  # + Cape Horn to Norway
             assert inside(v, box), (width, box, v)
         assert v["zoom"] >= (0.5 if width < 400 else 1.5), v  # as large as fits, not a fixed small zoom
+        scale, credit = (page.locator(s).bounding_box() for s in (".leaflet-control-scale", ".leaflet-control-attribution"))
+        assert scale["y"] + scale["height"] <= credit["y"] + 1, (width, scale, credit)  # the km scale is not under it
         assert not page.errors, page.errors
         page.close()
 
@@ -240,4 +242,27 @@ def test_play_world_map_fits_at_its_real_width(server, chromium):  # noqa: F811
     assert v["width"] < 500, v  # the narrow column next to the photo
     for box in (AUSTRALIA, NEW_ZEALAND, JAPAN):
         assert inside(v, box), (box, v)
+    page.close()
+
+
+def test_a_reveal_frames_every_pin_whole(chromium, site):
+    """The reveal map frames the truth, the player's and the model's pins with room for the pins
+    themselves, also after its frame is resized: a "You" pin at the edge was cut in half (Sacramento vs
+    southern Italy)."""
+    from app.play import logic as pl
+    from app.play.game import ModelMove, RoundResult
+
+    res = RoundResult(index=0, location_id="x", truth=(38.58, -121.49), country="United States",
+                      guess=(40.80, 17.88), model=ModelMove(47.0, -101.0), player_km=10273.0, model_km=2441.0,
+                      player_score=5, model_score=974, timed_out=False, seconds=12.0, country_code="US")
+    page = open_map(chromium, site, pl.reveal_map(res), "reveal", 900, 440)
+    page.locator(".geo-marker-guess").wait_for()
+    page.set_viewport_size({"width": 560, "height": 440})  # Streamlit sizes the map's iframe after it is drawn
+    page.wait_for_timeout(500)
+    frame = page.locator(".leaflet-container").bounding_box()
+    for sel in (".geo-marker-guess .geo-pin", ".geo-marker-best .geo-pin", ".geo-marker-truth"):
+        b = page.locator(sel).first.bounding_box()
+        assert frame["x"] <= b["x"] and b["x"] + b["width"] <= frame["x"] + frame["width"], (sel, b, frame)
+        assert frame["y"] <= b["y"] and b["y"] + b["height"] <= frame["y"] + frame["height"], (sel, b, frame)
+    assert not page.errors, page.errors
     page.close()

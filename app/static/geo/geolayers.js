@@ -225,15 +225,19 @@
     }
   });
 
-  /* Frame the inhabited world whatever the map's width (fractional zoom); keep it framed when the frame is
-   * resized until the user pans or zooms. */
-  function fitWorld(map) {
-    var touched = false;
-    function fit() { if (!touched) { map.fitBounds(WORLD, {animate: false}); } }
+  /* Frame ``bounds`` ([[s, w], [n, e]]) with Leaflet's fitBounds ``options`` (maxZoom, padding in px) and
+   * keep it framed when the frame is resized (Streamlit sizes a map's iframe after it is drawn) until the
+   * user pans or zooms: framed once, the edges of a map that grows narrower cut its pins in half. */
+  function fitBounds(map, bounds, options) {
+    var touched = false, opts = L.extend({animate: false}, options || {});
+    function fit() { if (!touched) { map.fitBounds(bounds, opts); } }
     fit();
     L.DomEvent.on(map.getContainer(), 'mousedown touchstart wheel', function () { touched = true; });
     map.on('resize', fit);
   }
+
+  /* Frame the inhabited world whatever the map's width (fractional zoom), the same way. */
+  function fitWorld(map) { fitBounds(map, WORLD); }
 
   /* A promise settled when no data file is being fetched (the layers draw as soon as their file arrives). */
   function idle() {
@@ -244,7 +248,7 @@
   }
 
   window.GeoLayers = {
-    base: BASE, load: load, idle: idle, world: WORLD, fitWorld: fitWorld,
+    base: BASE, load: load, idle: idle, world: WORLD, fitWorld: fitWorld, fitBounds: fitBounds,
     countries: function (o) { return new CountryLayer(o); },
     admin1: function (o) { return new LinesLayer(o); },
     places: function (o) { return new PlacesLayer(o); }
