@@ -229,8 +229,12 @@ def shard_members(paths: Sequence[str]) -> Path | None:
 
 
 def stream(shard_dir: Path, rows: Sequence[int], transform: Callable, crop: float = 0.0, shuffle: int = 0,
-           seed: int = 0, rank: int | None = None, world: int | None = None) -> IterableDataset:
-    """``model.shards.ShardStream`` over table rows ``rows`` of ``shard_dir`` (yields ``(tensor, row)``)."""
+           seed: int = 0, rank: int = 0, world: int = 1) -> IterableDataset:
+    """``model.shards.ShardStream`` over table rows ``rows`` of ``shard_dir`` (yields ``(tensor, row)``).
+
+    Every row of ``rows`` unless ``rank``/``world`` name this process's share: the caller chose the rows
+    (a rank's slice of a sharded extraction, rank 0 evaluating after a torchrun job), so the stream never
+    splits them again by the process group's rank."""
     from .shards import ShardStream
 
     return ShardStream(shard_dir, rows=np.asarray(rows, np.int64), transform=transform, crop=crop, shuffle=shuffle,

@@ -86,8 +86,7 @@ class ImageInputs:
         tf = self.train_tf if training else self.eval_tf
         if self.shards is not None:
             ds = stream(self.shards, self.table_rows[idx], tf, self.crop, shuffle=SHUFFLE_BUFFER if training else 0,
-                        seed=self.seed, rank=rank if dist is not None else None,
-                        world=world if dist is not None else None)
+                        seed=self.seed, rank=rank, world=world)
             loader = Loader(ds, bs, self.runtime, row_map=self.to_pos)
         else:
             ds = ImageRows(self.paths, tf, idx, self.crop, seed=self.seed if training else None, per_epoch=True)

@@ -127,3 +127,40 @@ def test_path_loader_yields_positions(setup):
     loader = path_loader(paths, eval_transform(32, (0.5,) * 3, (0.5,) * 3), 8, CPU, rows=np.array([3, 9, 7, 1]))
     seen = [int(r) for _, rows in loader for r in rows]
     assert seen == [3, 9, 1]
+
+
+def _zero(img):
+    return torch.zeros(1)
+
+
+def _path_loader_in_group(rank: int, world: int, init: str, folder: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from model.shards import read_table
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        paths = read_table(folder)["path"].tolist()
+        got = [int(i) for _, idx in path_loader(paths, _zero, 4) for i in idx]
+        with open(f"{out}.{rank}", "w") as f:
+            f.write(" ".join(map(str, got)))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_path_loader_on_shards_reads_every_row_inside_a_process_group(shared_manifest, tmp_path):
+    """Under torchrun the caller of path_loader has chosen its rows (a rank's slice of a sharded
+    extraction; rank 0 evaluating the test split after training): the shard stream must not split them
+    again by the process group's rank (it did: each rank got about half, the rest silently not ok)."""
+    from model.manifest import write_manifest
+    from model.shards import write_manifest_shards
+
+    m = shared_manifest.sample(13, random_state=5).copy()
+    m["image"] = m["path"]
+    folder = tmp_path / "shards"
+    write_manifest_shards(write_manifest(m, tmp_path / "m.csv"), folder, shard_size=3, progress=False)
+    out = str(tmp_path / "rows")
+    torch.multiprocessing.start_processes(_path_loader_in_group, nprocs=2, start_method="fork",
+                                          args=(2, f"file://{tmp_path / 'rdzv'}", str(folder), out))
+    for rank in range(2):
+        assert sorted(int(x) for x in open(f"{out}.{rank}").read().split()) == list(range(13)), rank
