@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from model.backbones import create_model
 from model.device import CPU, Runtime
@@ -164,3 +165,20 @@ def test_path_loader_on_shards_reads_every_row_inside_a_process_group(shared_man
                                           args=(2, f"file://{tmp_path / 'rdzv'}", str(folder), out))
     for rank in range(2):
         assert sorted(int(x) for x in open(f"{out}.{rank}").read().split()) == list(range(13)), rank
+
+
+def test_seeded_touches_only_the_cpu_generator(monkeypatch):
+    """Per-sample seeding must not reseed the GPUs' generators (torch.manual_seed does: on CUDA with
+    --workers 0 the training process's dropout stream was reset by every augmented image)."""
+    calls = []
+    for mod in (torch.cuda, torch.mps, torch.xpu):
+        fn = "manual_seed" if mod is torch.mps else "manual_seed_all"
+        monkeypatch.setattr(mod, fn, lambda seed, _m=mod.__name__: calls.append(_m))
+    tf = train_transform(32, (0.5,) * 3, (0.5,) * 3)
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    before = torch.random.get_rng_state()
+    a, b = seeded(tf, img, 1234), seeded(tf, img, 1234)
+    assert torch.equal(a, b) and torch.equal(torch.random.get_rng_state(), before)
+    torch.default_generator.manual_seed(1234)
+    assert torch.equal(a, tf(img))  # the same draws as before (caches of augmented copies stay valid)
+    assert calls == []
