@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 
@@ -65,7 +66,8 @@ def count_heldout(rows: pd.DataFrame, split: str = "test", train_groups: Iterabl
     located_ids = set(loc_ids[has])
     readable = df[has]
     if check_files and "path" in df:
-        readable = readable[[Path(str(p)).is_file() for p in readable["path"]]]
+        # a numpy mask selects rows even when empty (an empty list would select no columns)
+        readable = readable[np.array([Path(str(p)).is_file() for p in readable["path"]], dtype=bool)]
     readable_ids = set(readable["location_id"].astype(str))
     groups = (readable["group_id"].astype(str) if "group_id" in readable else readable["location_id"].astype(str))
     groups = groups.where(groups != "", readable["location_id"].astype(str))

@@ -36,6 +36,16 @@ def test_each_step_of_the_chain(tmp_path):
     assert "offers 4 of them (not the 1 whose images are missing" in text and "Play plays 3" in text
 
 
+def test_a_split_without_coordinates_counts_label_only_places(tmp_path):
+    """A manifest whose test places carry no coordinates (country labels only): every place is label-only and
+    none is offered or played; this raised KeyError (an empty list mask selected no columns), which crashed
+    Explore and hid the breakdown on Predict and About."""
+    rows = _rows(tmp_path).assign(lat=np.nan, lon=np.nan)
+    h = count_heldout(rows, "test")
+    assert (h.locations, h.with_coords, h.label_only, h.pickable, h.playable) == (7, 0, 7, 0, 0)
+    assert "the other 7 are labelled with a country only" in explain(h)
+
+
 def test_page_lines_name_their_own_number(tmp_path):
     h = count_heldout(_rows(tmp_path), "test", train_groups={"gE"})
     assert page_line(h, "explore").startswith("7 test places: 6 with coordinates")
