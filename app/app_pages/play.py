@@ -35,8 +35,15 @@ try:
 except ManifestError as e:
     st.error(f"No test data to play with: {e}")
     st.stop()
-if not locations:
-    st.warning("No held-out test location with coordinates is available: every test place was used in training.")
+if not locations:  # say why (no coordinates, missing images or places seen in training), not a guess at it
+    from app.common.heldout import explain, heldout_for
+
+    try:
+        _why = explain(heldout_for(None, predictor.train_groups))
+    except (ManifestError, OSError):
+        _why = ""
+    st.warning("No held-out test place can be played here: a round needs a test place with coordinates and readable "
+               f"images that the model was not trained on. {_why}")
     st.stop()
 names = pl.country_names(locations)
 options = region_options([x.country_code for x in g.region_pool(locations, "world")], names)  # one per place group

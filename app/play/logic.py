@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
 import folium
+import numpy as np
 import pandas as pd
 from PIL import Image
 
@@ -43,7 +44,7 @@ def playable_locations(df: pd.DataFrame, train_groups: Iterable[str] = (), *, ch
     t = df[(df["split"] == "test") & df["lat"].notna() & df["lon"].notna()]
     t = t[~t["group_id"].astype(str).isin(excluded)]
     if check_files:
-        t = t[[Path(p).is_file() for p in t["path"]]]
+        t = t[np.array([Path(p).is_file() for p in t["path"]], dtype=bool)]  # an empty list would select no columns
     out = []
     for loc_id, g in t.sort_values(["location_id", "view"]).groupby("location_id", sort=True):
         heads = tuple(None if pd.isna(h) else float(h) for h in g["heading"]) if "heading" in g else ()

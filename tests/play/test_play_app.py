@@ -57,6 +57,23 @@ def start(at: AppTest, **opts) -> g.GameState:
     return at.session_state["play_game"]
 
 
+def test_nothing_to_play_says_why(play_env, dataset, tmp_path, monkeypatch):
+    """A data set whose test places carry no coordinates (country labels only): the page says that, not
+    that every test place was used in training (it crashed with a KeyError before that)."""
+    import pandas as pd
+
+    df = pd.read_csv(dataset, keep_default_na=False, dtype=str).assign(lat="", lon="")
+    df["image"] = [str(Path(dataset).parent / i) for i in df["image"]]
+    df.to_csv(tmp_path / "manifest.csv", index=False)
+    monkeypatch.setenv("GEOLOC_DATA", str(tmp_path / "manifest.csv"))
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    said = " ".join(w.value for w in at.warning)
+    assert "used in training" not in said, said
+    assert "0 of them have coordinates" in said and "Play plays 0" in said, said
+
+
 def protos(at: AppTest, components: bool = True) -> str:
     """Everything the page sends for display (text, captions, alt texts, image URLs, map HTML)."""
     out = []

@@ -42,6 +42,13 @@ def test_missing_image_files_are_skipped(dataset, tmp_path):
     assert "loc-FR-01" not in ids and "loc-FR-02" in ids
 
 
+def test_a_manifest_without_coordinates_has_nothing_to_play(dataset):
+    """Test places labelled with a country only: no playable location (this raised KeyError: the empty
+    list mask of the file check selected no columns, and the Play page crashed)."""
+    df = read_manifest(dataset).assign(lat=np.nan, lon=np.nan)
+    assert pl.playable_locations(df) == []
+
+
 def test_load_playable_caches_and_follows_training_groups(dataset):
     a = pl.load_playable({TRAIN_GROUP}, dataset)
     assert a == pl.load_playable([TRAIN_GROUP], dataset)
