@@ -19,6 +19,7 @@ from pathlib import Path
 from model.streetview import parse_size
 
 from . import cost as cost_mod
+from .postprocess import bottom_pixels
 
 # settings that decide what is collected: a resumed run must use the same ones
 FIXED = ("plan", "headings", "size", "fov", "pitch", "radius", "api_source", "crop_bottom", "split")
@@ -77,6 +78,12 @@ class CollectConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.crop_bottom is not None:  # a crop that leaves no image would bill every image and keep none
+            try:
+                bottom_pixels(h, self.crop_bottom)
+            except ValueError:
+                raise ValueError(f"--crop-bottom {self.crop_bottom}: leaves nothing of a {self.size} image ({h} px "
+                                 "tall); crop fewer pixels (e.g. 24px) or a fraction (e.g. 0.06)") from None
         self.radius = int(self.radius)
 
 

@@ -26,6 +26,8 @@ def tree(folder: Path) -> list[str]:
     (["--fov", "200"], ["--fov", "90"], "--fov 200"),
     (["--pitch", "-100"], ["--pitch", "-10"], "--pitch -100"),
     (["--radius", "0"], ["--radius", "2000"], "--radius 0"),
+    # more rows than the image has: every image was billed, then dropped as unreadable, on every re-run
+    (["--size", "320x200", "--crop-bottom", "200px"], ["--size", "320x200", "--crop-bottom", "20px"], "--crop-bottom 200"),
 ])
 def test_a_bad_setting_is_refused_before_anything_is_written(fake, tmp_path, capsys, bad, good, words):
     out = tmp_path / "c"
