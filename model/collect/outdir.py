@@ -119,6 +119,19 @@ def prepare_import(folder: Path, collector: str, settings: dict[str, Any],
         for k in adopt:
             if settings.get(k) is None and saved.get(k) is not None:
                 settings[k] = saved[k]
+        if _fractions(settings.get("split")) and _fractions(settings.get("split")) == _fractions(saved.get("split")):
+            settings["split"] = saved["split"]  # 70,20,10 is 0.7,0.2,0.1: keep the recorded form
         refuse_changed(folder, collector, {k: v for k, v in saved.items() if not (k in adopt and v is None)},
                        settings)
     return settings
+
+
+def _fractions(split: Any) -> list[float] | None:
+    """Split fractions normalised and rounded (as the Street View collector compares them), else None."""
+    if not isinstance(split, (list, tuple)) or not split:
+        return None
+    try:
+        v = [float(x) for x in split]
+        return [round(x / sum(v), 6) for x in v]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None

@@ -112,3 +112,20 @@ def test_hf_split_is_recorded_too(tmp_path, capsys):
     assert "" not in first
     assert run_main(["hf", str(ds), "--n", "6", "--out", str(out)], capsys)[0] == 0
     assert list(read_manifest(out / "manifest.csv")["split"]) == first
+
+
+def test_importers_compare_split_fractions_normalised(tmp_path, capsys):
+    imgs = shared_images()[:4]
+    if not imgs:
+        pytest.skip("shared images not available")
+    ds = hf_dataset(tmp_path / "ds", [p.read_bytes() for p in imgs], countries=["HR", "SI"] * 2)
+    out = tmp_path / "osv"
+    code, _, err = run_main(["hf", str(ds), "--n", "4", "--split", "0.7,0.2,0.1", "--out", str(out)], capsys)
+    assert code == 0, err
+    first = list(read_manifest(out / "manifest.csv")["split"])
+    # 0.7+0.2+0.1 is 0.9999999999999999 in floats: the recorded fractions were 0.7000000000000001, ...
+    code, _, err = run_main(["hf", str(ds), "--n", "4", "--split", "70,20,10", "--out", str(out)], capsys)
+    assert code == 0 and "other settings" not in err, err
+    assert list(read_manifest(out / "manifest.csv")["split"]) == first
+    code, _, err = run_main(["hf", str(ds), "--n", "4", "--split", "0.6,0.2,0.2", "--out", str(out)], capsys)
+    assert code == 2 and "other settings" in err
