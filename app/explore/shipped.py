@@ -8,7 +8,8 @@ SHA-256 of the checkpoint and of the manifest file, the split and the commands t
 
 When Explore needs an evaluation it has not cached yet, :func:`install_matching` copies the shipped
 one into the page's cache folder (``app.explore.data.eval_dir_for``) if and only if both hashes and
-the split match; any other checkpoint or data set is evaluated afresh, with the progress bar.
+the split match; any other checkpoint or data set is evaluated afresh, with the progress bar. A copy
+installed earlier is replaced when the sidecar has been regenerated since (:func:`refresh_install`).
 
 Regenerate the shipped files (``make shipped-eval``)::
 
@@ -91,6 +92,16 @@ def mismatch(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: 
     return None
 
 
+def fingerprint(folder: str | os.PathLike) -> str:
+    """SHA-256 over the names and bytes of a sidecar's files: changes whenever the sidecar is regenerated
+    (re-evaluated, or its audit added), even for the same checkpoint and manifest."""
+    h = hashlib.sha256()
+    for p in sorted(Path(folder).iterdir()):
+        if p.is_file():
+            h.update(f"{p.name}\n{content_hash(p)}\n".encode())
+    return h.hexdigest()
+
+
 def _localise_audit(doc_path: Path, checkpoint: Path, manifest: Path) -> None:
     doc = json.loads(doc_path.read_text())
     doc.update({"checkpoint": str(checkpoint), "data": str(manifest)})
@@ -119,12 +130,31 @@ def install_matching(checkpoint: str | os.PathLike, manifest: str | os.PathLike,
         _localise_audit(tmp / "audit.json", ck, man)
     info = read_info(src)
     source = {"format": EVAL_FORMAT, "checkpoint": str(ck), "manifest": str(man), "split": split,
-              "n_images": info.get("n_images"), "shipped": {k: info.get(k) for k in ("created", "commands", "seconds")}}
+              "n_images": info.get("n_images"), "shipped": {k: info.get(k) for k in ("created", "commands", "seconds")}
+              | {"sidecar_sha256": fingerprint(src)}}
     (tmp / "source.json").write_text(json.dumps(source, indent=2))
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
     return True
+
+
+def refresh_install(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: str,
+                    out_dir: str | os.PathLike) -> bool:
+    """Install the shipped evaluation again when ``out_dir`` holds an earlier install of it (``source.json``
+    with ``shipped``) and the sidecar has changed since (:func:`fingerprint`; installs that predate the
+    fingerprint count as changed). The page's cache folder is keyed by the checkpoint and manifest files,
+    which a regenerated sidecar leaves as they are. An evaluation the page computed itself is never
+    replaced. Returns whether it installed."""
+    try:
+        got = json.loads((Path(out_dir) / "source.json").read_text()).get("shipped")
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not isinstance(got, dict) or mismatch(checkpoint, manifest, split) is not None:
+        return False
+    if got.get("sidecar_sha256") == fingerprint(sidecar_dir(checkpoint)):
+        return False
+    return install_matching(checkpoint, manifest, split, out_dir)
 
 
 def package(eval_dir: str | os.PathLike, checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: str,

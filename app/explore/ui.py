@@ -157,6 +157,8 @@ def choose_evaluation(predictor: Any) -> xd.Evaluation:
             st.stop()
         if not shipped.install_matching(predictor.path, man, split, folder):
             _evaluate(predictor, folder, man, split)
+    elif mode == MODES[0]:  # an earlier install of a since regenerated shipped evaluation: the new one
+        shipped.refresh_install(predictor.path, man, split, folder)
     ev = xd.load_evaluation(folder, man)
     if split in NOT_HELD_OUT:
         st.warning(NOT_HELD_OUT[split], icon=":material/warning:")

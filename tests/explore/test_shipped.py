@@ -143,3 +143,44 @@ def test_first_open_of_explore_on_the_shipped_model_reads_the_shipped_evaluation
         at.session_state["explore_tab"] = "Shortcut audit"
         at.run()
         assert not at.exception and any("Shortcut audit of" in m.value for m in at.markdown)
+
+
+def test_a_regenerated_shipped_evaluation_replaces_the_copy_installed_before(real_predictor, tmp_path, monkeypatch):
+    """The page's cache folder is keyed by the checkpoint and manifest files, which do not change when the
+    sidecar is regenerated (here: its audit added, as commit 3403d57 did): the copy installed before must be
+    replaced, or Explore keeps saying 'No audit yet' on a model that ships one. An evaluation the page
+    computed itself (no 'shipped' in source.json) is never touched."""
+    man = _shared_manifest()
+    if Path(real_predictor.path).resolve() != DEFAULT_MODEL.resolve():
+        pytest.skip("the shipped model is not the loaded one")
+    real = shipped.sidecar_dir(DEFAULT_MODEL)
+    if not (real / "audit.json").is_file():
+        pytest.skip("the shipped evaluation carries no audit")
+    side = tmp_path / "default.eval"
+    side.mkdir()
+    for p in real.iterdir():
+        if p.name not in shipped.AUDIT:
+            (side / p.name).write_bytes(p.read_bytes())
+    monkeypatch.setattr(shipped, "sidecar_dir", lambda checkpoint: side)
+    monkeypatch.setenv("GEOLOC_DATA", str(man))
+    monkeypatch.setenv(xd.CACHE_ENV, str(tmp_path / "cache"))
+
+    def audit_tab() -> str:
+        at = AppTest.from_file(MAIN, default_timeout=120)
+        at.switch_page("app_pages/explore.py")
+        at.session_state["explore_tab"] = "Shortcut audit"
+        at.run()
+        assert not at.exception, at.exception
+        return "\n".join([m.value for m in at.markdown] + [i.value for i in at.info])
+
+    assert "No audit yet" in audit_tab()  # installed without an audit
+    for name in shipped.AUDIT:  # the sidecar is regenerated with its audit; the checkpoint and data are unchanged
+        (side / name).write_bytes((real / name).read_bytes())
+    assert "Shortcut audit of 241 locations" in audit_tab()
+    folder = xd.eval_dir_for(real_predictor.path, man, "test")
+    src = json.loads((folder / "source.json").read_text())
+    del src["shipped"]  # as if the page had evaluated the model itself: left alone
+    (folder / "source.json").write_text(json.dumps(src))
+    (folder / "audit.json").unlink()
+    assert not shipped.refresh_install(DEFAULT_MODEL, man, "test", folder)
+    assert "No audit yet" in audit_tab()
