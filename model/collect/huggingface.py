@@ -126,6 +126,8 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
 def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, progress, skips: Skips):
     """Write the images of the first ``n`` samples; returns (manifest rows, skips, samples streamed).
     Linear: the folder is listed once, each sample costs one hash and at most one write."""
+    from model.shards.writer import check_row
+
     reader = SampleReader(getattr(ds, "features", None) or None, columns, split, unknown)
     rows: list[dict] = []
     (out / "images").mkdir(parents=True, exist_ok=True)
@@ -142,6 +144,10 @@ def _import_samples(ds, out: Path, n: int, split: str, columns, unknown: str, pr
             continue
         if s.digest in seen:
             skips.add(s.who, "duplicate image", f"same bytes as {seen[s.digest]}")
+            continue
+        why = check_row(s.row)  # what the manifest reader would refuse (one of lat/lon missing, out of range)
+        if why:
+            skips.add(s.who, "unusable coordinates", why)
             continue
         seen[s.digest] = s.who
         fname = s.row["image"].removeprefix("images/")

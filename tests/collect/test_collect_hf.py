@@ -111,3 +111,17 @@ def test_a_torn_image_is_rewritten_on_reimport(tmp_path, jpegs):
     b.write_bytes(bytes(len(good_b)))                      # right size, zeros (some file systems)
     import_hf(str(src), out, n=3)
     assert a.read_bytes() == good_a and b.read_bytes() == good_b
+
+
+def test_a_sample_with_one_coordinate_missing_is_named_and_skipped(tmp_path, jpegs, capsys):
+    # one of the pair missing: the manifest reader refuses such a row, and with it the whole import
+    lats = [45.0, 45.1, float("nan"), 45.3]
+    src = hf_dataset(tmp_path / "ds", [p.read_bytes() for p in jpegs[:4]], lats=lats)
+    out = tmp_path / "osv"
+    code, stdout, err = run_main(["hf", str(src), "--n", "4", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "sample 2 (id x2): unusable coordinates (lat and lon must both be given or both empty): skipped" in err
+    m = read_manifest(out / "manifest.csv")
+    assert list(m["sample_id"]) == ["x0", "x1", "x3"]
+    with open(out / "skipped.csv", newline="") as f:
+        assert [r["reason"] for r in csv.DictReader(f)] == ["unusable coordinates"]
