@@ -22,6 +22,7 @@ valid or whose id is listed twice is named and skipped (:mod:`.skips`, ``skipped
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -54,7 +55,9 @@ def read_benchmark_csv(path: str | os.PathLike, *, id_column: str | None = None,
     ``author`` if present; ``note`` says how latitude/longitude were found when that needed a guess."""
     path = Path(path).expanduser()
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        with warnings.catch_warnings():  # index_col=False: a trailing comma on the data lines (a field more than
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)  # the header) no longer shifts every column
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
     except FileNotFoundError:
         raise BenchmarkImportError(f"--csv {path}: file not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:

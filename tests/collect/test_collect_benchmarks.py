@@ -120,3 +120,17 @@ def test_a_csv_without_coordinates_says_what_it_found(tmp_path, capsys):
                              "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "no lat/lon column found" in err and "['IMG_ID', 'where']" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_trailing_comma_on_the_data_lines_does_not_shift_the_columns(tmp_path, jpegs, capsys):
+    images = tmp_path / "img"
+    images.mkdir()
+    shutil.copy(jpegs[0], images / "a.jpg")
+    shutil.copy(jpegs[1], images / "b.jpg")
+    csv_path = tmp_path / "x.csv"  # a field more than the header: pandas took the ids for its row index
+    csv_path.write_text("IMG_ID,LAT,LON\na.jpg,45.815,15.9819,\nb.jpg,48.8584,2.2945,\n")
+    out = tmp_path / "o"
+    code, _, err = run_main(["im2gps3k", "--csv", str(csv_path), "--images", str(images), "--out", str(out)], capsys)
+    assert code == 0, err
+    m = read_manifest(out / "manifest.csv")
+    assert list(m["sample_id"]) == ["a.jpg", "b.jpg"] and list(m["country_code"]) == ["HR", "FR"]
