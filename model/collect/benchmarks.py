@@ -85,14 +85,23 @@ def read_benchmark_csv(path: str | os.PathLike, *, id_column: str | None = None,
             lat, lon = lon, lat
             note = ("this CSV's header says IMG_ID,AUTHOR,LON,LAT (an earlier GeoEstimation file whose values are "
                     "latitude, longitude in that order): read as latitude, longitude")
-        elif (lat.abs() > 90).any() and not (lon.abs() > 90).any():
+        elif _swapped(lat, lon):
             lat, lon = lon, lat
-            note = (f"column {cols['lat']} holds values beyond +-90 and {cols['lon']} none: the two are swapped "
-                    "and were read the other way round")
+            note = (f"column {cols['lat']} holds longitudes (values beyond +-90 in {(lon.abs() > 90).sum():,} rows) "
+                    f"and {cols['lon']} none: the two are swapped and were read the other way round")
     out = pd.DataFrame({"sample_id": raw[cols["id"]].astype(str).str.strip(), "lat": lat, "lon": lon})
     if cols["author"]:
         out["author"] = raw[cols["author"]].astype(str)
     return out, note
+
+
+def _swapped(lat: pd.Series, lon: pd.Series) -> bool:
+    """The LAT column holds longitudes and LON latitudes: LAT has values in 90..180 (absolute) in at least a
+    tenth of the readable rows and none beyond 180, LON none beyond 90. A few bad values (``inf``, a typo
+    such as ``450.1`` or ``132.7``) are skipped as such rather than turning every row around."""
+    a, b = lat[np.isfinite(lat)].abs(), lon[np.isfinite(lon)].abs()
+    beyond = int((a > 90).sum())
+    return beyond > 0 and beyond >= 0.1 * len(a) and not (a > 180).any() and not (b > 90).any()
 
 
 def _index_images(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:

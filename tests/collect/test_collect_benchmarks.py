@@ -134,3 +134,28 @@ def test_a_trailing_comma_on_the_data_lines_does_not_shift_the_columns(tmp_path,
     assert code == 0, err
     m = read_manifest(out / "manifest.csv")
     assert list(m["sample_id"]) == ["a.jpg", "b.jpg"] and list(m["country_code"]) == ["HR", "FR"]
+
+
+def test_a_few_bad_latitudes_do_not_turn_every_row_around(tmp_path, jpegs, capsys):
+    images = tmp_path / "img"
+    images.mkdir()
+    names = [f"{k}.jpg" for k in range(12)]
+    for name, src in zip(names, jpegs * 2):
+        shutil.copy(src, images / name)
+    # Zagreb ten times, then a latitude that is not a number and one typo; the longitudes are all below 90
+    rows = [[n, 45.815 + 0.01 * k, 15.98] for k, n in enumerate(names[:10])]
+    rows += [[names[10], "inf", 15.98], [names[11], 132.7, 15.98]]
+    csv_path = write_csv(tmp_path / "x.csv", ["IMG_ID", "LAT", "LON"], rows)
+    out = tmp_path / "o"
+    code, _, err = run_main(["im2gps3k", "--csv", str(csv_path), "--images", str(images), "--out", str(out)], capsys)
+    assert code == 0, err
+    m = read_manifest(out / "manifest.csv")
+    assert len(m) == 10 and (m["country_code"] == "HR").all() and (m["lat"].round(3) >= 45.815).all()
+    assert "swapped" not in err and f"{names[10]}: no valid coordinates (lat inf" in err
+    # a CSV whose LAT column really holds the longitudes is still read the other way round
+    swapped = write_csv(tmp_path / "y.csv", ["IMG_ID", "LAT", "LON"],
+                        [[names[0], 15.98, 45.815], [names[1], 151.2153, -33.8568]])
+    code, _, err = run_main(["im2gps3k", "--csv", str(swapped), "--images", str(images), "--out", str(tmp_path / "p")],
+                            capsys)
+    assert code == 0 and "swapped" in err, err
+    assert list(read_manifest(tmp_path / "p" / "manifest.csv")["country_code"]) == ["HR", "AU"]
