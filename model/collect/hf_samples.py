@@ -61,6 +61,22 @@ def find_columns(features: dict[str, Any] | None, first_row: dict[str, Any],
     return out
 
 
+def check_columns(ds: Any, overrides: dict[str, str | None] | None) -> None:
+    """Raise :class:`HFImportError` if a column override is not in the stream ``ds`` (or no image column is
+    found): called before an import writes anything, so the corrected command is not a "settings mismatch".
+    Reads the declared features, else the first sample of a ``datasets`` stream; other iterables are
+    checked on their first sample as they are read."""
+    import datasets
+
+    features = getattr(ds, "features", None)
+    if features:
+        find_columns(features, {}, overrides)
+    elif isinstance(ds, datasets.IterableDataset):
+        first = next(iter(ds), None)
+        if first is not None:
+            find_columns(None, flat_sample(first), overrides)
+
+
 def _is_image_value(v: Any) -> bool:
     return isinstance(v, dict) and set(v) <= {"bytes", "path"} and bool(v)
 

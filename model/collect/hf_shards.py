@@ -49,7 +49,7 @@ from model.shards.table import part_path
 from model.shards.writer import ShardSetWriter, check_row
 
 from .decode import prepare
-from .hf_samples import HFImportError, SampleReader, Skip, fill_labels
+from .hf_samples import HFImportError, SampleReader, Skip, check_columns, fill_labels
 from .huggingface import load_stream, split_setting
 from .journal import atomic_write_text
 from .lock import LOCK_NAME, hold
@@ -114,6 +114,7 @@ def import_hf_shards(name: str, out_dir: str | os.PathLike, n: int | None = None
             return ShardImport(out, ix, _skips_so_far(ix, log), int(ix["inputs"]), int(ix["inputs"]), "complete")
         ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
                                                            shuffle_buffer=shuffle_buffer, seed=seed)
+        check_columns(ds, columns)
         write_import_stamp(out, "hf", fixed)
         writer = _open_writer(out, fixed, n)
         skips = _skips_so_far(writer.index, log)

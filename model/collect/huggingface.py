@@ -36,7 +36,7 @@ import pandas as pd
 from model.manifest import COLUMNS, SPLITS, write_manifest
 
 from .groups import group_ids, grouped_split, parse_fractions
-from .hf_samples import HFImportError, SampleReader, Skip, fill_labels
+from .hf_samples import HFImportError, SampleReader, Skip, check_columns, fill_labels
 from .journal import atomic_write_bytes
 from .lock import hold
 from .outdir import prepare_import, write_import_stamp
@@ -110,6 +110,7 @@ def import_hf(name: str, out_dir: str | Path, n: int, *, split: str = "train", c
             tuple(fixed["split"]) if fixed["split"] else None
         ds = stream if stream is not None else load_stream(name, split=split, config=config, revision=revision,
                                                            shuffle_buffer=shuffle_buffer, seed=seed)
+        check_columns(ds, columns)
         write_import_stamp(out, "hf", fixed)
         rows, skips, k = _import_samples(ds, out, n, split, columns, unknown, progress, Skips(log))
         skips.write(out)

@@ -129,3 +129,18 @@ def test_importers_compare_split_fractions_normalised(tmp_path, capsys):
     assert list(read_manifest(out / "manifest.csv")["split"]) == first
     code, _, err = run_main(["hf", str(ds), "--n", "4", "--split", "0.6,0.2,0.2", "--out", str(out)], capsys)
     assert code == 2 and "other settings" in err
+
+
+@pytest.mark.parametrize("shards", [False, True])
+def test_an_hf_column_that_is_not_there_is_refused_before_anything_is_written(tmp_path, capsys, shards):
+    imgs = shared_images()[:3]
+    if not imgs:
+        pytest.skip("shared images not available")
+    ds = hf_dataset(tmp_path / "ds", [p.read_bytes() for p in imgs])
+    out = tmp_path / "osv"
+    mode = ["--shards"] if shards else []
+    code, _, err = run_main(["hf", str(ds), "--n", "3", "--lat-column", "lattitude", "--out", str(out), *mode], capsys)
+    assert code == 2 and "column 'lattitude' (for lat) not in the dataset" in err, err
+    assert tree(out) == []  # no stamp: with --shards it recorded the misspelt column and refused the fix
+    code, _, err = run_main(["hf", str(ds), "--n", "3", "--lat-column", "latitude", "--out", str(out), *mode], capsys)
+    assert code == 0 and "other settings" not in err, err
