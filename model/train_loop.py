@@ -72,7 +72,7 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
     with bar, (_join(fwd) if training else contextlib.nullcontext()), torch.set_grad_enabled(training):
         for x, rows, scale in inputs.batches(idx, rng if training else None, training, epoch, dist, args.batch_size):
             x = runtime.to_device(x)
-            r = torch.as_tensor(rows, dtype=torch.long, device=tg["lat"].device)
+            r = runtime.to_device(torch.as_tensor(rows, dtype=torch.long))  # non-blocking (a blocking copy syncs)
             batch = batch_targets(tg, r, cells_t["cidx"])
             with runtime.autocast():
                 out = fwd(x)

@@ -113,3 +113,42 @@ def test_compile_wraps_the_module_and_the_saved_state_is_the_plain_one():
     assert next(comp.parameters()) is next(net.parameters())
     assert list(net.state_dict()) == ["0.weight", "0.bias"] and all("_orig_mod" in k for k in comp.state_dict())
     assert Runtime().compiled(entry) is entry
+
+
+def test_the_epoch_loop_moves_images_and_row_ids_through_the_runtime(shared_manifest, monkeypatch):
+    """Every host-to-device copy of a training step goes through ``Runtime.to_device`` (non-blocking on
+    CUDA). The row ids went by ``torch.as_tensor(rows, device=...)``, a blocking copy: on a GPU the
+    CPU waited for the previous step to finish before queueing the next, once per step."""
+    from model.cells import build_cells
+    from model.inference import cell_country_index
+    from model.train import build_net, parse_args
+    from model.train_inputs import Method, row_targets
+    from model.train_loop import run_epoch
+
+    df = shared_manifest[shared_manifest.split == "train"].head(40).reset_index(drop=True)
+    args = parse_args(["--backbone", "geocnn", "--mode", "full", "--cells", "country", "--batch-size", "8",
+                       "--no-country-head", "--input-size", "32"])
+    cells = build_cells(df, "country")
+    net = build_net(args, len(cells))
+    cells_t = {"lat": torch.tensor(cells.table["lat"].to_numpy(), dtype=torch.float32),
+               "lon": torch.tensor(cells.table["lon"].to_numpy(), dtype=torch.float32),
+               "cidx": torch.as_tensor(cell_country_index(cells.table)[1]), "table": cells.table}
+
+    class Inputs:
+        def batches(self, idx, rng, training, epoch=1, dist=None, batch_size=8):
+            for s in range(0, len(idx), batch_size):
+                yield torch.randn(len(idx[s:s + batch_size]), 3, 32, 32), idx[s:s + batch_size], None
+
+        def count(self, idx, dist=None):
+            return len(idx)
+
+        def fwd(self, net):
+            return Method(net, "forward")
+
+    moved, to_device = [], Runtime.to_device
+    monkeypatch.setattr(Runtime, "to_device", lambda self, x: (moved.append(x.dim()), to_device(self, x))[1])
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    res = run_epoch(net, Inputs(), np.arange(16), row_targets(df, cells), cells_t, args, opt,
+                    np.random.default_rng(0), runtime=Runtime())
+    assert np.isfinite(res["loss"])
+    assert sorted(moved) == [1, 1, 4, 4]  # per step: the images and the row ids
