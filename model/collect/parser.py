@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     hf.add_argument("--hf-split", default="train", help="dataset split to stream")
     hf.add_argument("--config", default=None, help="dataset configuration name")
     hf.add_argument("--revision", default=None, help="e.g. refs/convert/parquet for script-based datasets")
-    hf.add_argument("--shuffle-buffer", type=int, default=0, metavar="N", help="shuffle the stream with this buffer (0 = off)")
+    hf.add_argument("--shuffle-buffer", type=at_least(0, int), default=0, metavar="N", help="shuffle the stream with this buffer (0 = off)")
     for role in ("image", "lat", "lon", "country", "admin1", "id"):
         hf.add_argument(f"--{role}-column", default=None, metavar="COL",
                         help=f"column holding the {role} (auto-detected)")

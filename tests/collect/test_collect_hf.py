@@ -125,3 +125,11 @@ def test_a_sample_with_one_coordinate_missing_is_named_and_skipped(tmp_path, jpe
     assert list(m["sample_id"]) == ["x0", "x1", "x3"]
     with open(out / "skipped.csv", newline="") as f:
         assert [r["reason"] for r in csv.DictReader(f)] == ["unusable coordinates"]
+
+
+def test_a_negative_shuffle_buffer_is_refused(tmp_path, jpegs, capsys):
+    # datasets' shuffle(buffer_size=-5) yields the first sample only: '--n 4' imported 1 image, exit 0
+    src = hf_dataset(tmp_path / "ds", [p.read_bytes() for p in jpegs[:4]])
+    out = tmp_path / "osv"
+    code, _, err = run_main(["hf", str(src), "--n", "4", "--shuffle-buffer", "-5", "--out", str(out)], capsys)
+    assert code == 2 and "--shuffle-buffer" in err and not out.exists(), err
