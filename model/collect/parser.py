@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--per-cell", type=positive_int, default=1, metavar="N", help="points per grid cell")
     sv.add_argument("--cell-km", type=positive, default=25.0, metavar="KM", help="grid: H3 hexagon edge, km (nearest resolution)")
     sv.add_argument("--h3-res", type=int, choices=range(0, 16), metavar="RES", help="grid: H3 resolution (overrides --cell-km)")
-    sv.add_argument("--grid-deg", type=float, metavar="DEG", help="grid: square lat/lon cells of this many degrees instead of H3")
+    sv.add_argument("--grid-deg", type=positive, metavar="DEG", help="grid: square lat/lon cells of this many degrees instead of H3")
     sv.add_argument("--seed", type=int, default=0, metavar="N", help="random seed of the plan and the split")
     sv.add_argument("--out", type=Path, required=True, metavar="DIR", help="collection folder (e.g. data/my_set)")
     sv.add_argument("--headings", type=_headings, default="0,90,180,270", metavar="LIST", help="view headings, degrees")

@@ -144,3 +144,11 @@ def test_an_hf_column_that_is_not_there_is_refused_before_anything_is_written(tm
     assert tree(out) == []  # no stamp: with --shards it recorded the misspelt column and refused the fix
     code, _, err = run_main(["hf", str(ds), "--n", "3", "--lat-column", "latitude", "--out", str(out), *mode], capsys)
     assert code == 0 and "other settings" not in err, err
+
+
+@pytest.mark.parametrize("deg", ["0", "-1", "nan"])
+def test_a_grid_cell_size_that_is_not_positive_is_refused(tmp_path, capsys, deg):
+    # --grid-deg 0 was taken for 'not given' and silently collected the default H3 grid instead
+    code, _, err = run_main(["streetview", "--grid", "SI", "--grid-deg", deg, "--out", str(tmp_path / "g"),
+                             "--dry-run"], capsys)
+    assert code == 2 and "--grid-deg" in err and "must be more than 0" in err, err
