@@ -97,7 +97,14 @@ def _crop_all(df: pd.DataFrame, out_dir: Path, bottom: float | int) -> Path:
         if not dst.resolve().is_relative_to(images) or dst.resolve() == Path(src).resolve():
             raise ValueError(f"{rel}: its cropped copy would not land inside {images}")
         if not is_complete_jpeg(dst):  # a whole copy from an earlier run is kept; a torn one is redone
-            atomic_write_bytes(dst, crop_bottom(Path(src).read_bytes(), bottom), durable=False)
+            try:
+                data = crop_bottom(Path(src).read_bytes(), bottom)
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+                why = "not a readable image" if isinstance(e, Image.UnidentifiedImageError) else \
+                    getattr(e, "strerror", None) or str(e)
+                raise ValueError(f"{src}: cannot crop it ({why}); fix or remove its row ({rel}) in the manifest, then "
+                                 "run the same command again (finished copies are kept)") from None
+            atomic_write_bytes(dst, data, durable=False)
         new_paths.append(dst_rel.as_posix())
     out = df.drop(columns=["path"]).assign(image=new_paths)
     return write_manifest(pd.DataFrame(out), out_dir / "manifest.csv")

@@ -186,3 +186,12 @@ def test_crop_redoes_a_torn_copy(jpegs, tmp_path):
     first.write_bytes(whole[: len(whole) // 3])  # a power cut in the middle of the copy
     crop_manifest(tmp_path / "set" / "manifest.csv", tmp_path / "cropped", 16)
     assert first.read_bytes() == whole
+
+
+def test_crop_names_a_source_image_it_cannot_read(jpegs, tmp_path, capsys):
+    src = make_folder(tmp_path / "f", {"HR": 3}, jpegs)
+    (src / "HR" / "img1.jpg").write_bytes(b"<html>not an image</html>")
+    import_imagefolder(src, tmp_path / "set" / "manifest.csv")
+    code, _, err = run_main(["crop", str(tmp_path / "set" / "manifest.csv"), "--bottom", "16px",
+                             "--out", str(tmp_path / "cropped")], capsys)  # said: cannot identify image file <_io.BytesIO ...>
+    assert code == 2 and "img1.jpg: cannot crop it (not a readable image)" in err and "BytesIO" not in err, err
