@@ -20,7 +20,7 @@ import pandas as pd
 from folium.plugins import MarkerCluster
 
 from app.maps import builders as maps
-from app.explore.stats import BUCKET_COLORS, BUCKET_LABELS, UNKNOWN_COLOR, bucket_color
+from app.explore.stats import BUCKET_COLORS, BUCKET_LABELS, UNKNOWN_COLOR, bucket_color, source_label
 from model.geo import haversine_km
 from model.revgeo import country_name
 
@@ -66,7 +66,7 @@ def location_tooltip(r: pd.Series) -> str:
     s = f"{t} → {p}: {fmt_km(float(r['distance_km']))}"
     if not pd.isna(r.get("score")):
         s += f", {float(r['score']):,.0f} points"
-    return s + f" (confidence {float(r['confidence']):.0%}; {r['source']})"
+    return s + f" (confidence {float(r['confidence']):.0%}; {source_label(r['source'])})"
 
 
 def errors_map(locs: pd.DataFrame, selected: pd.Series | None = None, *, cluster: bool = True,

@@ -33,6 +33,14 @@ def test_errors_map_is_offline_clustered_and_coloured(locs):
     assert "L.markerClusterGroup(" not in flat and _dots(flat) == 9
 
 
+def test_errors_map_tooltips_name_sources_as_the_tables_do(locs):
+    """The dots' tooltips read 'Street View, 4 views', like the table, filters and audit, not the data's
+    internal folder name 'gsv_strips' (issue 14, items 8 and 17)."""
+    html = map_html(xm.errors_map(locs, cluster=False))
+    assert "; Street View, 4 views)" in html and "GeoGuessr screenshot with game UI" in html
+    assert "gsv_strips" not in html and "screenshots_ui" not in html
+
+
 def test_errors_map_selection_draws_the_line(locs):
     sel = locs.iloc[0]
     html = map_html(xm.errors_map(locs, sel))
