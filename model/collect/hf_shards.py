@@ -34,6 +34,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ KEEP_STATES = 8      # stream states kept (one per recently completed shard)
 REASONS = ("label is not a country", "not JPEG, PNG or WebP", "unreadable image", "duplicate image",
            "unusable coordinates")
 OWN_FILES = (LOCK_NAME, "import.json", STATE, "skipped.csv")
+NEW_PREFIX = ".new-"  # a temporary folder in which a new folder's first index is made
 
 
 @dataclass
@@ -281,12 +283,14 @@ def _open_writer(out: Path, fixed: dict, n: int | None) -> ShardSetWriter:
     kw = dict(identity=_identity(fixed), **fixed["shards"])
     source = {"kind": "hf", "path": fixed["dataset"], "hf_split": fixed["hf_split"], **({"rows": n} if n else {})}
     if not (out / INDEX).is_file():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in OWN_FILES)
+        for p in out.glob(f"{NEW_PREFIX}*"):  # left by a kill in the window below (the folder lock is ours)
+            shutil.rmtree(p, ignore_errors=True)
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OWN_FILES and not p.name.startswith(NEW_PREFIX))
         if foreign:
             raise OutFolderError(f"--out {out} holds {', '.join(foreign[:6])} but no shard index; choose a new or "
                                  "empty folder")
         (out / STATE).unlink(missing_ok=True)
-        with tempfile.TemporaryDirectory(dir=out, prefix=".new-") as tmp:
+        with tempfile.TemporaryDirectory(dir=out, prefix=NEW_PREFIX) as tmp:
             ShardSetWriter(Path(tmp) / "d", source=source, **kw)
             os.replace(Path(tmp) / "d" / INDEX, out / INDEX)
     return ShardSetWriter(out, source=source, **kw)

@@ -303,3 +303,29 @@ def test_the_documented_osv5m_manifest_script_then_model_shards_write(tmp_path, 
     assert list(t["location_id"]) == ids[:4] and (t["split"] == "test").all()
     assert list(t["country_code"]) == ["HR", "SI", "AT", "HR"] and list(t["group_id"])[:3] == ["a", "a", "b"]
     assert verify(tmp_path / "data" / "osv5m_test") == []
+
+
+KILLED_WHILE_OPENING = """
+import os, sys
+import model.collect.hf_shards as h
+real = os.replace
+def replace(a, b):  # kill -9 at the moment the new folder's first index is moved in
+    if str(b).endswith("index.json") and ".new-" in str(a):
+        os._exit(137)
+    real(a, b)
+h.os.replace = replace
+from model.collect.__main__ import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_kill_while_the_shard_folder_is_being_opened_still_resumes(tmp_path, ds, capsys):
+    out = tmp_path / "s"
+    argv = shards_argv(ds, out, "--n", "8")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    p = subprocess.run([sys.executable, "-c", KILLED_WHILE_OPENING, *argv], cwd=REPO, env=env, capture_output=True,
+                       timeout=120)
+    assert p.returncode == 137 and any(x.name.startswith(".new-") for x in out.iterdir())
+    code, _, err = run_main(argv, capsys)  # was: '--out ... holds .new-xyz but no shard index; choose a new folder'
+    assert code == 0, err
+    assert not any(x.name.startswith(".new-") for x in out.iterdir())
