@@ -61,6 +61,8 @@ class CollectConfig:
         checks = [
             (bool(self.headings) and all(0 <= float(x) < 360 for x in self.headings),
              f"--headings {self.headings}: one or more degrees in 0..360"),
+            (len({float(x) for x in self.headings}) == len(self.headings),
+             f"--headings {self.headings}: each heading once (a repeated one bills the same image twice)"),
             (_finite(self.fov) and 10 <= self.fov <= 120, f"--fov {self.fov}: the field of view must be 10..120 degrees"),
             (_finite(self.pitch) and -90 <= self.pitch <= 90, f"--pitch {self.pitch}: the pitch must be -90..90 degrees"),
             (float(self.radius).is_integer() and 1 <= self.radius <= 1_000_000,

@@ -28,6 +28,7 @@ def tree(folder: Path) -> list[str]:
     (["--radius", "0"], ["--radius", "2000"], "--radius 0"),
     # more rows than the image has: every image was billed, then dropped as unreadable, on every re-run
     (["--size", "320x200", "--crop-bottom", "200px"], ["--size", "320x200", "--crop-bottom", "20px"], "--crop-bottom 200"),
+    (["--headings", "0,90,0.0"], ["--headings", "0,90"], "each heading once"),  # billed the same image twice
 ])
 def test_a_bad_setting_is_refused_before_anything_is_written(fake, tmp_path, capsys, bad, good, words):
     out = tmp_path / "c"
