@@ -56,7 +56,9 @@ def get_predictor():
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _test_locations(manifest: str | None) -> pd.DataFrame:
+def _test_locations(manifest: str | None, stamp: tuple[int, int] | None = None) -> pd.DataFrame:
+    """``stamp`` (the file's modification time and size) is part of the cache key: an edited manifest is read
+    again, as ``app.common.heldout`` does for the counts the pages show beside the picker."""
     from app.predict.sources import test_locations
     from model.manifest import read_manifest
 
@@ -68,7 +70,13 @@ def get_test_locations() -> pd.DataFrame:
     ``model.manifest.ManifestError`` when no data is found."""
     from model.manifest import resolve_manifest
 
-    return _test_locations(str(resolve_manifest(None)))
+    p = resolve_manifest(None)
+    try:
+        st_ = p.stat()
+        stamp = (st_.st_mtime_ns, st_.st_size)
+    except OSError:
+        stamp = None
+    return _test_locations(str(p), stamp)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)

@@ -188,3 +188,35 @@ def test_about_page_names_a_checkpoint_other_than_the_shipped_one(model_env, tmp
     finally:
         monkeypatch.undo()  # the session's model setting back, then the caches that hold "mine.pt" cleared
         clear_all()
+
+
+def test_test_set_picker_follows_an_edited_manifest(model_env, tmp_path, monkeypatch):
+    """The picker's places and the caption's count come from the same manifest: after the file is edited
+    (places added while the server runs) both show the new places; the picker's cached table was keyed by
+    the path alone and kept the old list while the caption (keyed by modification time) counted the new one."""
+    import time
+
+    import pandas as pd
+
+    from tests.app.apphelpers import SHARED
+
+    if not (SHARED / "manifest.csv").is_file():
+        import pytest
+
+        pytest.skip("shared data not found")
+    df = pd.read_csv(SHARED / "manifest.csv", keep_default_na=False, dtype=str)
+    df["image"] = [str(SHARED / i) for i in df["image"]]
+    test = df[(df["split"] == "test") & (df["lat"] != "")]
+    ids = test["location_id"].drop_duplicates().tolist()
+    man = tmp_path / "manifest.csv"
+    df[df["split"] == "test"][lambda d: d["location_id"].isin(ids[:3])].to_csv(man, index=False)
+    monkeypatch.setenv("GEOLOC_DATA", str(man))
+    at = app()
+    at.segmented_control(key="source").set_value("Test set").run()
+    assert len(at.selectbox(key="test_idx").options) == 3
+    time.sleep(0.01)
+    df[df["split"] == "test"][lambda d: d["location_id"].isin(ids[:5])].to_csv(man, index=False)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("one of the 5 held-out test places" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert len(at.selectbox(key="test_idx").options) == 5
