@@ -71,17 +71,29 @@ def get_test_locations() -> pd.DataFrame:
     from model.manifest import resolve_manifest
 
     p = resolve_manifest(None)
+    return _test_locations(str(p), _stamp(p))
+
+
+def _stamp(path) -> tuple[int, int] | None:
+    """(modification time, size) of a file, for cache keys that must change when it is edited."""
     try:
-        st_ = p.stat()
-        stamp = (st_.st_mtime_ns, st_.st_size)
+        s = path.stat()
+        return s.st_mtime_ns, s.st_size
     except OSError:
-        stamp = None
-    return _test_locations(str(p), stamp)
+        return None
+
+
+def manifest_stats(manifest: str | None = None) -> dict:
+    """Counts of the training data for the model card: images, locations, countries, per source
+    (read again when the manifest is edited)."""
+    from model.manifest import resolve_manifest
+
+    p = resolve_manifest(manifest)
+    return _manifest_stats(str(p), _stamp(p))
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
-def manifest_stats(manifest: str | None = None) -> dict:
-    """Counts of the training data for the model card: images, locations, countries, per source."""
+def _manifest_stats(manifest: str, stamp: tuple[int, int] | None) -> dict:
     from model.manifest import read_manifest
 
     df = read_manifest(manifest)

@@ -82,3 +82,30 @@ def test_about_page_shows_the_curated_card(real_predictor):
         pytest.skip("no data on this machine")
     assert "Why the pages count the test places differently" in body
     assert f"{h.locations:,} places" in body and f"Play plays {h.playable:,}" in body
+
+
+def test_data_statistics_follow_an_edited_manifest(tmp_path, monkeypatch):
+    """About's training-data line is read again after the manifest is edited, like the held-out explanation
+    under it (keyed by modification time); its cache was keyed by no argument at all and kept the first count."""
+    import time
+
+    import pandas as pd
+
+    from tests.app.apphelpers import SHARED
+
+    if not (SHARED / "manifest.csv").is_file():
+        pytest.skip("shared data not found")
+    df = pd.read_csv(SHARED / "manifest.csv", keep_default_na=False, dtype=str)
+    df["image"] = [str(SHARED / i) for i in df["image"]]
+    ids = df["location_id"].drop_duplicates().tolist()
+    man = tmp_path / "manifest.csv"
+    df[df["location_id"].isin(ids[:3])].to_csv(man, index=False)
+    monkeypatch.setenv("GEOLOC_DATA", str(man))
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.switch_page("app_pages/about.py").run()
+    assert any(" of 3 places in " in m.value for m in at.markdown)
+    time.sleep(0.01)
+    df[df["location_id"].isin(ids[:5])].to_csv(man, index=False)
+    at.run()
+    assert not at.exception, at.exception
+    assert any(" of 5 places in " in m.value for m in at.markdown), [m.value[:80] for m in at.markdown]
