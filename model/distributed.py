@@ -22,7 +22,8 @@ process; gloo on the CPU); several nodes join through torchrun's own rendezvous 
 
 Cached runs equal a single-process run up to numerical noise when the head has no dropout (dropout
 masks are drawn per process) and no BatchNorm (batch statistics are per process on CPU; on GPUs
-the head's BatchNorm layers are converted to ``SyncBatchNorm``).
+the head's BatchNorm layers are converted to ``SyncBatchNorm`` for cached training; image training keeps
+them per process, since its uneven batch counts and ``join()`` cannot run SyncBatchNorm).
 """
 from __future__ import annotations
 
@@ -106,10 +107,13 @@ class DistContext:
         return out
 
     # -- model ---------------------------------------------------------------------------------
-    def wrap(self, entry: nn.Module, net: nn.Module | None = None) -> nn.Module:
+    def wrap(self, entry: nn.Module, net: nn.Module | None = None, even_batches: bool = True) -> nn.Module:
         """DDP-wrap ``entry`` (a module whose forward is the training entry point of ``net``) so that its
-        gradients are synchronised; on GPUs ``net``'s head BatchNorm layers become ``SyncBatchNorm``."""
-        if self.device.type == "cuda" and net is not None:
+        gradients are synchronised; on GPUs ``net``'s head BatchNorm layers become ``SyncBatchNorm`` when
+        every rank runs the same number of batches (``even_batches``). With uneven batches (image inputs)
+        they stay per-process BatchNorm: DDP's ``join()`` does not shadow SyncBatchNorm's collectives, so a
+        rank that ran out of batches would leave the others waiting in their forward pass for good."""
+        if self.device.type == "cuda" and net is not None and even_batches:
             net.head = nn.SyncBatchNorm.convert_sync_batchnorm(net.head)
         ids = [self.device.index] if self.device.type == "cuda" else None
         # every output enters the loss (run_epoch adds 0 * each), so every trainable parameter gets a gradient

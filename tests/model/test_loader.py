@@ -15,6 +15,7 @@ from model.features import extract
 from model.images import ImageLoadError, open_image
 from model.loader import EpochSampler, ImageRows, Loader, path_loader, sample_seed, seeded
 from model.transforms import crop_bottom, eval_transform, train_transform
+from tests.numeric import max_diff_to_scale
 
 START_BLOCK = 4  # a few blocks of EfficientNet-Lite0 at 96 px: fast, and a real pretrained trunk
 
@@ -70,8 +71,9 @@ def test_clean_features_equal_the_sequential_loop(setup, workers, caplog, tmp_pa
                           runtime=Runtime(workers=workers))
     assert ok.tolist() == ref_ok.tolist() and not ok[7] and ok.sum() == 30
     assert out.shape == ref.shape and out.shape[0] == 31 and out.ndim == 4
-    # batches of 8 vs 32: convolutions per sample do not depend on the batch here
-    np.testing.assert_array_equal(out, ref)
+    # batches of 8 vs 32: the same maths; whether a CPU's convolution kernels sum in the same order for
+    # both batch sizes depends on the CPU, so the bound is relative to the features' scale (float16: 1e-3)
+    assert max_diff_to_scale(ref, out) < 2e-3
     named = [r.getMessage() for r in caplog.records if str(bad) in r.getMessage()]
     assert len(named) == 1 and named[0].startswith(f"skipping bad image: {bad}: ")
 
@@ -83,14 +85,14 @@ def test_augmented_copies_do_not_depend_on_workers_or_batches(setup):
     a0, ok0 = extract(bb, paths, batch_size=32, runtime=Runtime(workers=0), **kw)
     a2, ok2 = extract(bb, paths, batch_size=5, runtime=Runtime(workers=2), **kw)
     ref, _ = reference_extract(bb, paths, START_BLOCK, 0.0, "aug1", seed=5)
-    np.testing.assert_array_equal(a0, a2)
-    np.testing.assert_array_equal(a0, ref)
+    # the same draws whatever the workers and batches (the batch size may change the kernels' sum order)
+    assert max_diff_to_scale(ref, a0) < 2e-3 and max_diff_to_scale(a0, a2) < 2e-3
     clean, _ = extract(bb, paths, start_block=START_BLOCK, cache_root=None, runtime=CPU)
     other, _ = extract(bb, paths, batch_size=32, runtime=CPU, **{**kw, "variant": "aug2"})
     assert not np.allclose(a0[ok0], clean[ok0]) and not np.allclose(a0[ok0], other[ok0])
     # a data-parallel shard of the rows gets the same augmentation as the full run
     part, pok = extract(bb, paths, rows=(9, 14), batch_size=4, runtime=CPU, **kw)
-    np.testing.assert_array_equal(part[9:14], a0[9:14])
+    assert max_diff_to_scale(a0[9:14], part[9:14]) < 2e-3
     assert not pok[:9].any() and pok[9:14].all()
 
 

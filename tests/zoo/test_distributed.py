@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from model.manifest import write_manifest
+from tests.numeric import max_diff_to_scale, rel_norm_diff
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,15 +51,38 @@ def test_sharded_extraction_writes_the_same_cache(runs):
     for p in c1:
         a, b = np.load(runs / "c1" / p), np.load(runs / "c2" / p)
         assert a.shape == b.shape and a.any()
-        assert np.allclose(a.astype(np.float32), b.astype(np.float32), rtol=1e-2, atol=1e-2), p
+        # float16 caches: one rounding step apart at most where the processes' sums differ in the last bit
+        assert max_diff_to_scale(a.astype(np.float32), b.astype(np.float32)) < 5e-3, p
 
 
-def test_two_processes_train_like_one(runs):
+def test_two_processes_train_like_one(runs, tiny_subset):
+    """Two gloo processes train the head one process trains, up to float noise, on any x86-64 CPU.
+
+    Element-wise weight equality is not what this means: the all-reduce and the CPU's kernels sum in
+    their own order, and Adam turns the sign of a near-zero gradient into a full step, so a few weights
+    of a feature that is almost always 0 differ by up to lr x steps (1.7e-4 where the largest weight is
+    0.042 on an AMD EPYC). Measured instead: each tensor's difference relative to its norm (noise 1.9e-5
+    there; a DDP run without the gradient all-reduce gave 0.26, equal weights for the uneven 3/4 slices
+    0.053, one sample skipped per rank and batch 0.23), the same answers on the validation places, and
+    equal losses per epoch."""
+    from model.predict import Predictor
+
     s = torch.load(runs / "single" / "model.pt", weights_only=True)
     p = torch.load(runs / "ddp" / "model.pt", weights_only=True)
     assert s["cells"] == p["cells"] and s["head"] == p["head"]
+    assert s["head_state"].keys() == p["head_state"].keys()
     for k, v in s["head_state"].items():
-        assert torch.allclose(v, p["head_state"][k], rtol=1e-3, atol=1e-4), k
+        if v.is_floating_point():
+            d = rel_norm_diff(v, p["head_state"][k])
+            assert d < 5e-4, (k, d)
+        else:
+            assert torch.equal(v, p["head_state"][k]), k
+    # the same answer on every validation place: cell probabilities within 1e-3, the same top cell
+    val = tiny_subset[tiny_subset.split == "val"]
+    ps, pp = Predictor.load(runs / "single" / "model.pt"), Predictor.load(runs / "ddp" / "model.pt")
+    for _, views in val.groupby("location_id"):
+        a, b = ps.predict(views["path"].tolist()), pp.predict(views["path"].tolist())
+        assert np.abs(a.cell_probs - b.cell_probs).max() < 1e-3 and a.top[0].cell_id == b.top[0].cell_id
     hs = json.loads((runs / "single" / "metrics.json").read_text())["epochs"]
     hp = json.loads((runs / "ddp" / "metrics.json").read_text())["epochs"]
     assert len(hs) == len(hp) == 3
@@ -103,3 +127,46 @@ def test_two_processes_stream_shards_each_training_sample_once_per_epoch(tmp_pat
     hist = json.loads((out / "metrics.json").read_text())["epochs"]
     assert len(hist) == 2 and all(h["train_images"] == len(train) for h in hist)
     assert (out / "model.pt").is_file() and (out / "tb").is_dir()
+
+
+def _wrap_flags(rank: int, init: str, manifest: str, out: str) -> None:
+    """One gloo process (world 1): train image inputs and cached inputs, record how fit asks DDP to wrap."""
+    import torch.distributed as td
+
+    from model.distributed import DistContext
+    from model.manifest import read_manifest
+    from model.train import parse_args
+    from model.train_loop import fit
+
+    td.init_process_group("gloo", init_method=init, rank=0, world_size=1)
+    flags, wrap = [], DistContext.wrap
+
+    def spy(self, entry, net=None, **kw):  # SyncBatchNorm conversion asked for unless even_batches=False
+        flags.append(bool(kw.get("even_batches", True)))
+        return wrap(self, entry, net, **kw)
+
+    DistContext.wrap = spy
+    try:
+        ctx = DistContext(0, 1, 0, "gloo", torch.device("cpu"))
+        df = read_manifest(manifest)
+        common = ["--backbone", "geocnn", "--input-size", "32", "--head", "vit_mlp", "--epochs", "1", "--cells",
+                  "country", "--batch-size", "8", "--device", "cpu", "--workers", "0", "--no-eval", "--no-gallery",
+                  "--log-dir", "none", "--cache", ""]
+        for mode in ("full", "frozen"):
+            fit(df, parse_args([*common, "--mode", mode]), Path(out) / mode, dist=ctx)
+        Path(out, "flags").write_text(json.dumps(flags))
+    finally:
+        td.destroy_process_group()
+
+
+def test_image_training_keeps_batchnorm_per_process(tmp_path, tiny_subset):
+    """Image inputs give ranks uneven batch counts, which DDP's join() absorbs; join() cannot shadow
+    SyncBatchNorm's collectives (PyTorch's join() docs), so on GPUs a head with BatchNorm (vit_mlp) must
+    not be converted for image training, or the ranks that still have batches wait forever. Cached
+    training (equal global batches on every rank) keeps SyncBatchNorm."""
+    m = tiny_subset.copy()
+    m["image"] = m["path"]
+    man = write_manifest(m, tmp_path / "manifest.csv")
+    torch.multiprocessing.start_processes(_wrap_flags, nprocs=1, start_method="spawn",
+                                          args=(f"file://{tmp_path / 'rdzv'}", str(man), str(tmp_path)))
+    assert json.loads((tmp_path / "flags").read_text()) == [False, True]  # full: uneven; frozen: cached
