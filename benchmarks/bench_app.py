@@ -29,7 +29,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def images(n: int) -> list[Path]:
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     df = read_manifest()
     t = df[(df["split"] == "test") & df["source"].str.startswith("gsv")]
@@ -46,7 +46,7 @@ def bench_parts(paths: list[Path]) -> dict:
     from app.predict import logic as pl
     from app.common.resources import model_path
     from model import explain as ex
-    from model.images import open_image
+    from model.data.images import open_image
     from model.predict import Predictor
 
     t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def map_html_kb(paths: list[Path]) -> float:
     """Size (KB) of the Predict result map's HTML for one photo, as the page builds it (cells layer included)."""
     from app.common.resources import model_path
     from app.predict import logic as pl
-    from model.images import open_image
+    from model.data.images import open_image
     from model.predict import Predictor
 
     p = Predictor.load(model_path())

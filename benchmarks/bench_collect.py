@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from model.collect.plans import PlanPoint  # noqa: E402
 from model.collect.runner import CollectConfig, Collector  # noqa: E402
-from model.streetview import StreetViewClient  # noqa: E402
+from model.collect.streetview import StreetViewClient  # noqa: E402
 from tests.fakes.streetview_server import FakeStreetView  # noqa: E402
 
 KEY = "bench-key"

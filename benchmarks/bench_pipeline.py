@@ -5,11 +5,11 @@
 
 Prints images/s of
 - the input pipeline: decode + the training augmentations at the backbone's input size, batches
-  collated by the DataLoader (:mod:`model.loader`), from a folder (0 and ``--workers`` worker
+  collated by the DataLoader (:mod:`model.data.loader`), from a folder (0 and ``--workers`` worker
   processes) and from shards (``--workers``; the shards are written to a temporary folder first,
   not timed);
 - one ``--mode full`` training step of the backbone (forward, loss, backward, optimiser step through
-  :func:`model.train_loop.run_epoch`) on a batch already in memory, in fp32 and in bf16 autocast
+  :func:`model.train.loop.run_epoch`) on a batch already in memory, in fp32 and in bf16 autocast
   (plus fp16 on a GPU).
 
 The pipeline keeps a device busy when its images/s exceed the step's. Images are the manifest's
@@ -29,14 +29,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.backbones import create_model  # noqa: E402
-from model.cells import build_cells  # noqa: E402
+from model.net.backbones import create_model  # noqa: E402
+from model.net.cells import build_cells  # noqa: E402
 from model.device import Runtime, cpu_count, resolve_device  # noqa: E402
-from model.loader import EpochSampler, ImageRows, Loader, stream, transform_for  # noqa: E402
-from model.manifest import read_manifest, write_manifest  # noqa: E402
-from model.train import build_net, parse_args  # noqa: E402
-from model.train_inputs import Method, row_targets  # noqa: E402
-from model.train_loop import run_epoch  # noqa: E402
+from model.data.loader import EpochSampler, ImageRows, Loader, stream, transform_for  # noqa: E402
+from model.data.manifest import read_manifest, write_manifest  # noqa: E402
+from model.net.build import build_net
+from model.train import parse_args  # noqa: E402
+from model.train.inputs import Method, row_targets  # noqa: E402
+from model.train.loop import run_epoch  # noqa: E402
 
 
 def pipeline_rate(loader: Loader, n: int, epoch: int = 1) -> float:
@@ -81,7 +82,7 @@ def step_rate(df, backbone: str, x: torch.Tensor, rows: np.ndarray, precision: s
     rt = Runtime(device, precision)
     rt.place(net)
     tg = {k: v.to(device) for k, v in row_targets(df, cells).items()}
-    from model.inference import cell_country_index
+    from model.net.inference import cell_country_index
 
     cells_t = {"lat": torch.tensor(cells.table["lat"].to_numpy(), dtype=torch.float32, device=device),
                "lon": torch.tensor(cells.table["lon"].to_numpy(), dtype=torch.float32, device=device),

@@ -32,13 +32,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import model.backbones  # noqa: E402,F401  (registers every backbone family)
-from model.backbones import PretrainedWeightsMissing, create_model  # noqa: E402
-from model.checkpoint import load_checkpoint  # noqa: E402
-from model.heads import build_head  # noqa: E402
-from model.manifest import read_manifest  # noqa: E402
-from model.network import GeoNet  # noqa: E402
-from model.splits import ensure_split  # noqa: E402
+import model.net.backbones  # noqa: E402,F401  (registers every backbone family)
+from model.net.backbones import PretrainedWeightsMissing, create_model  # noqa: E402
+from model.net.checkpoint import load_checkpoint  # noqa: E402
+from model.net.heads import build_head  # noqa: E402
+from model.data.manifest import read_manifest  # noqa: E402
+from model.net.network import GeoNet  # noqa: E402
+from model.data.splits import ensure_split  # noqa: E402
 
 TRAIN = "import sys; from model.train import main; main(sys.argv[1:])"
 

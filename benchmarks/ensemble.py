@@ -28,12 +28,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.checkpoint import load_checkpoint, load_gallery  # noqa: E402
+from model.net.checkpoint import load_checkpoint, load_gallery  # noqa: E402
 from model.evaluate import network_outputs  # noqa: E402
 from model.geo import geoscore, haversine_km, pairwise_km  # noqa: E402
-from model.inference import cell_country_index, cell_positions, combine_country, fuse_views  # noqa: E402
-from model.manifest import read_manifest  # noqa: E402
-from model.retrieval import reweight, unit  # noqa: E402
+from model.net.inference import cell_country_index, cell_positions, combine_country, fuse_views  # noqa: E402
+from model.data.manifest import read_manifest  # noqa: E402
+from model.net.retrieval import reweight, unit  # noqa: E402
 
 
 @dataclass
@@ -77,7 +77,7 @@ def member_answers(ck_path: str, df: pd.DataFrame) -> dict[str, Answer]:
         country = pd.Series(p, index=codes).groupby(level=0).sum()
         top = np.argsort(-p)
         m = np.flatnonzero(np.isin(gal.cell, top[: gal.top_cells])) if gal is not None and q is not None else []
-        if len(m):  # the gallery's candidates, weighted as model.retrieval.refine does
+        if len(m):  # the gallery's candidates, weighted as model.net.retrieval.refine does
             sims = gal.embed[m] @ unit(np.asarray(q, np.float32)[None])[0]
             w = p[gal.cell[m]] * np.exp((sims - sims.max()) / gal.temperature)
             res[loc] = Answer(country, gal.lat[m], gal.lon[m], w / w.sum())

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from model.explain import HIDE_BOTTOM, hide_edges  # noqa: E402
 from model.ood import capture_features, image_features, net_fingerprint, load_calibration  # noqa: E402
-from model.views import split_photo  # noqa: E402
+from model.data.views import split_photo  # noqa: E402
 
 SIZE = 512
 
@@ -184,7 +184,7 @@ def rate(flags: list[bool]) -> dict:
 
 
 def main(argv=None) -> int:
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
     from model.predict import Predictor
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -234,7 +234,7 @@ def main(argv=None) -> int:
         synth[name] = {**rate(list(sc > thr)), "median_score": float(np.median(sc))}
     # real test photos with the shortcut test's "Both" mask, and squeezed into 4000x120 strips (tiled)
     locs = d.drop_duplicates("location_id").sample(min(args.n_masked, d["location_id"].nunique()), random_state=0)
-    from model.images import open_image
+    from model.data.images import open_image
 
     masked, strips = [], []
     for path in locs["path"]:

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model.geo import geoscore, haversine_km  # noqa: E402
-from model.images import ImageLoadError, open_image  # noqa: E402
-from model.manifest import read_manifest  # noqa: E402
+from model.data.images import ImageLoadError, open_image  # noqa: E402
+from model.data.manifest import read_manifest  # noqa: E402
 from model.predict import Predictor  # noqa: E402
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 from .explain import HIDE_BOTTOM, default_crop, explain, hide_edges
 from .locks import model_lock
 from .geo import geoscore, haversine_km
-from .images import ImageLoadError, open_image
+from .data.images import ImageLoadError, open_image
 
 log = logging.getLogger("model.audit")
 VARIANTS = ("shown", "no_bottom", "no_edges")
@@ -178,7 +178,7 @@ def source_verdicts(doc: dict, min_n: int = 3) -> list[str]:
 
 def write_audit(out_dir: str | os.PathLike, rows: pd.DataFrame, meta: dict) -> dict:
     """Write ``audit.csv`` and ``audit.json`` (``meta`` + the summary) into ``out_dir``; returns the JSON."""
-    from .checkpoint import plain, write_json
+    from .net.checkpoint import plain, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -209,9 +209,9 @@ def read_audit(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    from .checkpoint import DEFAULT_CHECKPOINT
+    from .net.checkpoint import DEFAULT_CHECKPOINT
     from .device import add_runtime_args
-    from .manifest import read_manifest
+    from .data.manifest import read_manifest
     from .predict import Predictor
 
     ap = argparse.ArgumentParser(prog="python -m model.audit", description=__doc__,

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import DEFAULT_CHECKPOINT
+from .net.checkpoint import DEFAULT_CHECKPOINT
 from .device import Runtime, add_runtime_args, runtime_from_args
 from .evaluate import network_outputs
-from .images import open_image
-from .manifest import read_manifest
+from .data.images import open_image
+from .data.manifest import read_manifest
 from .predict import Predictor
 
 

@@ -120,12 +120,12 @@ class DistContext:
         return nn.parallel.DistributedDataParallel(entry, device_ids=ids)
 
     def extract(self, backbone: nn.Module, paths: list[str], **kw) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`model.features.extract` with the images split over the ranks; same result and cache.
+        """:func:`model.data.features.extract` with the images split over the ranks; same result and cache.
 
         Rank 0 writes the cache file; a rank that cannot see it afterwards (another node without the
         same ``--cache`` folder) gets the features over the network instead."""
         from .device import CPU
-        from .features import DEFAULT_CACHE, cache_file, extract, load_cache, save_cache
+        from .data.features import DEFAULT_CACHE, cache_file, extract, load_cache, save_cache
 
         root = kw.pop("cache_root", DEFAULT_CACHE)
         tag = kw.get("runtime", CPU).tag
@@ -151,9 +151,9 @@ class DistContext:
 
     def pooled(self, backbone: nn.Module, maps: np.ndarray, start_block: int, source: Path | None = None,
                **kw) -> np.ndarray:
-        """:func:`model.features.pooled` split over the ranks; rank 0 writes its ``*.pooled.npy`` cache
+        """:func:`model.data.features.pooled` split over the ranks; rank 0 writes its ``*.pooled.npy`` cache
         (ranks that cannot see it get the result over the network)."""
-        from .features import pooled
+        from .data.features import pooled
 
         if start_block == 0:
             return np.asarray(maps, np.float32)
@@ -212,10 +212,10 @@ def main(argv=None) -> None:
     fill the feature cache with pooled features (or trunk maps with ``--start-block``) in parallel."""
     import argparse
 
-    from .backbones import PretrainedWeightsMissing, backbone_arg, create_model
+    from .net.backbones import PretrainedWeightsMissing, backbone_arg, create_model
     from .device import add_runtime_args, runtime_for
-    from .features import DEFAULT_CACHE, extract
-    from .manifest import read_manifest
+    from .data.features import DEFAULT_CACHE, extract
+    from .data.manifest import read_manifest
 
     ap = argparse.ArgumentParser(prog="torchrun --nproc_per_node N -m model.distributed", description=main.__doc__)
     ap.add_argument("--data")

@@ -16,17 +16,17 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .checkpoint import DEFAULT_CHECKPOINT, json_text, load_checkpoint, load_gallery, write_json
+from .net.checkpoint import DEFAULT_CHECKPOINT, json_text, load_checkpoint, load_gallery, write_json
 from .cli import USER_ERRORS, positive_int
 from .device import CPU, Runtime, add_runtime_args, runtime_from_args
-from .features import DEFAULT_CACHE, extract
+from .data.features import DEFAULT_CACHE, extract
 from .geo import geoscore, haversine_km
-from .images import ImageLoadError
-from .inference import cell_country_index, combine_country, decode, expected_score, fuse_views, softmax
-from .loader import path_loader, shard_members, transform_for
-from .manifest import read_manifest
-from .metrics import TOPK, classification_report_frame, confusion_frame, map_size_for, summarize
-from .retrieval import refine, reweight
+from .data.images import ImageLoadError
+from .net.inference import cell_country_index, combine_country, decode, expected_score, fuse_views, softmax
+from .data.loader import path_loader, shard_members, transform_for
+from .data.manifest import read_manifest
+from .evaluation.metrics import TOPK, classification_report_frame, confusion_frame, map_size_for, summarize
+from .net.retrieval import refine, reweight
 
 log = logging.getLogger("model.evaluate")
 OUTPUTS = ("logits", "offset", "xyz", "country_logits", "embed")
@@ -102,8 +102,8 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
     (what the top-10 metrics need) or ``top_k`` if larger.
 
     With a retrieval ``gallery`` (and ``embed`` in ``out``) the cell probabilities take the
-    look-alike training places' country vote (:func:`model.retrieval.reweight`) and the
-    per-location best guess (``loc_best_*``) is chosen among training places (:func:`model.retrieval.refine`).
+    look-alike training places' country vote (:func:`model.net.retrieval.reweight`) and the
+    per-location best guess (``loc_best_*``) is chosen among training places (:func:`model.net.retrieval.refine`).
     ``map_size_km``: the map the best guess plays on; None (the callers' choice) is the world map, which
     is what :class:`model.predict.Predictor` plays, so ``loc_best_*`` equals its ``best_lat/lon``
     (the scaled score of the evaluated area is still reported by :func:`compute_metrics`).

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from .locks import model_lock
-from .transforms import crop_bottom, eval_transform
+from .data.transforms import crop_bottom, eval_transform
 
 BOTTOM_BAND = 0.15   # fraction of the view's height treated as the bottom band
 EDGE_BAND = 0.10     # fraction of the view's width/height treated as the edge frame (top, left, right)
@@ -175,7 +175,7 @@ def gradcam(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor, tar
     """Grad-CAM maps (B, H, W) in 0..1 for input ``x`` (B, 3, H, W) and one target callable per row.
 
     ``model`` must return a tensor of logits. ``reshape_transform`` maps the layer's output to
-    ``(B, C, h, w)`` (ViT tokens, see ``model.backbones.blocks.TokenReshape``; None for a CNN map).
+    ``(B, C, h, w)`` (ViT tokens, see ``model.net.backbones.blocks.TokenReshape``; None for a CNN map).
     The caller holds the model's lock.
     """
     from pytorch_grad_cam import GradCAM

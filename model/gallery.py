@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, write_checkpoint
+from .net.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, write_checkpoint
 from .cli import USER_ERRORS
 from .device import CPU, Runtime, add_runtime_args, runtime_from_args
-from .features import DEFAULT_CACHE
+from .data.features import DEFAULT_CACHE
 from .geo import geoscore, haversine_km
-from .inference import cell_country_index, combine_country, fuse_views
-from .manifest import read_manifest
-from .retrieval import Gallery, build_gallery, refine, reweight
+from .net.inference import cell_country_index, combine_country, fuse_views
+from .data.manifest import read_manifest
+from .net.retrieval import Gallery, build_gallery, refine, reweight
 
 log = logging.getLogger("model.gallery")
 TOP_CELLS_GRID = (5, 10, 20)

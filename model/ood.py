@@ -208,7 +208,7 @@ def predictor_check(predictor: Any, captured: Sequence[np.ndarray]) -> Assessmen
 def image_features(predictor: Any, paths: Sequence[str], batch: int = 32, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Pooled features (N, D) of image files with the predictor's own preprocessing, and a mask (N,)
     of the files that loaded (unreadable ones are skipped, their name printed)."""
-    from .images import ImageLoadError, open_image
+    from .data.images import ImageLoadError, open_image
 
     out: list[np.ndarray] = []
     ok = np.zeros(len(paths), bool)
@@ -264,9 +264,9 @@ def fit_sample(df, split: str = "train", max_images: int = 2500, seed: int = 0):
 
 
 def main(argv=None) -> int:
-    from .checkpoint import DEFAULT_CHECKPOINT
+    from .net.checkpoint import DEFAULT_CHECKPOINT
     from .cli import USER_ERRORS, positive_int
-    from .manifest import read_manifest
+    from .data.manifest import read_manifest
     from .predict import Predictor
 
     ap = argparse.ArgumentParser(prog="python -m model.ood", description=__doc__,

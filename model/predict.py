@@ -15,15 +15,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery
+from .net.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery
 from .cli import USER_ERRORS, positive_int
 from .device import CPU, Runtime, add_runtime_args, app_device, resolve_device
-from .images import open_image
-from .inference import cell_country_index, combine_country, decode, expected_score, fuse_views
-from .loader import transform_for
-from .retrieval import refine, reweight
-from .revgeo import country_name
-from .transforms import check_crop, crop_arg, crop_bottom
+from .data.images import open_image
+from .net.inference import cell_country_index, combine_country, decode, expected_score, fuse_views
+from .data.loader import transform_for
+from .net.retrieval import refine, reweight
+from .data.revgeo import country_name
+from .data.transforms import check_crop, crop_arg, crop_bottom
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Prediction:
     cell_probs: np.ndarray = field(repr=False)
     n_views: int = 1
     crop: float = 0.0
-    refined: bool = False  # country vote and best guess from look-alike training places (model.retrieval)
+    refined: bool = False  # country vote and best guess from look-alike training places (model.net.retrieval)
 
     @property
     def confidence(self) -> float:

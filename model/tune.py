@@ -28,10 +28,10 @@ import pandas as pd
 import torch
 
 from .geo import geoscore, haversine_km
-from .inference import cell_country_index, cell_positions, combine_country, fuse_views
-from .manifest import read_manifest
-from .network import xyz_to_latlon
-from .splits import ensure_split
+from .net.inference import cell_country_index, cell_positions, combine_country, fuse_views
+from .data.manifest import read_manifest
+from .net.network import xyz_to_latlon
+from .data.splits import ensure_split
 
 log = logging.getLogger("model.tune")
 SCHEDULERS = ("plateau", "cosine", "none")
@@ -119,8 +119,8 @@ class Objective:
         self.df, self.base, self.root = df, base, root
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from .checkpoint import save_checkpoint
-        from .train import fit
+        from .net.checkpoint import save_checkpoint
+        from .train.command import fit
 
         args = suggest(trial, self.base)
         t0 = time.time()
@@ -204,7 +204,7 @@ def main(argv=None) -> optuna.Study:
     ap.add_argument("--show", action="store_true", help="print the best trials and exit")
     ap.add_argument("--timeout", type=float, default=None, help="stop starting new trials after this many s")
     known, rest = ap.parse_known_args(argv)
-    from .train import parse_args
+    from .train.command import parse_args
 
     base = parse_args(rest)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.about import model_card
-from model.checkpoint import DEFAULT_CHECKPOINT
+from model.net.checkpoint import DEFAULT_CHECKPOINT
 
 st.title(":material/info: About this model")
 st.markdown("A PyTorch model that guesses where a street-level photo was taken: it scores a set of geographic "

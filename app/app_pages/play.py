@@ -21,8 +21,8 @@ from app.play.summary import summary_map
 from app.common.widgets import predictor_or_stop, show_map
 from model import explain as ex
 from model.locks import model_lock
-from model.images import ImageLoadError
-from model.manifest import ManifestError
+from model.data.images import ImageLoadError
+from model.data.manifest import ManifestError
 
 GAME, VIEWS, CAMS, MSG = "play_game", "play_views", "play_cams", "play_msg"
 SETUP_KEYS = ("play_region", "play_rounds", "play_time", "play_views_mode", "play_seed", "play_gradcam")

@@ -49,7 +49,7 @@ class HeldOut:
 
 def count_heldout(rows: pd.DataFrame, split: str = "test", train_groups: Iterable[str] = (),
                   check_files: bool = True) -> HeldOut:
-    """Counts of the places of ``split`` among manifest ``rows`` (``model.manifest.read_manifest``
+    """Counts of the places of ``split`` among manifest ``rows`` (``model.data.manifest.read_manifest``
     columns: ``location_id``; optional ``split`` (without it every row counts), ``group_id`` (default:
     the location), ``lat``/``lon`` (degrees, NaN = unknown) and ``path`` (absolute image path; files
     are checked when ``check_files``))."""
@@ -138,16 +138,16 @@ def page_line(h: HeldOut, page: str) -> str:
 
 @lru_cache(maxsize=8)
 def _cached(manifest: str, _mtime: int, split: str, train_groups: frozenset[str]) -> HeldOut:
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     return count_heldout(read_manifest(manifest), split, train_groups)
 
 
 def heldout_for(manifest: str | os.PathLike | None = None, train_groups: Iterable[str] = (),
                 split: str = "test") -> HeldOut:
-    """:func:`count_heldout` of a manifest (default: ``model.manifest.resolve_manifest``), cached per
+    """:func:`count_heldout` of a manifest (default: ``model.data.manifest.resolve_manifest``), cached per
     process by path, modification time, split and training groups. Raises ``ManifestError``."""
-    from model.manifest import resolve_manifest
+    from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(manifest)
     return _cached(str(p), p.stat().st_mtime_ns, split, frozenset(str(g) for g in train_groups))

@@ -60,15 +60,15 @@ def _test_locations(manifest: str | None, stamp: tuple[int, int] | None = None) 
     """``stamp`` (the file's modification time and size) is part of the cache key: an edited manifest is read
     again, as ``app.common.heldout`` does for the counts the pages show beside the picker."""
     from app.predict.sources import test_locations
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     return test_locations(read_manifest(manifest))
 
 
 def get_test_locations() -> pd.DataFrame:
     """Test-set locations with known coordinates (see ``app.predict.sources.test_locations``); raises
-    ``model.manifest.ManifestError`` when no data is found."""
-    from model.manifest import resolve_manifest
+    ``model.data.manifest.ManifestError`` when no data is found."""
+    from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(None)
     return _test_locations(str(p), _stamp(p))
@@ -86,7 +86,7 @@ def _stamp(path) -> tuple[int, int] | None:
 def manifest_stats(manifest: str | None = None) -> dict:
     """Counts of the training data for the model card: images, locations, countries, per source
     (read again when the manifest is edited)."""
-    from model.manifest import resolve_manifest
+    from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(manifest)
     return _manifest_stats(str(p), _stamp(p))
@@ -94,7 +94,7 @@ def manifest_stats(manifest: str | None = None) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=2)
 def _manifest_stats(manifest: str, stamp: tuple[int, int] | None) -> dict:
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     df = read_manifest(manifest)
     loc = df.drop_duplicates("location_id")

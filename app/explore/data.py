@@ -75,7 +75,7 @@ def _outputs_in_chunks(predictor: Any, paths: list[str], chunk: int, progress: P
     (one progress step each), holding the model's lock per chunk so other sessions can interleave."""
     from model.evaluate import network_outputs
     from model.locks import model_lock
-    from model.images import ImageLoadError
+    from model.data.images import ImageLoadError
 
     parts: list[dict | int] = []
     for s in range(0, len(paths), chunk):
@@ -107,8 +107,8 @@ def run_evaluation(predictor: Any, manifest: str | os.PathLike, split: str, out_
     reporting progress per chunk of images.
     """
     from model.evaluate import compute_metrics, predictions_table
-    from model.manifest import read_manifest
-    from model.metrics import classification_report_frame, confusion_frame, map_size_for
+    from model.data.manifest import read_manifest
+    from model.evaluation.metrics import classification_report_frame, confusion_frame, map_size_for
 
     df = select_split(read_manifest(manifest), split)
     if df.empty:
@@ -143,7 +143,7 @@ def run_evaluation(predictor: Any, manifest: str | os.PathLike, split: str, out_
 
 
 def _plain(x: Any) -> Any:
-    from model.checkpoint import plain
+    from model.net.checkpoint import plain
 
     return plain(x)
 

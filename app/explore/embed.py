@@ -129,7 +129,7 @@ def similarity_long(labels: Sequence[str], x: np.ndarray, n: Sequence[int], orde
                     ) -> pd.DataFrame:
     """Long table for a heatmap: a, b (codes), a_name / b_name ('Name (n)'), cos, for every pair
     (the diagonal included, as NaN so it draws blank)."""
-    from model.revgeo import country_name
+    from model.data.revgeo import country_name
 
     s = similarity_matrix(x)
     np.fill_diagonal(s, np.nan)
@@ -207,7 +207,7 @@ def embedding_frame(labels: Sequence[str], xy: np.ndarray, x: np.ndarray | None 
                     n: Sequence[int] | None = None) -> pd.DataFrame:
     """Plot table: code, name, continent, x, y, (with ``n``) n, and (with the vectors ``x``) ``similar``:
     the 3 nearest countries by name with their cosine similarity ("Norway 0.81, ...")."""
-    from model.revgeo import country_name
+    from model.data.revgeo import country_name
 
     df = pd.DataFrame({"code": list(labels), "x": xy[:, 0] if len(xy) else [], "y": xy[:, 1] if len(xy) else []})
     df["name"] = [country_name(c) or c for c in df["code"]]

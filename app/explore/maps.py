@@ -22,7 +22,7 @@ from folium.plugins import MarkerCluster
 from app.maps import builders as maps
 from app.explore.stats import BUCKET_COLORS, BUCKET_LABELS, UNKNOWN_COLOR, bucket_color, source_label
 from model.geo import haversine_km
-from model.revgeo import country_name
+from model.data.revgeo import country_name
 
 CLUSTER_URL = f"{maps.STATIC_URL}/markercluster"
 

@@ -207,8 +207,8 @@ def package(eval_dir: str | os.PathLike, checkpoint: str | os.PathLike, manifest
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
-    from model.checkpoint import DEFAULT_CHECKPOINT
-    from model.manifest import resolve_manifest
+    from model.net.checkpoint import DEFAULT_CHECKPOINT
+    from model.data.manifest import resolve_manifest
 
     ap = argparse.ArgumentParser(prog="python -m app.explore.shipped", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

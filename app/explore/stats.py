@@ -14,7 +14,7 @@ import pandas as pd
 
 from app.explore.uncertainty import wilson
 
-# Error buckets: upper edges in km (the thresholds of model.metrics) and how a player reads them.
+# Error buckets: upper edges in km (the thresholds of model.evaluation.metrics) and how a player reads them.
 BUCKET_EDGES_KM = (1.0, 25.0, 200.0, 750.0, 2500.0)
 BUCKET_LABELS = ("≤ 1 km (street)", "1–25 km (city)", "25–200 km (region)", "200–750 km (country)",
                  "750–2,500 km (continent)", "> 2,500 km")

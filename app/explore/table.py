@@ -18,7 +18,7 @@ from PIL import Image
 
 from app.explore.data import cache_root, file_stamp
 from app.explore.stats import BUCKET_LABELS, source_label
-from model.revgeo import country_name
+from model.data.revgeo import country_name
 
 log = logging.getLogger(__name__)
 THUMB_PX = 112

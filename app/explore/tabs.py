@@ -23,7 +23,7 @@ from app.explore.table import display_table, image_rows, new_table_pick, thumbna
 from app.explore.ui import SEL, detail, location_picker, progress_callback, select, selected_row
 from app.common.widgets import show_map
 from model import audit as au
-from model.revgeo import country_name
+from model.data.revgeo import country_name
 
 TABS = ("Map", "Table", "Countries", "Confusion", "Similarity", "Calibration", "Shortcut audit")
 MAX_THUMBS = 400  # rows of the table that get a thumbnail (the rest show none: keeps the page light)
@@ -286,7 +286,7 @@ def calibration_tab(view: pd.DataFrame) -> None:
 
 
 def _audit_rows(ev: xd.Evaluation) -> pd.DataFrame:
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     man = ev.info.get("manifest") or st.session_state.get("ex_folder_manifest") or None
     df = read_manifest(man)
@@ -323,7 +323,7 @@ def audit_tab(predictor: Any, ev: xd.Evaluation) -> None:
         import time
 
         t0 = time.perf_counter()
-        from model.manifest import ManifestError
+        from model.data.manifest import ManifestError
 
         try:
             audit_rows = _audit_rows(ev)

@@ -23,7 +23,7 @@ from app.predict.sources import load_paths
 from model import explain as ex
 from model.locks import model_lock
 from model.geo import geoscore
-from model.revgeo import country_name
+from model.data.revgeo import country_name
 
 SEL = "explore_sel"  # session key: the selected location_id
 MODES = ("Evaluate the loaded model", "Open an evaluation folder")
@@ -59,7 +59,7 @@ def progress_callback(bar: Any, what: str) -> Callable[[int, int, str], None]:
 
 
 def _default_manifest() -> str:
-    from model.manifest import default_manifest_path
+    from model.data.manifest import default_manifest_path
 
     p = default_manifest_path()
     return str(p) if p else ""
@@ -67,7 +67,7 @@ def _default_manifest() -> str:
 
 def _computed(predictor: Any) -> tuple[Path, Path, str]:
     """Manifest and split widgets: (evaluation folder, manifest, split) of the loaded model."""
-    from model.manifest import ManifestError, resolve_manifest
+    from model.data.manifest import ManifestError, resolve_manifest
 
     c1, c2 = st.columns([4, 1])
     text = c1.text_input("Manifest (CSV, or a folder with manifest.csv)", value=_default_manifest(), key="ex_manifest")
@@ -88,7 +88,7 @@ def _short(path: str | Path) -> str:
 
 def _evaluate(predictor: Any, folder: Path, man: Path, split: str) -> None:
     """First use of a model on a split: evaluate it with a progress bar (the result is cached on disk)."""
-    from model.manifest import ManifestError, read_manifest
+    from model.data.manifest import ManifestError, read_manifest
 
     try:
         rows = xd.select_split(read_manifest(man), split)
@@ -127,7 +127,7 @@ def _from_folder() -> tuple[Path, str | None]:
     man = c2.text_input("Manifest the images' paths are relative to", value=_default_manifest(),
                         key="ex_folder_manifest")
     f = Path(folder.strip()).expanduser()
-    from model.manifest import ManifestError, resolve_manifest
+    from model.data.manifest import ManifestError, resolve_manifest
 
     try:  # a folder holding manifest.csv is accepted, as everywhere else
         man_path = str(resolve_manifest(man.strip() or None))
@@ -186,7 +186,7 @@ def _provenance(ev: xd.Evaluation) -> str:
 def _heldout(ev: xd.Evaluation, predictor: Any):
     """The held-out breakdown (``app.common.heldout``) of the evaluated places: from the manifest for an
     evaluation of a split, else from the predictions themselves."""
-    from model.manifest import ManifestError
+    from model.data.manifest import ManifestError
 
     split = ev.info.get("split") or "all"
     if ev.info.get("manifest"):

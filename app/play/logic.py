@@ -27,7 +27,7 @@ from app.play.leaderboard import RoundRecord
 from app.play.places import place_words  # noqa: F401  (re-exported for the page)
 from app.predict.logic import fmt_km
 from app.play.regions import WORLD, in_region, parse_region, region_label
-from model.images import ImageLoadError, open_image
+from model.data.images import ImageLoadError, open_image
 
 COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 WINNER_WORDS = {"player": "You", "model": "Model", "tie": "Tie"}
@@ -57,15 +57,15 @@ def playable_locations(df: pd.DataFrame, train_groups: Iterable[str] = (), *, ch
 
 @lru_cache(maxsize=4)
 def _playable_cached(manifest: str, mtime: float, train_groups: frozenset[str]) -> tuple[Location, ...]:
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     return tuple(playable_locations(read_manifest(manifest), train_groups))
 
 
 def load_playable(train_groups: Iterable[str], manifest: str | os.PathLike | None = None) -> list[Location]:
-    """:func:`playable_locations` of the default manifest (``model.manifest.resolve_manifest``),
+    """:func:`playable_locations` of the default manifest (``model.data.manifest.resolve_manifest``),
     cached per process by manifest path, modification time and training groups."""
-    from model.manifest import resolve_manifest
+    from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(manifest)
     return list(_playable_cached(str(p), p.stat().st_mtime, frozenset(str(g) for g in train_groups)))

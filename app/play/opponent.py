@@ -24,7 +24,7 @@ def model_move(pred: Any, region: str, map_size_km: float | None, top_n: int = 3
     restricted to the cells of the region's countries and renormalised, and the pin is the candidate
     with the highest expected score on that map (size ``map_size_km``) among the candidates that lie
     inside the region's land (``app.play.areas``): the cells' positions, the ``gallery``'s training
-    places in those cells (``model.retrieval.Gallery``, optional) and the model's own world answer.
+    places in those cells (``model.net.retrieval.Gallery``, optional) and the model's own world answer.
     Without a candidate inside (or without a cell of the region), the best candidate is moved to the
     nearest point inside the region. The pin never leaves the region.
 

@@ -110,8 +110,8 @@ def interval(t: Tally) -> str:
 
 
 def extra_names(records: Iterable) -> dict[str, str]:
-    """{country code: English name} of the records' countries (offline, ``model.revgeo``)."""
-    from model.revgeo import country_name
+    """{country code: English name} of the records' countries (offline, ``model.data.revgeo``)."""
+    from model.data.revgeo import country_name
 
     return {c: country_name(c) for c in {(r.country_code or "").upper() for r in records} if c}
 

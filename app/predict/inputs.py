@@ -177,7 +177,7 @@ def streetview_input() -> PageInput | None:
 def _fetch(place: str, heading: float, pitch: float, fov: float, typed: str) -> None:
     """Validate, then pull one image; on success store it (never the key) in session state. A failed
     request clears the previous image, so no stale picture or prediction stays under the error."""
-    from model.streetview import LinkError
+    from model.collect.streetview import LinkError
 
     st.session_state.pop("sv_result", None)
 
@@ -197,7 +197,7 @@ def _fetch(place: str, heading: float, pitch: float, fov: float, typed: str) -> 
         return
     key = find_api_key(typed, _secrets())
     if not key:
-        from model.streetview import MissingKeyError
+        from model.collect.streetview import MissingKeyError
 
         st.error(error_message(MissingKeyError("no key")))
         return

@@ -1,5 +1,5 @@
 """From loaded photos to the views the model sees (no Streamlit): refuse tiny photos, warn about
-small ones, split 360-degree panoramas and wide photos (``model.views``), and say what was done.
+small ones, split 360-degree panoramas and wide photos (``model.data.views``), and say what was done.
 
 Sizes are in pixels; the model's input side (``input_size``, 260 for the shipped model) sets how
 much a view is enlarged.
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from app.predict.sources import LoadedViews
-from model.views import WIDE_ASPECT, GPano, read_gpano, size_problem, split_photo
+from model.data.views import WIDE_ASPECT, GPano, read_gpano, size_problem, split_photo
 
 MODE_LABELS = {"auto": "Automatic", "panorama": "360° panorama: 4 perspective views", "tiles": "Square tiles",
                "whole": "As is (centre square)"}
@@ -48,10 +48,10 @@ def _gpano(blob: bytes | None) -> GPano | None:
 
 
 def prepare_views(lv: LoadedViews, input_size: int, mode: str = "auto") -> Prepared:
-    """Views for the model from decoded photos ``lv`` (see :func:`model.views.split_photo` for ``mode``).
+    """Views for the model from decoded photos ``lv`` (see :func:`model.data.views.split_photo` for ``mode``).
 
     A photo is refused when its short side (or, for a panorama, the detail across one view) is under
-    ``model.views.MIN_SIDE`` px or would be enlarged more than ``REFUSE_UPSCALE`` times; the others
+    ``model.data.views.MIN_SIDE`` px or would be enlarged more than ``REFUSE_UPSCALE`` times; the others
     are kept, with a warning when enlarged more than ``WARN_UPSCALE`` times.
     """
     out = Prepared()

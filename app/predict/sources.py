@@ -1,8 +1,8 @@
 """Where the Predict page's photos come from (no Streamlit): uploads, the test set, Street View.
 
-Uploads are decoded with :func:`model.images.open_image` (clear messages for corrupt, unsupported
+Uploads are decoded with :func:`model.data.images.open_image` (clear messages for corrupt, unsupported
 and huge files) and checked for EXIF GPS. Street View images are pulled with the user's own key
-through :class:`model.streetview.StreetViewClient`; the key is never logged, stored or shown, and
+through :class:`model.collect.streetview.StreetViewClient`; the key is never logged, stored or shown, and
 errors are turned into messages that say what to do.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 from PIL import Image
 
-from model.images import ImageLoadError, exif_gps, open_image
+from model.data.images import ImageLoadError, exif_gps, open_image
 
 log = logging.getLogger(__name__)
 # What the uploader takes: Pillow decodes them all; multi-frame files (animated GIF/WebP, TIFF pages) give
@@ -164,7 +164,7 @@ def find_api_key(typed: str | None, secrets: Mapping[str, Any] | None = None) ->
             v = None
         if v and str(v).strip():
             return str(v).strip()
-    from model.streetview import MissingKeyError, get_api_key
+    from model.collect.streetview import MissingKeyError, get_api_key
 
     try:
         return get_api_key()
@@ -186,8 +186,8 @@ class StreetViewRequest:
 
 def request_from_link(link: str, heading: float, pitch: float, fov: float) -> StreetViewRequest:
     """A request from a Google Maps / Street View link or a bare 'lat, lon'; the link's own heading,
-    pitch and fov win over the given defaults. Raises ``model.streetview.LinkError`` if unusable."""
-    from model.streetview import parse_maps_link
+    pitch and fov win over the given defaults. Raises ``model.collect.streetview.LinkError`` if unusable."""
+    from model.collect.streetview import parse_maps_link
 
     v = parse_maps_link(link)
     fov_v = float(v.get("fov", fov))
@@ -199,9 +199,9 @@ def fetch_streetview(key: str, req: StreetViewRequest, *, base_url: str | None =
                      timeout: float = 10.0) -> tuple[bytes, Any]:
     """Metadata then image of the nearest outdoor panorama: (JPEG bytes, ``PanoMeta``).
 
-    Raises the typed ``model.streetview`` errors (messages are key-free); see :func:`error_message`.
+    Raises the typed ``model.collect.streetview`` errors (messages are key-free); see :func:`error_message`.
     """
-    from model.streetview import StreetViewClient
+    from model.collect.streetview import StreetViewClient
 
     client = StreetViewClient(key, base_url=base_url, timeout=timeout, user_agent="geoloc-app/1")
     if req.pano:
@@ -214,7 +214,7 @@ def fetch_streetview(key: str, req: StreetViewRequest, *, base_url: str | None =
 
 def error_message(exc: BaseException) -> str:
     """A user-facing message for a Street View or link failure (never contains the key)."""
-    from model import streetview as sv
+    from model.collect import streetview as sv
 
     if isinstance(exc, sv.LinkError):
         return f"That link or those coordinates could not be used: {exc}"

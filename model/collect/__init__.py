@@ -23,5 +23,5 @@ journal), :mod:`.groups` (location/group ids, grouped splits), :mod:`.postproces
 :mod:`.skips` (skipped samples by reason), :mod:`.imagefolder`, :mod:`.huggingface` and
 :mod:`.benchmarks` (importers), :mod:`.hf_shards` (a Hugging Face stream straight into WebDataset shards,
 with :mod:`.decode` for its worker processes), :mod:`.parser` (the command line). The HTTP client is
-:mod:`model.streetview`. Guarantees: ``data/README.md`` and ``docs/data.md``.
+:mod:`model.collect.streetview`. Guarantees: ``data/README.md`` and ``docs/data.md``.
 """

@@ -23,7 +23,7 @@ def _split(spec: str | None):
 def _plan(a: argparse.Namespace):
     """The sampling plan's recorded spec and a function that builds it (countries sorted: "SI,HR" is
     "HR,SI")."""
-    from . import plans, regions
+    from model.collect import plans, regions
 
     for opt in ("countries", "regions", "grid"):
         if getattr(a, opt) is not None and not getattr(a, opt).strip(" ,"):
@@ -48,7 +48,7 @@ def _plan(a: argparse.Namespace):
 
 
 def cmd_streetview(a: argparse.Namespace) -> int:
-    from model.streetview import StreetViewClient, StreetViewError, get_api_key
+    from .streetview import StreetViewClient, StreetViewError, get_api_key
 
     from .lock import hold
     from .postprocess import parse_bottom
@@ -186,7 +186,7 @@ def cmd_crop(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import lock
+    from model.collect import lock
 
     a = build_parser().parse_args(argv)
     lock.COMMAND = "python -m model.collect " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(a: argparse.Namespace) -> int:
-    from model.manifest import ManifestError
-    from model.streetview import StreetViewError
+    from model.data.manifest import ManifestError
+    from .streetview import StreetViewError
 
     from .lock import FolderBusy
     from .runner import CollectionError

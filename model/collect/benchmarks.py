@@ -29,9 +29,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from model.images import ImageLoadError, open_image
-from model.manifest import COLUMNS, write_manifest
-from model.revgeo import reverse_geocode
+from model.data.images import ImageLoadError, open_image
+from model.data.manifest import COLUMNS, write_manifest
+from model.data.revgeo import reverse_geocode
 
 from .groups import location_id
 from .lock import hold

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.manifest import COLUMNS, write_manifest
+from model.data.manifest import COLUMNS, write_manifest
 
 from .groups import group_ids, grouped_split, location_id
 from .journal import JournalState
@@ -19,7 +19,7 @@ from .settings import CollectConfig
 
 def build_manifest(st: JournalState, cfg: CollectConfig, out: Path) -> Path:
     """Write ``out/manifest.csv`` for journal state ``st`` and return its path."""
-    from model.revgeo import reverse_geocode
+    from model.data.revgeo import reverse_geocode
 
     rows = []
     for pano, rec in st.panos.items():

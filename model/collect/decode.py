@@ -5,7 +5,7 @@ Kept apart from :mod:`.hf_shards` so that a worker imports only PIL and :mod:`mo
 """
 from __future__ import annotations
 
-from model.images import ImageLoadError
+from model.data.images import ImageLoadError
 from model.shards.encode import prepare_image
 
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from model.revgeo import country_name, reverse_geocode
+from model.data.revgeo import country_name, reverse_geocode
 
 from .regions import RegionError, to_country_code
 

@@ -15,7 +15,7 @@ What differs from the folder import, because a stream cannot be seen whole befor
   over the whole set (not per country); one cell never straddles splits, but two places on either side
   of a cell edge can. ``--split NAME`` gives every sample that split (``test`` for a benchmark's test
   split). Without ``--split`` the rows have none and training splits the table
-  (:func:`model.splits.ensure_split`).
+  (:func:`model.data.splits.ensure_split`).
 - an image that does not decode is skipped as ``unreadable image`` (the folder import stores the bytes
   without decoding them) and a row with impossible coordinates as ``unusable coordinates``.
 

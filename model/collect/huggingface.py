@@ -33,7 +33,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from model.manifest import COLUMNS, SPLITS, write_manifest
+from model.data.manifest import COLUMNS, SPLITS, write_manifest
 
 from .groups import group_ids, grouped_split, parse_fractions
 from .hf_samples import HFImportError, SampleReader, Skip, check_columns, fill_labels

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.manifest import COLUMNS, write_manifest
-from model.revgeo import country_name
+from model.data.manifest import COLUMNS, write_manifest
+from model.data.revgeo import country_name
 
 from .groups import grouped_split, location_id
 from .lock import hold

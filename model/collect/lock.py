@@ -50,13 +50,13 @@ def current_command() -> str:
         argv = ["python", "-m", "model.collect", *argv[1:]]
     else:
         argv = [Path(sys.executable).name, *argv]
-    from model.streetview import redact  # key=/signature= values never reach the lock file
+    from .streetview import redact  # key=/signature= values never reach the lock file
 
     return redact(shlex.join(argv))
 
 
 def _redacted(text: str | None) -> str | None:
-    from model.streetview import redact
+    from .streetview import redact
 
     return redact(text) if text else None
 

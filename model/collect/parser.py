@@ -6,7 +6,7 @@ from pathlib import Path
 
 from model.cli import at_least, positive, positive_int
 
-from . import cost as cost_mod
+from model.collect import cost as cost_mod
 
 
 def _floats(spec: str) -> list[float]:

@@ -26,7 +26,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon, box
 
-from . import regions
+from model.collect import regions
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def countries_plan(countries: list[str], per_region: int, seed: int = 0) -> list
 def admin1_plan(countries: list[str], per_region: int, seed: int = 0, max_draw_factor: int = 60,
                 warn=print) -> list[PlanPoint]:
     """``per_region`` points in each first-level region of each country (see module doc)."""
-    from model.revgeo import reverse_geocode
+    from model.data.revgeo import reverse_geocode
 
     out: list[PlanPoint] = []
     for k, code in enumerate(countries):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from model.manifest import read_manifest, resolve_manifest, write_manifest
+from model.data.manifest import read_manifest, resolve_manifest, write_manifest
 
 from .journal import atomic_write_bytes, atomic_write_text, is_complete_jpeg
 from .lock import hold

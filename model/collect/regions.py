@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
+from model.paths import GEO_ASSETS
 
-ROOT = Path(__file__).resolve().parents[2]
-GEO = ROOT / "assets" / "geo"
+GEO = GEO_ASSETS
 COUNTRIES_50M = GEO / "countries-50m.geojson"
 COUNTRIES_110M = GEO / "countries-110m.geojson"
 _ALIASES = {"UK": "GB", "USA": "US", "UAE": "AE", "KOSOVO": "XK", "RUSSIA": "RU", "SOUTH KOREA": "KR",

@@ -23,10 +23,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
-from model.streetview import (InvalidRequest, NoCoverage, NotFound, QuotaExceeded, RequestDenied,
+from .streetview import (InvalidRequest, NoCoverage, NotFound, QuotaExceeded, RequestDenied,
                               StreetViewClient, StreetViewError, retry_call)
 
-from . import cost as cost_mod
+from model.collect import cost as cost_mod
 from .collection_manifest import build_manifest
 from .groups import location_id
 from .journal import (Journal, atomic_write_bytes, atomic_write_text, clean_temp_files, is_complete_jpeg,

@@ -16,9 +16,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from model.streetview import parse_size
+from .streetview import parse_size
 
-from . import cost as cost_mod
+from model.collect import cost as cost_mod
 from .postprocess import bottom_pixels
 
 # settings that decide what is collected: a resumed run must use the same ones

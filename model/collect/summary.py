@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.streetview import (InvalidRequest, NetworkError, QuotaExceeded, RequestDenied, ServerError,
+from .streetview import (InvalidRequest, NetworkError, QuotaExceeded, RequestDenied, ServerError,
                               StreetViewError, UnknownError)
 
 NOT_AN_IMAGE = "HTTP 200 but not a readable image"

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from ..cli import USER_ERRORS, at_least, positive_int
+from model.cli import USER_ERRORS, at_least, positive_int
 from .encode import DEFAULT_QUALITY
 from .check import info, verify
 from .write import write_manifest_shards

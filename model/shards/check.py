@@ -1,7 +1,7 @@
 """Check a shard folder (``verify``) and summarise it (``info``).
 
 ``verify`` compares every shard's size and SHA-256 with the index, then reads each shard with WebDataset's
-tar reader and decodes every image with :func:`model.images.open_image`, checking keys, metadata and
+tar reader and decodes every image with :func:`model.data.images.open_image`, checking keys, metadata and
 counts against the index and the sample table. Problems come back as one line each, naming the shard
 (``shard-000003.tar: ...``) or the sample (``shard-000003.tar#000000042: ...``).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import webdataset as wds
 
-from ..images import ImageLoadError, open_image
+from model.data.images import ImageLoadError, open_image
 from .format import IMAGE_EXT, META_EXT, TABLE, key_of, load_index, sha256_file
 from .table import read_table
 

@@ -1,6 +1,6 @@
 """What goes into a shard for one image: the original JPEG bytes, or a JPEG re-encoding when needed.
 
-Every image is decoded once with :func:`model.images.open_image` (so a shard never holds an image the
+Every image is decoded once with :func:`model.data.images.open_image` (so a shard never holds an image the
 readers cannot open). JPEG bytes are stored unchanged unless ``max_side`` shrinks the image; other
 formats (PNG, WebP, ...) are re-encoded as RGB JPEG (EXIF orientation and transparency already applied
 by ``open_image``, so the decoded pixels match up to JPEG's loss).
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..images import MAX_BYTES, ImageLoadError, open_image
+from model.data.images import MAX_BYTES, ImageLoadError, open_image
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 DEFAULT_QUALITY = 95
@@ -32,7 +32,7 @@ def prepare_image(data: bytes, name: str, max_side: int | None = None,
     """Bytes to store for an image: ``(jpeg_bytes, re_encoded)``.
 
     ``data`` is the image file's content, ``name`` names it in errors. Raises
-    :class:`model.images.ImageLoadError` when it does not decode.
+    :class:`model.data.images.ImageLoadError` when it does not decode.
     """
     img = open_image(data, name=name)
     size = target_size(*img.size, max_side)

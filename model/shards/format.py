@@ -55,7 +55,7 @@ def is_shard_dir(path: str | os.PathLike) -> bool:
 
 
 def sample_path(folder: str | os.PathLike, shard: str, key: str) -> str:
-    """``"<abs folder>/<shard>#<key>"``: how tables and :func:`model.images.open_image` name a sample."""
+    """``"<abs folder>/<shard>#<key>"``: how tables and :func:`model.data.images.open_image` name a sample."""
     return f"{Path(folder).resolve()}/{shard}#{key}"
 
 

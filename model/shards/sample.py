@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from PIL import Image
 
-from ..images import ImageLoadError, open_image
 from .format import IMAGE_EXT, INDEX, ShardError, load_index, parse_sample_path, row_of
+
+
+class SampleError(ShardError):
+    """One sample that cannot be read; :func:`model.data.images.open_image` raises it as an ImageLoadError."""
 
 HEADER = tarfile.BLOCKSIZE  # 512
 
@@ -33,7 +35,7 @@ def _locator(folder: str, stamp: tuple[int, int]) -> tuple[list[int], list[str],
 
 
 def read_sample_bytes(path: str | os.PathLike) -> bytes:
-    """The stored JPEG bytes of ``"<dir>/<shard>.tar#<key>"``; ImageLoadError naming it on failure."""
+    """The stored JPEG bytes of ``"<dir>/<shard>.tar#<key>"``; :class:`SampleError` naming it on failure."""
     label = str(path)
     try:
         folder, shard, key = parse_sample_path(path)
@@ -41,38 +43,27 @@ def read_sample_bytes(path: str | os.PathLike) -> bytes:
         st = (folder / INDEX).stat()
         firsts, names, offsets, sizes = _locator(str(folder.resolve()), (st.st_mtime_ns, st.st_size))
     except FileNotFoundError:
-        raise ImageLoadError(f"{label}: no shard folder there (no {INDEX})") from None
+        raise SampleError(f"{label}: no shard folder there (no {INDEX})") from None
     except (ValueError, OSError) as e:  # ShardError is a ValueError
-        raise ImageLoadError(f"{label}: {e}") from e
+        raise SampleError(f"{label}: {e}") from e
     if not 0 <= row < len(offsets) or names[bisect.bisect_right(firsts, row) - 1] != shard:
-        raise ImageLoadError(f"{label}: no such sample in the shard folder")
+        raise SampleError(f"{label}: no such sample in the shard folder")
     off, size = int(offsets[row]), int(sizes[row])
     try:
         with open(folder / shard, "rb") as f:
             f.seek(off - HEADER)
             buf = f.read(HEADER + size)
     except OSError as e:
-        raise ImageLoadError(f"{label}: shard unreadable ({e})") from e
+        raise SampleError(f"{label}: shard unreadable ({e})") from e
     try:
         info = tarfile.TarInfo.frombuf(buf[:HEADER], "utf-8", "surrogateescape")
     except tarfile.TarError as e:
-        raise ImageLoadError(f"{label}: corrupt shard or stale table (no tar header at byte {off - HEADER}: "
+        raise SampleError(f"{label}: corrupt shard or stale table (no tar header at byte {off - HEADER}: "
                              f"{e}); 'python -m model.shards verify {folder}' checks it") from e
     if info.name != f"{key}.{IMAGE_EXT}" or info.size != size or len(buf) < HEADER + size:
-        raise ImageLoadError(f"{label}: shard changed or truncated since it was indexed (member "
+        raise SampleError(f"{label}: shard changed or truncated since it was indexed (member "
                              f"{info.name!r}, {len(buf) - HEADER} of {size} bytes)")
     return buf[HEADER:]
 
 
-def open_sample(path: str | os.PathLike) -> Image.Image:
-    """One sample as an RGB PIL image, like :func:`model.images.open_image` on its original file.
-
-    ``path`` is ``"<dir>/<shard>.tar#<key>"`` (a shard table's ``path`` column). Raises
-    :class:`model.images.ImageLoadError` naming the sample on any failure.
-    """
-    data = read_sample_bytes(path)
-    folder, shard, key = parse_sample_path(path)
-    return open_image(data, name=f"{folder}/{shard}#{key}")
-
-
-__all__ = ["open_sample", "read_sample_bytes", "ShardError"]
+__all__ = ["SampleError", "read_sample_bytes"]

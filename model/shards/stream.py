@@ -6,7 +6,7 @@ Per epoch the shards that hold kept rows are put in order (index order, or a per
 every kept sample is read by exactly one rank and worker per epoch. Each worker reads its shards with
 ``webdataset.tarfile_to_samples`` (only the kept ``.jpg`` members are read), optionally shuffles in a
 buffer of raw bytes (``webdataset.shuffle``, seeded by ``(seed, epoch, rank, worker)``), then decodes
-(``model.images.open_image``), crops the bottom band and applies ``transform``.
+(``model.data.images.open_image``), crops the bottom band and applies ``transform``.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ import webdataset as wds
 from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ..images import ImageLoadError, open_image
-from ..transforms import check_crop, crop_bottom
+from model.data.images import ImageLoadError, open_image
+from model.data.transforms import check_crop, crop_bottom
 from .format import IMAGE_EXT, ShardError, load_index
 
 log = logging.getLogger("model.shards")
@@ -69,7 +69,7 @@ class ShardStream(IterableDataset):
 
     ``rows``: the row ids to keep (e.g. ``table.row[table.split == "train"]``; None = all). ``transform``:
     PIL image -> tensor (None: the image as a uint8 tensor (3, H, W)). ``crop``: bottom fraction removed
-    first (:func:`model.transforms.crop_bottom`). ``shuffle``: buffer size (0 = file order, shards in index
+    first (:func:`model.data.transforms.crop_bottom`). ``shuffle``: buffer size (0 = file order, shards in index
     order); with a buffer the shard order is shuffled too. ``rank``/``world``: this process among the
     torchrun processes (default: torch.distributed when initialised, else 0/1). Call :meth:`set_epoch`
     before each epoch (works with persistent workers: the epoch lives in shared memory). ``len()`` is the

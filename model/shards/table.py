@@ -1,6 +1,6 @@
 """The sample table: one row per sample, every manifest column plus where the sample lives, no pixels.
 
-``samples.parquet`` holds the normalised manifest columns (as :func:`model.manifest.read_manifest`
+``samples.parquet`` holds the normalised manifest columns (as :func:`model.data.manifest.read_manifest`
 returns them, without ``path``) plus ``shard`` (file name), ``key``, ``row`` (0..N-1, the sample's
 position in the table and its key's number), ``source_row`` (the input it came from: the manifest's
 data row, 0-based, or the n-th sample given to the writer), ``byte_offset`` and ``byte_size`` (where the
@@ -94,8 +94,8 @@ def merge_parts(folder: Path, shards: list[str]) -> Path:
 def read_table(folder: str | os.PathLike) -> pd.DataFrame:
     """The sample table of a complete shard folder, in index order, never reading a tar.
 
-    Columns: every normalised manifest column (as :func:`model.manifest.read_manifest` gives for a CSV),
-    ``path`` = ``"<abs folder>/<shard>#<key>"`` (what :func:`model.images.open_image` opens), then
+    Columns: every normalised manifest column (as :func:`model.data.manifest.read_manifest` gives for a CSV),
+    ``path`` = ``"<abs folder>/<shard>#<key>"`` (what :func:`model.data.images.open_image` opens), then
     ``shard``, ``key``, ``row`` (== the DataFrame's position), ``source_row``, ``byte_offset``, ``byte_size``.
     Raises :class:`ShardError` for a folder that is not a complete shard folder.
     """

@@ -1,6 +1,6 @@
 """Shard a manifest: ``python -m model.shards write --data MANIFEST --out DIR``.
 
-The manifest is read and normalised by :func:`model.manifest.read_manifest` (so reverse-geocoded labels
+The manifest is read and normalised by :func:`model.data.manifest.read_manifest` (so reverse-geocoded labels
 and defaults are stored), its images are read, checked and (optionally) resized in ``workers`` processes,
 in manifest order, and written by :class:`model.shards.writer.ShardSetWriter`. The data set's identity is
 the manifest file's SHA-256: rerunning the same command resumes; another manifest into the same folder
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..manifest import read_manifest, resolve_manifest
+from model.data.manifest import read_manifest, resolve_manifest
 from .encode import DEFAULT_QUALITY, load_prepared
 from .format import RESERVED, ShardError, sha256_file
 from .writer import ShardSetWriter
@@ -30,7 +30,7 @@ def write_manifest_shards(manifest: str | os.PathLike | None, out: str | os.Path
     """Write (or resume writing) the shards of ``manifest`` into ``out``; returns the final index.
 
     ``workers`` > 1 reads and checks images in that many processes (order is kept). Raises
-    :class:`model.manifest.ManifestError` for a bad manifest and :class:`ShardError` for a refused folder.
+    :class:`model.data.manifest.ManifestError` for a bad manifest and :class:`ShardError` for a refused folder.
     """
     src = resolve_manifest(manifest)
     if src.is_dir():

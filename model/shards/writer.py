@@ -1,7 +1,7 @@
 """Write samples into WebDataset tar shards, resumably: :class:`ShardSetWriter`.
 
 Each sample becomes two tar members, ``<key>.jpg`` (the image) and ``<key>.json`` (every manifest
-column, normalised as :func:`model.manifest.normalise` does, plus ``row`` and ``source_row``). A shard is
+column, normalised as :func:`model.data.manifest.normalise` does, plus ``row`` and ``source_row``). A shard is
 written to ``shard-NNNNNN.tar.tmp`` and renamed when complete; ``index.json`` is rewritten after every
 complete shard, so an interrupted write keeps its complete shards and redoes only the partial one.
 
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from webdataset import TarWriter
 
-from ..images import ImageLoadError
-from ..manifest import COLUMNS, SPLITS, normalise
+from model.data.images import ImageLoadError
+from model.data.manifest import COLUMNS, SPLITS, normalise
 from .encode import DEFAULT_QUALITY, prepare_image
 from .format import (FORMAT, IMAGE_EXT, INDEX, META_EXT, PARTS, RESERVED, TABLE, TMP_SUFFIX, VERSION, ShardError,
                      key_of, load_index, save_json, sha256_file, shard_name)
@@ -52,7 +52,7 @@ def _native(v):
 
 
 def check_row(row: dict) -> str | None:
-    """Why a sample's metadata cannot be used (the checks :func:`model.manifest.normalise` would fail
+    """Why a sample's metadata cannot be used (the checks :func:`model.data.manifest.normalise` would fail
     on), or None. Cheap enough to run on every sample."""
     bad = [k for k in row if k in RESERVED]
     if bad:

@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from model.inference import decode, fuse_views
-from model.transforms import crop_bottom, eval_transform
+from model.net.inference import decode, fuse_views
+from model.data.transforms import crop_bottom, eval_transform
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "geodata"
@@ -150,11 +150,11 @@ def make_dev_checkpoint(path: Path) -> Path:
     split) for tests on machines where assets/models/default.pt is not there yet (about 10 s)."""
     import torch
 
-    from model.backbones import create_model
-    from model.cells import build_cells
-    from model.checkpoint import save_checkpoint
-    from model.manifest import read_manifest
-    from model.network import GeoHead, GeoNet
+    from model.net.backbones import create_model
+    from model.net.cells import build_cells
+    from model.net.checkpoint import save_checkpoint
+    from model.data.manifest import read_manifest
+    from model.net.network import GeoHead, GeoNet
 
     df = read_manifest()
     cells = build_cells(df[df["split"] == "train"], "geocells")

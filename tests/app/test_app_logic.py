@@ -267,14 +267,14 @@ def test_request_from_link():
     assert (r.lat, r.lon, r.heading, r.pitch, r.fov) == (45.81, 15.97, 90.0, 5.0, 75.0)
     r = sources.request_from_link("45.81,15.97", 10, -5, 200)
     assert (r.heading, r.pitch, r.fov) == (10, -5, 120)
-    from model.streetview import LinkError
+    from model.collect.streetview import LinkError
 
     with pytest.raises(LinkError):
         sources.request_from_link("https://example.com/x", 0, 0, 90)
 
 
 def test_error_messages_are_specific_and_key_free():
-    from model import streetview as sv
+    from model.collect import streetview as sv
 
     msgs = {c: sources.error_message(c("Street View metadata: x")) for c in
             (sv.RequestDenied, sv.QuotaExceeded, sv.NoCoverage, sv.NetworkError, sv.MissingKeyError,

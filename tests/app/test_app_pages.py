@@ -165,7 +165,7 @@ def test_about_page_model_card(model_env):
     assert "Backbone" in str(at.table[0].value) and "efficientnet" in str(at.table[0].value).lower()
     assert "never leave this machine" in body and "Grad-CAM" in body
     assert len(at.dataframe[-1].value) >= 1
-    from model.checkpoint import DEFAULT_CHECKPOINT
+    from model.net.checkpoint import DEFAULT_CHECKPOINT
 
     shipped = os.environ.get("GEOLOC_MODEL") is None
     assert any(h.value == ("Test metrics of the shipped model" if shipped else "Test metrics of `dev.pt`")

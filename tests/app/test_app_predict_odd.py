@@ -96,7 +96,7 @@ def answer(at: AppTest) -> tuple[str, int]:
 def test_a_360_panorama_becomes_four_views_that_are_shown(model_env, test_location):
     """The four 90-degree views of a test location stitched into the 360-degree panorama they came
     from: the page splits it back into four views (shown) and answers as it does for the views."""
-    from model.views import equirect_from_views
+    from model.data.views import equirect_from_views
 
     pano = equirect_from_views(test_location, width=1024)
     at = upload(app(), ("pano.jpg", png(pano, "JPEG", quality=95)))

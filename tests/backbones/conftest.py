@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.manifest import read_manifest
+from model.data.manifest import read_manifest
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "geodata" / "manifest.csv"
 
@@ -80,7 +80,7 @@ def few_images(tmp_path_factory) -> Path:
             sub = df[(df.country_code == cc) & (df.split == split) & df.lat.notna()]
             for loc in sub["location_id"].unique()[:n]:
                 rows.append(sub[sub.location_id == loc].iloc[0])
-    from model.manifest import write_manifest
+    from model.data.manifest import write_manifest
 
     m = pd.DataFrame(rows).reset_index(drop=True)
     m["image"] = m["path"]

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import CLIP_TINY, DINO_TINY, SIGLIP_TINY, TIMM_VIT_TINY
-from model.backbones import create_model
+from model.net.backbones import create_model
 from model.explain import CellTarget, gradcam
-from model.heads import build_head
-from model.network import GeoNet
+from model.net.heads import build_head
+from model.net.network import GeoNet
 from model.predict import _LogitsOnly
 
 # name -> (config, tokens before the patches or None for a CNN map)
@@ -63,7 +63,7 @@ def test_finetune_blocks_train_the_last_blocks_only(name):
     """What build_net does for --finetune-blocks 1: only the last block and the finish get gradients."""
     from types import SimpleNamespace
 
-    from model.train import build_net
+    from model.net.build import build_net
 
     cfg, _ = TINY[name]
     args = SimpleNamespace(backbone=name, no_pretrained=True, backbone_config=cfg, input_size=0, mode="finetune",
@@ -123,7 +123,7 @@ def test_every_weight_learns_in_full_mode(name):
 def test_a_fixed_size_timm_vit_refuses_another_input_size():
     from types import SimpleNamespace
 
-    from model.train import build_net
+    from model.net.build import build_net
 
     args = SimpleNamespace(backbone="timm:vit_small_patch16_224", no_pretrained=True, input_size=64, mode="finetune",
                            backbone_config={"depth": 2, "embed_dim": 32, "num_heads": 2}, finetune_blocks=1,

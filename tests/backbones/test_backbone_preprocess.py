@@ -9,12 +9,12 @@ from PIL import Image
 from torchvision.transforms import v2 as T
 
 from conftest import fake_streetclip
-from model.backbones import create_model
-from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
-from model.cells import build_cells
-from model.heads import build_head
-from model.network import GeoNet
-from model.transforms import eval_transform, for_backbone, train_transform
+from model.net.backbones import create_model
+from model.net.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+from model.net.cells import build_cells
+from model.net.heads import build_head
+from model.net.network import GeoNet
+from model.data.transforms import eval_transform, for_backbone, train_transform
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 

@@ -54,7 +54,7 @@ def test_flop_estimate_matches_the_real_network():
     architecture (meta tensors: nothing is computed or allocated)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from model.backbones import create_model
+    from model.net.backbones import create_model
 
     with torch.device("meta"):
         bb = create_model("streetclip", pretrained=False)

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from conftest import CLIP_TINY, DINO_TINY, SIGLIP_TINY, TIMM_VIT_TINY, VIT_TINY, fake_streetclip
-from model.checkpoint import load_checkpoint
+from model.net.checkpoint import load_checkpoint
 from model.explain import explain
 from model.predict import Predictor
 from model.train import main as train_main

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import CLIP_TINY, DINO_TINY, SIGLIP_TINY, fake_streetclip, hub_snapshot
-from model.backbones import BACKBONES, PretrainedWeightsMissing, create_model
+from model.net.backbones import BACKBONES, PretrainedWeightsMissing, create_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from model.backbones import create_model
-from model.features import cache_file
+from model.net.backbones import create_model
+from model.data.features import cache_file
 from tests.backbones.conftest import CLIP_TINY
 
 PATHS = ["a.jpg", "b.jpg"]

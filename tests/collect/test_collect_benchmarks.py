@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from model.manifest import read_manifest
+from model.data.manifest import read_manifest
 from tests.collect.helpers import hold_in_subprocess, run_main
 from tests.fakes.streetview_server import shared_images
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from model.collect.journal import Journal
-from model.manifest import read_manifest
+from model.data.manifest import read_manifest
 from tests.collect.helpers import KEY, cli, cli_env, popen_cli, run_main, sv_args, wait_for_images
 
 

@@ -9,7 +9,7 @@ import traceback
 import pytest
 from PIL import Image
 
-from model.streetview import (DEFAULT_BASE_URL, InvalidRequest, LinkError, MissingKeyError, NetworkError,
+from model.collect.streetview import (DEFAULT_BASE_URL, InvalidRequest, LinkError, MissingKeyError, NetworkError,
                               NoCoverage, NotFound, PanoMeta, QuotaExceeded, RequestDenied, ServerError,
                               StreetViewClient, StreetViewError, UnknownError, get_api_key, parse_maps_link,
                               parse_size, redact, retry_call)

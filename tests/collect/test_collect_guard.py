@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model.manifest import read_manifest
+from model.data.manifest import read_manifest
 from tests.collect.helpers import (KEY, cli, cli_env, hf_dataset, hold_in_subprocess, image_folder, popen_cli,
                                    run_main, sv_args, wait_for_images)
 from tests.fakes.streetview_server import shared_images

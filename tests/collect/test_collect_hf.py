@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from model.collect.huggingface import import_hf
-from model.manifest import read_manifest
+from model.data.manifest import read_manifest
 from tests.collect.helpers import hf_dataset, run_main
 from tests.fakes.streetview_server import shared_images
 

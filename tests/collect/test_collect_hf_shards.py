@@ -18,8 +18,8 @@ from PIL import Image
 
 from model.collect.hf_shards import STATE, hashed_split, import_hf_shards
 from model.collect.lock import LOCK_NAME
-from model.images import open_image
-from model.manifest import read_manifest
+from model.data.images import open_image
+from model.data.manifest import read_manifest
 from model.shards import read_table, verify
 from tests.collect.helpers import REPO, hold_in_subprocess, run_main
 from tests.fakes.streetview_server import shared_images

@@ -12,7 +12,7 @@ from PIL import Image
 from model.collect.huggingface import HFImportError, import_hf
 from model.collect.imagefolder import FolderImportError, import_imagefolder
 from model.collect.postprocess import crop_bottom, crop_manifest, parse_bottom
-from model.manifest import read_manifest
+from model.data.manifest import read_manifest
 from tests.collect.helpers import run_main
 from tests.fakes.streetview_server import shared_images
 

@@ -16,7 +16,7 @@ from model.collect.groups import group_ids, grouped_split, parse_fractions
 from model.collect.journal import Journal, atomic_write_bytes, clean_temp_files
 from model.collect.ratelimit import RateLimiter
 from model.geo import haversine_km
-from model.revgeo import reverse_geocode
+from model.data.revgeo import reverse_geocode
 
 
 def inside(code: str, pts) -> np.ndarray:

@@ -10,8 +10,8 @@ from PIL import Image
 
 from model.collect.plans import PlanPoint, countries_plan
 from model.collect.runner import CollectConfig, CollectionError, Collector
-from model.manifest import read_manifest
-from model.streetview import StreetViewClient
+from model.data.manifest import read_manifest
+from model.collect.streetview import StreetViewClient
 from tests.collect.helpers import KEY
 
 ZAGREB = (45.8150, 15.9819)

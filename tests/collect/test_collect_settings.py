@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from model.manifest import read_manifest
+from model.data.manifest import read_manifest
 from tests.collect.helpers import KEY, hf_dataset, run_main, sv_args
 from tests.fakes.streetview_server import shared_images
 

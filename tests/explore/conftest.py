@@ -84,8 +84,8 @@ def shared_manifest_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_rows(shared_manifest_path) -> pd.DataFrame:
-    """The rows of :func:`shared_manifest_path` as read by ``model.manifest.read_manifest``."""
-    from model.manifest import read_manifest
+    """The rows of :func:`shared_manifest_path` as read by ``model.data.manifest.read_manifest``."""
+    from model.data.manifest import read_manifest
 
     return read_manifest(shared_manifest_path)
 

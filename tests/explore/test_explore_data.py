@@ -116,7 +116,7 @@ def test_load_evaluation_reads_source_and_reloads_on_change(tmp_path):
 def test_run_evaluation_matches_the_predictor(real_predictor, shared_manifest_path, cache_dir):
     """The chunked evaluation of the page gives, per location, the country the Predictor gives for
     the fused views; it writes model.evaluate's files plus source.json, atomically."""
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     seen = []
     out = cache_dir / "eval" / "x"

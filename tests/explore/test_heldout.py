@@ -62,7 +62,7 @@ def test_shared_test_split_matches_what_play_and_predict_use():
     from app.play.game import region_pool
     from app.play.logic import playable_locations
     from app.predict.sources import test_locations
-    from model.manifest import ManifestError, read_manifest
+    from model.data.manifest import ManifestError, read_manifest
     from tests.app.apphelpers import SHARED
 
     try:
@@ -87,7 +87,7 @@ def test_every_page_words_the_same_breakdown(real_predictor, monkeypatch, tmp_pa
     from streamlit.testing.v1 import AppTest
 
     from app.common.heldout import heldout_for
-    from model.manifest import ManifestError
+    from model.data.manifest import ManifestError
     from tests.app.apphelpers import MAIN, SHARED
 
     if not (SHARED / "manifest.csv").is_file():

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.manifest import read_manifest
+from model.data.manifest import read_manifest
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "geodata" / "manifest.csv"
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.cells import CellSet, build_cells
+from model.net.cells import CellSet, build_cells
 from model.geo import haversine_km
 
 

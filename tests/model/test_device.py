@@ -73,8 +73,8 @@ def test_default_workers_leave_a_core_and_share_the_node(monkeypatch):
 
 
 def test_predictor_stays_on_the_cpu_unless_geoloc_device_says_otherwise(monkeypatch, shared_manifest):
-    from model.checkpoint import DEFAULT_CHECKPOINT
-    from model.images import open_image
+    from model.net.checkpoint import DEFAULT_CHECKPOINT
+    from model.data.images import open_image
     from model.predict import Predictor
 
     if not DEFAULT_CHECKPOINT.is_file():
@@ -104,7 +104,7 @@ def test_compile_wraps_the_module_and_the_saved_state_is_the_plain_one():
     """``--compile`` (torch.compile is lazy: nothing compiles until the first batch; a real CPU training run
     with --compile is in docs/training.md, too slow for the suite): the compiled module shares the
     parameters, and the network's own state dict, the one checkpoints save, keeps its plain keys."""
-    from model.train_inputs import Method
+    from model.train.inputs import Method
 
     net = torch.nn.Sequential(torch.nn.Linear(4, 3))
     entry = Method(net, "forward")
@@ -119,11 +119,12 @@ def test_the_epoch_loop_moves_images_and_row_ids_through_the_runtime(shared_mani
     """Every host-to-device copy of a training step goes through ``Runtime.to_device`` (non-blocking on
     CUDA). The row ids went by ``torch.as_tensor(rows, device=...)``, a blocking copy: on a GPU the
     CPU waited for the previous step to finish before queueing the next, once per step."""
-    from model.cells import build_cells
-    from model.inference import cell_country_index
-    from model.train import build_net, parse_args
-    from model.train_inputs import Method, row_targets
-    from model.train_loop import run_epoch
+    from model.net.cells import build_cells
+    from model.net.inference import cell_country_index
+    from model.net.build import build_net
+    from model.train import parse_args
+    from model.train.inputs import Method, row_targets
+    from model.train.loop import run_epoch
 
     df = shared_manifest[shared_manifest.split == "train"].head(40).reset_index(drop=True)
     args = parse_args(["--backbone", "geocnn", "--mode", "full", "--cells", "country", "--batch-size", "8",

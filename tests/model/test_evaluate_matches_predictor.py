@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import model.evaluate as ev
-from model.checkpoint import DEFAULT_CHECKPOINT
-from model.images import open_image
+from model.net.checkpoint import DEFAULT_CHECKPOINT
+from model.data.images import open_image
 from model.predict import Predictor
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.images import ImageLoadError, exif_gps, open_image, to_rgb
+from model.data.images import ImageLoadError, exif_gps, open_image, to_rgb
 
 
 def _bytes(img: Image.Image, fmt: str, **kw) -> bytes:

@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from model.backbones import create_model
+from model.net.backbones import create_model
 from model.device import CPU, Runtime
-from model.features import extract
-from model.images import ImageLoadError, open_image
-from model.loader import EpochSampler, ImageRows, Loader, path_loader, sample_seed, seeded
-from model.transforms import crop_bottom, eval_transform, train_transform
+from model.data.features import extract
+from model.data.images import ImageLoadError, open_image
+from model.data.loader import EpochSampler, ImageRows, Loader, path_loader, sample_seed, seeded
+from model.data.transforms import crop_bottom, eval_transform, train_transform
 from tests.numeric import max_diff_to_scale
 
 START_BLOCK = 4  # a few blocks of EfficientNet-Lite0 at 96 px: fast, and a real pretrained trunk
@@ -155,7 +155,7 @@ def test_path_loader_on_shards_reads_every_row_inside_a_process_group(shared_man
     """Under torchrun the caller of path_loader has chosen its rows (a rank's slice of a sharded
     extraction; rank 0 evaluating the test split after training): the shard stream must not split them
     again by the process group's rank (it did: each rank got about half, the rest silently not ok)."""
-    from model.manifest import write_manifest
+    from model.data.manifest import write_manifest
     from model.shards import write_manifest_shards
 
     m = shared_manifest.sample(13, random_state=5).copy()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from model.losses import geo_loss, smoothed_targets
+from model.train.losses import geo_loss, smoothed_targets
 
 
 def reference_loss(out, batch, cells, tau_km, reg_weight, country_weight=1.0):

@@ -3,8 +3,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.manifest import ManifestError, default_manifest_path, read_manifest, write_manifest
-from model.splits import check_groups, ensure_split, make_split
+from model.data.manifest import ManifestError, default_manifest_path, read_manifest, write_manifest
+from model.data.splits import check_groups, ensure_split, make_split
 
 
 def test_shared_manifest_reads(shared_manifest):

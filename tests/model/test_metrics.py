@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.inference import decode, expected_score, fuse_views, softmax
-from model.metrics import classification_report_frame, confusion_frame, distance_metrics, summarize, topk_accuracy
+from model.net.inference import decode, expected_score, fuse_views
+from model.evaluation.metrics import classification_report_frame, confusion_frame, distance_metrics, topk_accuracy
 
 
 def test_topk_accuracy_hand_made():
@@ -90,7 +90,7 @@ def test_decode_best_guess_hedges_only_when_it_pays():
 
 
 def test_one_country_evaluation_gives_a_1x1_matrix_without_warnings(recwarn):
-    from model.metrics import classification_report_frame, confusion_frame
+    from model.evaluation.metrics import classification_report_frame, confusion_frame
 
     cm = confusion_frame(["HR", "HR", "HR"], ["HR", "HR", "HR"])
     assert cm.shape == (1, 1) and int(cm.loc["HR", "HR"]) == 3

@@ -85,7 +85,7 @@ def test_assess_flags_inputs_and_views():
 
 
 def test_capture_features_sees_what_the_head_receives():
-    from model.network import GeoHead, GeoNet
+    from model.net.network import GeoHead, GeoNet
 
     class Pool(torch.nn.Module):
         def forward(self, x):

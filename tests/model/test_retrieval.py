@@ -1,4 +1,4 @@
-"""Retrieval refinement (model.retrieval / model.gallery) on hand-made galleries, and the feature-cache key."""
+"""Retrieval refinement (model.net.retrieval / model.gallery) on hand-made galleries, and the feature-cache key."""
 import io
 import os
 import time
@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from model.features import _key
+from model.data.features import _key
 from model.gallery import HeldOut, choose_settings
 from model.geo import haversine_km
-from model.retrieval import Gallery, build_gallery, country_vote, refine, reweight, unit
+from model.net.retrieval import Gallery, build_gallery, country_vote, refine, reweight, unit
 
 
 class _Cells:
@@ -70,12 +70,12 @@ def test_gallery_state_round_trip_weights_only():
 
 
 def test_an_older_gallery_layout_is_ignored_with_a_warning(caplog):
-    from model.checkpoint import load_gallery
+    from model.net.checkpoint import load_gallery
 
     state = _gallery().to_state()
     assert load_gallery({"gallery": state}) is not None and load_gallery({}) is None
     del state["country"]  # the layout before the country vote
-    with caplog.at_level("WARNING", logger="model.checkpoint"):
+    with caplog.at_level("WARNING", logger="model.net.checkpoint"):
         assert load_gallery({"gallery": state}) is None
     assert "python -m model.gallery" in caplog.text
 

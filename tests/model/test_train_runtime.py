@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from model.manifest import write_manifest
+from model.data.manifest import write_manifest
 from model.predict import Predictor
 from model.train import main as train_main
 

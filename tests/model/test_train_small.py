@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from model.checkpoint import load_checkpoint
+from model.net.checkpoint import load_checkpoint
 from model.evaluate import main as evaluate_main
-from model.manifest import write_manifest
+from model.data.manifest import write_manifest
 from model.predict import Predictor
 from model.train import main as train_main
 
@@ -57,7 +57,7 @@ def test_checkpoint_roundtrip_weights_only(small_run):
     assert len(cells) == ck["head"]["n_cells"]
     # The retrieval gallery: one entry per train or val location (settings tuned on val first), never a
     # test one; the broken row is not one.
-    from model.checkpoint import load_gallery
+    from model.net.checkpoint import load_gallery
 
     g = load_gallery(ck)
     m = pd.read_csv(man)

@@ -1,4 +1,4 @@
-"""Odd photos into model-like views (model/views.py): panorama reprojection checked on synthetic
+"""Odd photos into model-like views (model/data/views.py): panorama reprojection checked on synthetic
 equirectangular images whose content is known, tiles of wide strips, size limits, GPano XMP."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import views as V
+from model.data import views as V
 
 
 def lonlat_pano(w: int = 1024) -> Image.Image:

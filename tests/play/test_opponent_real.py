@@ -35,7 +35,7 @@ def predictor():
 
 @pytest.fixture(scope="module")
 def places(predictor):
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     return pl.playable_locations(read_manifest(SHARED / "manifest.csv"), predictor.train_groups)
 

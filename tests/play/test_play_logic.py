@@ -15,8 +15,8 @@ from app.play import game as g
 from app.play import logic as pl
 from app.play.summary import summary_map
 from model.geo import haversine_km
-from model.retrieval import Gallery
-from model.manifest import read_manifest
+from model.net.retrieval import Gallery
+from model.data.manifest import read_manifest
 from tests.play.playhelpers import COUNTRIES, TRAIN_GROUP, loc
 
 

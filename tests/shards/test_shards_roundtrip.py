@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from model.images import ImageLoadError, open_image
-from model.manifest import read_manifest, resolve_manifest
+from model.data.images import ImageLoadError, open_image
+from model.data.manifest import read_manifest, resolve_manifest
 from model.shards import ShardError, info, is_shard_dir, load_index, open_sample, read_table, write_manifest_shards
 from model.shards.__main__ import main
-from model.splits import ensure_split
+from model.data.splits import ensure_split
 
 
 def test_table_has_every_manifest_row_and_column(manifest, shard_dir):

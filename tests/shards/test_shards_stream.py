@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from model.images import open_image
+from model.data.images import open_image
 from model.shards import ShardStream, open_sample, read_table
-from model.transforms import crop_bottom, eval_transform
+from model.data.transforms import crop_bottom, eval_transform
 
 
 def _ids():

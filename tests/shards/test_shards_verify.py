@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from model.images import ImageLoadError, open_image
+from model.data.images import ImageLoadError, open_image
 from model.shards import ShardStream, info, read_table, verify
 from model.shards.__main__ import main
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import model.backbones  # noqa: F401  (registers every family)
-from model.manifest import read_manifest
+import model.net.backbones  # noqa: F401  (registers every family)
+from model.data.manifest import read_manifest
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "geodata" / "manifest.csv"
 

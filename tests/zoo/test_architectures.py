@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.backbones import BACKBONES, create_model
-from model.heads import HEADS, build_head
-from model.network import GeoNet
+from model.net.backbones import BACKBONES, create_model
+from model.net.heads import HEADS, build_head
+from model.net.network import GeoNet
 
 # architecture -> (head it is used with, feature_dim, num_blocks or None)
 ARCHS = {

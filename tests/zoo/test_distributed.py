@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.manifest import write_manifest
+from model.data.manifest import write_manifest
 from tests.numeric import max_diff_to_scale, rel_norm_diff
 
 pytestmark = pytest.mark.slow
@@ -114,7 +114,7 @@ def test_two_processes_stream_shards_each_training_sample_once_per_epoch(tmp_pat
                "-m", "model.train", "--data", str(shards), "--backbone", "geocnn", "--mode", "full",
                "--input-size", "48", "--epochs", "2", "--patience", "5", "--batch-size", "8", "--cells", "country",
                "--workers", "1", "--device", "cpu", "--no-eval", "--no-gallery", "--threads", "1", "--out", str(out)]
-    monkeypatch.setenv("GEOLOC_RECORD_ROWS", "1")  # the training loop's debug hook (model/train_loop.py)
+    monkeypatch.setenv("GEOLOC_RECORD_ROWS", "1")  # the training loop's debug hook (model/train/loop.py)
     _run(env_cmd, tmp_path / "ddp")
     table = read_table(shards)
     train = sorted(table.loc[table.split == "train", "row"].tolist())
@@ -134,9 +134,9 @@ def _wrap_flags(rank: int, init: str, manifest: str, out: str) -> None:
     import torch.distributed as td
 
     from model.distributed import DistContext
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
     from model.train import parse_args
-    from model.train_loop import fit
+    from model.train.loop import fit
 
     td.init_process_group("gloo", init_method=init, rank=0, world_size=1)
     flags, wrap = [], DistContext.wrap

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from model.geo import to_xyz
-from model.heads import AlexNetHead, ViTMLPHead, build_head, latlon_to_unit
-from model.losses import geo_loss
-from model.network import GeoHead, xyz_to_latlon
+from model.net.heads import AlexNetHead, ViTMLPHead, build_head, latlon_to_unit
+from model.train.losses import geo_loss
+from model.net.network import GeoHead, xyz_to_latlon
 
 
 def test_alexnet_head_is_9216_to_244():

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.backbones import PretrainedWeightsMissing, create_model
-from model.backbones.hf_vit import VIT_ID
-from model.backbones.torchvision_zoo import torch_hub_file
+from model.net.backbones import PretrainedWeightsMissing, create_model
+from model.net.backbones.hf_vit import VIT_ID
+from model.net.backbones.torchvision_zoo import torch_hub_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +78,7 @@ def test_no_pretrained_builds_the_reference_config():
 
 def test_train_cli_stops_with_the_message(tmp_path, tiny_subset):
     """`python -m model.train --backbone resnet50` without cached weights exits with the message, writes no model."""
-    from model.manifest import write_manifest
+    from model.data.manifest import write_manifest
 
     m = tiny_subset.copy()
     m["image"] = m["path"]

@@ -7,8 +7,8 @@ import optuna
 import pytest
 
 from model import tune
-from model.checkpoint import load_checkpoint
-from model.manifest import write_manifest
+from model.net.checkpoint import load_checkpoint
+from model.data.manifest import write_manifest
 from model.train import parse_args
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ def test_study_runs_and_resumes_from_sqlite(setup, capsys):
 
 def test_poor_trials_are_pruned_after_a_report(setup):
     d, man, train = setup
-    from model.manifest import read_manifest
+    from model.data.manifest import read_manifest
 
     df = read_manifest(man)
     base = parse_args(train + ["--no-eval"])
@@ -68,7 +68,7 @@ def test_location_metrics_fuse_views():
     import numpy as np
     import pandas as pd
 
-    from model.cells import CellSet
+    from model.net.cells import CellSet
     from model.geo import haversine_km
 
     table = pd.DataFrame({"key": ["a", "b"], "name": ["a", "b"], "country_code": ["HR", "JP"], "country": ["", ""],
@@ -96,7 +96,7 @@ def test_location_metrics_follow_the_country_head():
     import numpy as np
     import pandas as pd
 
-    from model.cells import CellSet
+    from model.net.cells import CellSet
 
     table = pd.DataFrame({"key": ["a", "b"], "name": ["a", "b"], "country_code": ["HR", "JP"], "country": ["", ""],
                           "admin1": ["", ""], "lat": [45.0, 35.0], "lon": [16.0, 139.0], "n_train": [1, 1]})

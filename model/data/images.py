@@ -1,0 +1,147 @@
+"""Robust image loading: any mode to RGB, EXIF orientation applied, clear errors naming the file.
+
+Bad input never crashes a run with an obscure traceback: corrupt, truncated or unsupported files
+and decompression bombs raise :class:`ImageLoadError` whose message names the file and the cause.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 60_000_000  # refuse larger images (decompression-bomb guard), ~ 8000x7500
+MAX_BYTES = 50 * 1024 * 1024
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class ImageLoadError(ValueError):
+    """An image that cannot be used; the message names the file and says why."""
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any PIL mode (RGBA, LA, P, L, 1, CMYK, I;16, I, F) to 8-bit RGB.
+
+    Transparency is composited on white; 16-bit and float images are rescaled to 0..255.
+    """
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        if img.mode.startswith("I;16") and hi <= 65535:
+            lo, hi = 0.0, 65535.0 if hi > 255 else 255.0
+        a = (a - lo) / max(hi - lo, 1e-9) * 255.0
+        return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGB", rgba.size, (255, 255, 255))
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        return bg
+    return img.convert("RGB")
+
+
+def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = None) -> Image.Image:
+    """Load an image file, bytes or file object as an RGB PIL image (EXIF orientation applied).
+
+    Raises :class:`ImageLoadError` for unreadable, truncated, unsupported or oversized input.
+    A ``"<dir>/<shard>.tar#<key>"`` path (a shard table's ``path``) is read from its shard
+    (:func:`model.shards.open_sample`).
+    """
+    if isinstance(src, (str, os.PathLike)) and ".tar#" in str(src):
+        return open_image(_sample_bytes(src), name=name or _sample_label(src))
+    label = name or (str(src) if isinstance(src, (str, os.PathLike)) else "uploaded image")
+    try:
+        if isinstance(src, (str, os.PathLike)):
+            p = Path(src)
+            if p.is_dir():
+                raise ImageLoadError(f"{label}: is a folder, not an image file")
+            if not p.is_file():
+                raise ImageLoadError(f"{label}: file not found")
+            if p.stat().st_size == 0:
+                raise ImageLoadError(f"{label}: empty file")
+            if p.stat().st_size > MAX_BYTES:
+                raise ImageLoadError(f"{label}: file is {p.stat().st_size / 2**20:.0f} MB; the limit is "
+                                     f"{MAX_BYTES // 2**20} MB")
+            fh: io.IOBase = open(p, "rb")
+        elif isinstance(src, (bytes, bytearray)):
+            if len(src) == 0:
+                raise ImageLoadError(f"{label}: empty file")
+            if len(src) > MAX_BYTES:
+                raise ImageLoadError(f"{label}: {len(src) / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
+            fh = io.BytesIO(src)
+        else:
+            fh = src
+        with fh, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(fh)
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageLoadError(f"{label}: {w}x{h} pixels is too large (limit {MAX_PIXELS / 1e6:.0f} MP)")
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            return to_rgb(img)
+    except ImageLoadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageLoadError(f"{label}: image is too large (limit {MAX_PIXELS / 1e6:.0f} MP; "
+                             "decompression-bomb guard)") from e
+    except UnidentifiedImageError as e:
+        raise ImageLoadError(f"{label}: not a recognised image format (use JPEG, PNG or WebP)") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageLoadError(f"{label}: corrupt or truncated image ({e})") from e
+
+
+def exif_gps(src: str | os.PathLike | bytes) -> tuple[float, float] | None:
+    """GPS coordinates (lat, lon in degrees) stored in an image's EXIF data, or None."""
+    try:
+        img = Image.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
+        gps = img.getexif().get_ifd(0x8825)
+    except Exception:  # noqa: BLE001 - EXIF is optional metadata; unreadable means absent
+        return None
+    if not gps or 2 not in gps or 4 not in gps:
+        return None
+
+    def dms(v) -> float:
+        d, m, s = (float(x) for x in v)
+        return d + m / 60.0 + s / 3600.0
+
+    try:
+        lat, lon = dms(gps[2]), dms(gps[4])
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if str(gps.get(1, "N")).upper().startswith("S"):
+        lat = -lat
+    if str(gps.get(3, "E")).upper().startswith("W"):
+        lon = -lon
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None
+    return lat, lon
+
+
+def _sample_bytes(path: str | os.PathLike) -> bytes:
+    """The stored bytes of a shard sample ``"<dir>/<shard>.tar#<key>"`` (lazy import: only shard paths need
+    pyarrow, and ``model.shards`` imports this module)."""
+    from model.shards.sample import SampleError, read_sample_bytes
+
+    try:
+        return read_sample_bytes(path)
+    except SampleError as e:
+        raise ImageLoadError(str(e)) from e
+
+
+def _sample_label(path: str | os.PathLike) -> str:
+    from model.shards.format import parse_sample_path
+
+    try:
+        folder, shard, key = parse_sample_path(path)
+    except ValueError:
+        return str(path)
+    return f"{folder}/{shard}#{key}"

@@ -1,0 +1,1 @@
+"""Evaluation: metrics on arrays (:mod:`.metrics`). ``python -m model.evaluate`` is the command."""

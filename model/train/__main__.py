@@ -1,0 +1,4 @@
+"""``python -m model.train``: see :mod:`model.train.command`."""
+from .command import main
+
+main()
