@@ -29,11 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model.net.checkpoint import load_checkpoint, load_gallery  # noqa: E402
-from model.evaluate import network_outputs  # noqa: E402
+from model.evaluation.outputs import network_outputs  # noqa: E402
 from model.geo import geoscore, haversine_km, pairwise_km  # noqa: E402
-from model.net.inference import cell_country_index, cell_positions, combine_country, fuse_views  # noqa: E402
+from model.net.answer import answer_place  # noqa: E402
+from model.net.inference import cell_country_index  # noqa: E402
 from model.data.manifest import read_manifest  # noqa: E402
-from model.net.retrieval import reweight, unit  # noqa: E402
+from model.net.retrieval import candidates  # noqa: E402
 
 
 @dataclass
@@ -66,25 +67,18 @@ def member_answers(ck_path: str, df: pd.DataFrame) -> dict[str, Answer]:
     out = network_outputs(net, ck, df["path"].tolist())
     t = cells.table
     _, cidx = cell_country_index(t)
-    codes = t["country_code"].to_numpy()
+    keys = [k for k in out if k != "ok"]
     res = {}
     for loc, g in df[out["ok"]].groupby("location_id", sort=False):
-        idx = g.index.to_numpy()
-        p = combine_country(fuse_views(out["logits"][idx]), None, cidx)
-        q = out["embed"][idx].mean(0) if "embed" in out else None
-        if gal is not None and q is not None:
-            p = reweight(p, q, gal, cidx)
-        country = pd.Series(p, index=codes).groupby(level=0).sum()
-        top = np.argsort(-p)
-        m = np.flatnonzero(np.isin(gal.cell, top[: gal.top_cells])) if gal is not None and q is not None else []
-        if len(m):  # the gallery's candidates, weighted as model.net.retrieval.refine does
-            sims = gal.embed[m] @ unit(np.asarray(q, np.float32)[None])[0]
-            w = p[gal.cell[m]] * np.exp((sims - sims.max()) / gal.temperature)
-            res[loc] = Answer(country, gal.lat[m], gal.lon[m], w / w.sum())
+        a = answer_place({k: out[k][g.index.to_numpy()] for k in keys}, t, cidx, gal)
+        country = a.country_probs
+        c = candidates(a.probs, a.embed, gal) if gal is not None and a.embed is not None else None
+        if c is not None:  # the gallery's look-alike candidates, weighted as model.net.retrieval.refine does
+            m, w = c
+            res[loc] = Answer(country, gal.lat[m], gal.lon[m], w)
         else:
-            plat, plon = cell_positions(t, out["offset"][idx].mean(0) if "offset" in out else None)
-            keep = top[:256]
-            res[loc] = Answer(country, plat[keep], plon[keep], p[keep] / p[keep].sum())
+            keep = np.argsort(-a.probs)[:256]
+            res[loc] = Answer(country, a.pos_lat[keep], a.pos_lon[keep], a.probs[keep] / a.probs[keep].sum())
     return res
 
 

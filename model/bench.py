@@ -21,7 +21,7 @@ import torch
 
 from .net.checkpoint import DEFAULT_CHECKPOINT
 from .device import Runtime, add_runtime_args, runtime_from_args
-from .evaluate import network_outputs
+from .evaluation.outputs import network_outputs
 from .data.images import open_image
 from .data.manifest import read_manifest
 from .predict import Predictor

@@ -26,7 +26,9 @@ from .cli import USER_ERRORS
 from .device import CPU, Runtime, add_runtime_args, runtime_from_args
 from .data.features import DEFAULT_CACHE
 from .geo import geoscore, haversine_km
-from .net.inference import cell_country_index, combine_country, fuse_views
+from .evaluation.outputs import network_outputs
+from .net.answer import place_probs
+from .net.inference import cell_country_index
 from .data.manifest import read_manifest
 from .net.retrieval import Gallery, build_gallery, refine, reweight
 
@@ -51,14 +53,14 @@ class HeldOut:
 def location_inputs(out: dict[str, np.ndarray], rows: pd.DataFrame, cells) -> list[HeldOut]:
     """Per location of ``rows`` (views fused): the classifier's cell probabilities and the mean embedding."""
     _, cidx = cell_country_index(cells.table)
-    cl = out.get("country_logits")
+    keys = [k for k in out if k != "ok"]
     rows = rows.reset_index(drop=True)
     res = []
     for _, g in rows.groupby("location_id", sort=False):
         i = g.index.to_numpy()
-        p = combine_country(fuse_views(out["logits"][i]), fuse_views(cl[i]) if cl is not None else None, cidx)
-        res.append(HeldOut(p, out["embed"][i].mean(0), str(g["country_code"].iloc[0]), float(g["lat"].iloc[0]),
-                           float(g["lon"].iloc[0])))
+        views = {k: out[k][i] for k in keys}
+        res.append(HeldOut(place_probs(views, cidx), views["embed"].mean(0), str(g["country_code"].iloc[0]),
+                           float(g["lat"].iloc[0]), float(g["lon"].iloc[0])))
     return res
 
 
@@ -112,9 +114,7 @@ def add_gallery(ck_path: str | Path, df: pd.DataFrame, out_path: str | Path | No
     locations (its recorded training groups, else the ``train`` split), tune it on held-out ``val``
     rows when there are any and no ``settings`` (:class:`Gallery` fields) are given, then (with
     ``include_val``) add the val places to the gallery, and save the checkpoint (in place unless ``out_path``). ``outputs``: precomputed
-    :func:`model.evaluate.network_outputs` for ``df``. Returns a summary dict."""
-    from .evaluate import network_outputs
-
+    :func:`model.evaluation.outputs.network_outputs` for ``df``. Returns a summary dict."""
     net, cells, ck = load_checkpoint(ck_path)
     df = df.reset_index(drop=True)
     out = outputs if outputs is not None else network_outputs(net, ck, df["path"].tolist(), cache, runtime=runtime)

@@ -19,9 +19,9 @@ from .net.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery
 from .cli import USER_ERRORS, positive_int
 from .device import CPU, Runtime, add_runtime_args, app_device, resolve_device
 from .data.images import open_image
-from .net.inference import cell_country_index, combine_country, decode, expected_score, fuse_views
+from .net.answer import PlaceAnswer, answer_place
+from .net.inference import cell_country_index
 from .data.loader import transform_for
-from .net.retrieval import refine, reweight
 from .data.revgeo import country_name
 from .data.transforms import check_crop, crop_arg, crop_bottom
 
@@ -138,29 +138,18 @@ class Predictor:
         pil = [im if isinstance(im, Image.Image) else open_image(im) for im in imgs]
         c = self.crop if crop is None else check_crop(crop)
         x = torch.stack([self.preprocess(im, c) for im in pil])
-        out = self.outputs(x)
-        cl = out.get("country_logits")
-        probs = combine_country(fuse_views(out["logits"]), fuse_views(cl) if cl is not None else None, self._cidx)
-        off = out["offset"].mean(0) if "offset" in out else None
-        xyz = out["xyz"].mean(0) if "xyz" in out else None
-        emb = out["embed"].mean(0) if "embed" in out else None
-        if self.gallery is not None and emb is not None:  # the look-alike training places' country vote
-            probs = reweight(probs, emb, self.gallery, self._cidx)
-        return self._answer(probs, off, xyz, top_k, len(pil), c, emb)
+        a = answer_place(self.outputs(x), self.cells.table, self._cidx, self.gallery)
+        return self.prediction(a, top_k, len(pil), c)
 
-    def _answer(self, probs, off, xyz, top_k: int, n_views: int, crop: float, embed=None) -> Prediction:
+    def prediction(self, a: PlaceAnswer, top_k: int = 5, n_views: int = 1, crop: float = 0.0) -> Prediction:
+        """The :class:`Prediction` of a per-place answer (:func:`model.net.answer.answer_place`)."""
         t = self.cells.table
-        d = decode(probs, t, off, xyz)
-        r = refine(probs, embed, self.gallery) if self.gallery is not None and embed is not None else None
-        if r is not None:  # the refined guess's expected score under the cell distribution, not refine's own
-            d["best_lat"], d["best_lon"] = r["lat"], r["lon"]  # (its look-alike weights are far too sure)
-            d["best_expected_score"] = expected_score(r["lat"], r["lon"], probs, d["pos_lat"], d["pos_lon"])
         top = [Guess(int(i), str(t["name"].iloc[i]), str(t["country_code"].iloc[i]), str(t["country"].iloc[i]),
-                     str(t["admin1"].iloc[i]), float(d["pos_lat"][i]), float(d["pos_lon"][i]), float(probs[i]))
-               for i in d["order"][:top_k]]
-        cp = [(str(k), country_name(k), float(v)) for k, v in d["country_probs"].items()]
-        return Prediction(top, d["lat"], d["lon"], d["best_lat"], d["best_lon"], d["best_expected_score"],
-                          cp[0][0], cp[0][1], cp, d["entropy"], d["expected_km"], probs, n_views, crop, r is not None)
+                     str(t["admin1"].iloc[i]), float(a.pos_lat[i]), float(a.pos_lon[i]), float(a.probs[i]))
+               for i in a.order[:top_k]]
+        cp = [(str(k), country_name(k), float(v)) for k, v in a.country_probs.items()]
+        return Prediction(top, a.lat, a.lon, a.best_lat, a.best_lon, a.best_expected_score, cp[0][0], cp[0][1], cp,
+                          a.entropy, a.expected_km, a.probs, n_views, crop, a.refined)
 
     # -- for explanations ------------------------------------------------------------------
     def cell_logits_model(self) -> torch.nn.Module:

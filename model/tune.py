@@ -16,7 +16,6 @@ command resumes it (``--trials`` is the total wanted; trials of a killed run are
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import time
 import warnings
@@ -28,58 +27,49 @@ import pandas as pd
 import torch
 
 from .geo import geoscore, haversine_km
-from .net.inference import cell_country_index, cell_positions, combine_country, fuse_views
+from .net.answer import answer_place
+from .net.inference import cell_country_index
 from .data.manifest import read_manifest
-from .net.network import xyz_to_latlon
 from .data.splits import ensure_split
+from .net.checkpoint import save_checkpoint
+from .train import fit, parse_args
+from .train.config import TrainConfig
 
 log = logging.getLogger("model.tune")
 SCHEDULERS = ("plateau", "cosine", "none")
 
 
-def suggest(trial: optuna.Trial, base: argparse.Namespace) -> argparse.Namespace:
-    """Training args for one trial: ``base`` with the searched hyper-parameters replaced."""
-    a = copy.copy(base)
-    a.lr = trial.suggest_float("lr", 1e-4, 5e-3, log=True)
-    a.dropout = trial.suggest_float("dropout", 0.0, 0.6)
-    a.weight_decay = trial.suggest_float("weight_decay", 1e-5, 1e-1, log=True)
-    a.scheduler = trial.suggest_categorical("scheduler", list(SCHEDULERS))
-    a.tau = trial.suggest_float("tau", 25.0, 1500.0, log=True)
-    a.min_cell = trial.suggest_int("min_cell", 3, 20)
-    a.max_cell = trial.suggest_int("max_cell", 20, 150, log=True)
-    return a
+def suggest(trial: optuna.Trial, base: TrainConfig) -> TrainConfig:
+    """Training configuration of one trial: ``base`` with the searched hyper-parameters replaced."""
+    return base.replace(
+        lr=trial.suggest_float("lr", 1e-4, 5e-3, log=True),
+        dropout=trial.suggest_float("dropout", 0.0, 0.6),
+        weight_decay=trial.suggest_float("weight_decay", 1e-5, 1e-1, log=True),
+        scheduler=trial.suggest_categorical("scheduler", list(SCHEDULERS)),
+        tau=trial.suggest_float("tau", 25.0, 1500.0, log=True),
+        min_cell=trial.suggest_int("min_cell", 3, 20),
+        max_cell=trial.suggest_int("max_cell", 20, 150, log=True))
 
 
 def location_metrics(out: dict[str, np.ndarray], rows: pd.DataFrame, cells) -> dict[str, float]:
     """Per-location metrics of raw head outputs for manifest ``rows`` (views of a location fused).
 
     ``out``: ``logits`` (N, C) and optionally ``offset`` (N, C, 2) / ``xyz`` (N, 3) /
-    ``country_logits`` (N, K), aligned with ``rows``; decoded like :mod:`model.evaluate` (most
-    probable cell after the country head's re-weighting). Returns ``geoscore_mean`` (world scale,
+    ``country_logits`` (N, K), aligned with ``rows``; answered by :func:`model.net.answer.answer_place`
+    (no gallery during training: the predicted point M). Returns ``geoscore_mean`` (world scale,
     points), ``median_km`` and ``country_top1``.
     """
-    t = cells.table
-    cc = t["country_code"].to_numpy()
-    _, cidx = cell_country_index(t)
-    cl = out.get("country_logits")
+    _, cidx = cell_country_index(cells.table)
     rows = rows.reset_index(drop=True)
     scores, dists, hits = [], [], []
     for _, g in rows.groupby("location_id", sort=False):
         idx = g.index.to_numpy()
-        p = combine_country(fuse_views(out["logits"][idx]), fuse_views(cl[idx]) if cl is not None else None, cidx)
-        country = pd.Series(p, index=cc).groupby(level=0).sum().idxmax()
+        a = answer_place({k: v[idx] for k, v in out.items()}, cells.table, cidx)
         if g["country_code"].iloc[0]:
-            hits.append(country == g["country_code"].iloc[0])
+            hits.append(a.country_probs.index[0] == g["country_code"].iloc[0])
         if np.isnan(g["lat"].iloc[0]):
             continue
-        if "xyz" in out:
-            lat, lon = xyz_to_latlon(out["xyz"][idx].mean(0))
-        else:
-            off = out["offset"][idx].mean(0) if "offset" in out else None
-            plat, plon = cell_positions(t, off)
-            top = int(p.argmax())
-            lat, lon = plat[top], plon[top]
-        d = haversine_km(g["lat"].iloc[0], g["lon"].iloc[0], float(lat), float(lon))
+        d = haversine_km(g["lat"].iloc[0], g["lon"].iloc[0], a.lat, a.lon)
         dists.append(d)
         scores.append(geoscore(d))
     return {"geoscore_mean": float(np.mean(scores)) if scores else 0.0,
@@ -115,13 +105,10 @@ class Objective:
     value is the val GeoScore of that epoch. The best trial's model is saved to ``<root>/best.pt``.
     """
 
-    def __init__(self, df: pd.DataFrame, base: argparse.Namespace, root: Path):
+    def __init__(self, df: pd.DataFrame, base: TrainConfig, root: Path):
         self.df, self.base, self.root = df, base, root
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from .net.checkpoint import save_checkpoint
-        from .train.command import fit
-
         args = suggest(trial, self.base)
         t0 = time.time()
         per_epoch: dict[int, dict] = {}
@@ -144,8 +131,8 @@ class Objective:
         trial.set_user_attr("seconds", round(time.time() - t0, 1))
         done = [t.value for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
         if not done or m["geoscore_mean"] > max(done):
-            cfg = dict(vars(args), pretrained=not args.no_pretrained)
-            save_checkpoint(self.root / "best.pt", net, cells, cfg, {"val_location": m, "trial": trial.number})
+            save_checkpoint(self.root / "best.pt", net, cells, args.replace(mode=hist["mode"]).to_dict(),
+                            {"val_location": m, "trial": trial.number})
         return m["geoscore_mean"]
 
 
@@ -204,8 +191,6 @@ def main(argv=None) -> optuna.Study:
     ap.add_argument("--show", action="store_true", help="print the best trials and exit")
     ap.add_argument("--timeout", type=float, default=None, help="stop starting new trials after this many s")
     known, rest = ap.parse_known_args(argv)
-    from .train.command import parse_args
-
     base = parse_args(rest)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -220,7 +205,7 @@ def main(argv=None) -> optuna.Study:
         keep = pd.Series(df["location_id"].unique()).sample(min(base.max_locations, df["location_id"].nunique()),
                                                             random_state=base.seed)
         df = df[df["location_id"].isin(set(keep))].reset_index(drop=True)
-    base.no_eval = True
+    base = base.replace(no_eval=True)
     root = Path(base.out if base.out != "runs/latest" else f"runs/tune/{known.study}")
     todo = max(0, known.trials - finished(study))
     log.info("study %s: %d trials done, running %d more", known.study, finished(study), todo)

@@ -22,16 +22,17 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from model.evaluation.outputs import Progress
+from model.evaluation.report import RANK_COLUMNS
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE_ENV = "GEOLOC_EXPLORE_CACHE"
 EVAL_FORMAT = 1
-RANK_COLUMNS = ("cell_rank", "country_rank", "loc_cell_rank", "loc_country_rank")
-Progress = Callable[[int, int, str], None]  # (done, total, message)
 
 
 def cache_root() -> Path:
@@ -70,82 +71,30 @@ def select_split(df: pd.DataFrame, split: str) -> pd.DataFrame:
     return df[df["split"] == split].reset_index(drop=True)
 
 
-def _outputs_in_chunks(predictor: Any, paths: list[str], chunk: int, progress: Progress | None) -> dict:
-    """Network outputs of ``model.evaluate.network_outputs`` computed ``chunk`` images at a time
-    (one progress step each), holding the model's lock per chunk so other sessions can interleave."""
-    from model.evaluate import network_outputs
-    from model.locks import model_lock
-    from model.data.images import ImageLoadError
-
-    parts: list[dict | int] = []
-    for s in range(0, len(paths), chunk):
-        sub = paths[s:s + chunk]
-        try:
-            with model_lock(predictor):
-                parts.append(network_outputs(predictor.net, predictor.ck, sub, cache=None))
-        except ImageLoadError:  # no image of the chunk loaded: filled with "not ok" rows below
-            parts.append(len(sub))
-        if progress:
-            progress(min(s + chunk, len(paths)), len(paths), "images")
-    good = [p for p in parts if isinstance(p, dict)]
-    if not good:
-        raise ValueError(f"none of the {len(paths)} images could be loaded")
-    out: dict[str, np.ndarray] = {}
-    for k in good[0]:
-        arrays = [p[k] if isinstance(p, dict) else
-                  np.zeros((p,) + good[0][k].shape[1:], good[0][k].dtype) for p in parts]
-        out[k] = np.concatenate(arrays)
-    return out
-
-
 def run_evaluation(predictor: Any, manifest: str | os.PathLike, split: str, out_dir: str | os.PathLike,
                    progress: Progress | None = None, chunk: int = 16, top_k: int = 10) -> dict:
-    """Evaluate a loaded ``model.predict.Predictor`` on ``split`` of ``manifest`` and write the files of
-    ``model.evaluate`` (same columns) plus ``source.json`` into ``out_dir`` atomically. Returns the metrics.
-
-    Same computation as ``model.evaluate.evaluate_checkpoint`` but reusing the loaded model and
-    reporting progress per chunk of images.
-    """
-    from model.evaluate import compute_metrics, predictions_table
+    """``model.evaluate.evaluate_predictor`` of a loaded Predictor on ``split`` of ``manifest``, written
+    atomically into ``out_dir`` with ``source.json``. Returns the metrics."""
     from model.data.manifest import read_manifest
-    from model.evaluation.metrics import classification_report_frame, confusion_frame, map_size_for
+    from model.evaluate import evaluate_predictor
 
     df = select_split(read_manifest(manifest), split)
     if df.empty:
         raise ValueError(f"no rows with split={split!r} in {manifest}")
-    outs = _outputs_in_chunks(predictor, df["path"].tolist(), chunk, progress)
-    size = map_size_for(df["lat"], df["lon"])  # for the scaled score only: the guesses play the world map
-    pred = predictions_table(df, outs, predictor.cells, top_k, None, gallery=getattr(predictor, "gallery", None))
-    m = compute_metrics(pred, size)
-    m["skipped_images"] = int((~outs["ok"]).sum())
-    m["checkpoint"] = str(predictor.path)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
-    csv = pred.copy()
-    for c in RANK_COLUMNS:
-        csv[c] = csv[c].map(lambda v: " ".join(map(str, v)))
-    csv.to_csv(tmp / "predictions.csv", index=False, float_format="%.6f")
-    loc = pred.drop_duplicates("location_id")
-    lab = loc["true_country"] != ""
-    y_true, y_pred = loc.loc[lab, "true_country"].tolist(), loc.loc[lab, "loc_pred_country"].tolist()
-    if y_true:
-        classification_report_frame(y_true, y_pred).to_csv(tmp / "classification_report_country.csv", index=False)
-        confusion_frame(y_true, y_pred).to_csv(tmp / "confusion_country.csv")
-    (tmp / "metrics.json").write_text(json.dumps(_plain(m), indent=2))
-    info = {"format": EVAL_FORMAT, "checkpoint": str(Path(predictor.path).resolve()),
-            "manifest": str(Path(manifest).resolve()), "split": split, "n_images": int(len(df))}
-    (tmp / "source.json").write_text(json.dumps(info, indent=2))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    try:
+        m = evaluate_predictor(predictor, df, tmp, top_k, chunk, progress)
+        info = {"format": EVAL_FORMAT, "checkpoint": str(Path(predictor.path).resolve()),
+                "manifest": str(Path(manifest).resolve()), "split": split, "n_images": int(len(df))}
+        (tmp / "source.json").write_text(json.dumps(info, indent=2))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return m
-
-
-def _plain(x: Any) -> Any:
-    from model.net.checkpoint import plain
-
-    return plain(x)
 
 
 def _ranks(v: Any) -> list[str]:

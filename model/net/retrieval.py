@@ -144,6 +144,20 @@ def reweight(probs: np.ndarray, query: np.ndarray, gallery: Gallery, cell_cidx: 
     return out / out.sum()
 
 
+def candidates(probs: np.ndarray, query: np.ndarray, gallery: Gallery) -> tuple[np.ndarray, np.ndarray] | None:
+    """The look-alike candidates for cell probabilities ``probs`` (C,) and a query embedding (H,): gallery
+    indices (K,) of the training places with coordinates in the ``top_cells`` likeliest cells and their
+    weights (K,) ``p(cell) * exp((cos - max cos) / temperature)``, summing to 1; None when there are none."""
+    top = np.argsort(-probs)[: gallery.top_cells]
+    m = np.flatnonzero(np.isin(gallery.cell, top))  # label-only places (cell -1) are never candidates
+    if len(m) == 0:
+        return None
+    q = unit(np.asarray(query, np.float32)[None])[0]
+    sims = gallery.embed[m] @ q
+    w = probs[gallery.cell[m]] * np.exp((sims - sims.max()) / gallery.temperature)
+    return m, w / w.sum()
+
+
 def refine(probs: np.ndarray, query: np.ndarray, gallery: Gallery, map_size_km: float | None = None) -> dict | None:
     """Best guess among training places for cell probabilities ``probs`` (C,) and a query embedding (H,)
     (the mean of the views' embeddings). Returns ``lat``, ``lon`` (degrees), ``expected_score``
@@ -152,14 +166,10 @@ def refine(probs: np.ndarray, query: np.ndarray, gallery: Gallery, map_size_km: 
     ``neighbours`` (gallery indices, best first, up to 5) and their ``weights``; None when no training
     place lies in the top cells.
     """
-    top = np.argsort(-probs)[: gallery.top_cells]
-    m = np.flatnonzero(np.isin(gallery.cell, top))  # label-only places (cell -1) are never candidates
-    if len(m) == 0:
+    c = candidates(probs, query, gallery)
+    if c is None:
         return None
-    q = unit(np.asarray(query, np.float32)[None])[0]
-    sims = gallery.embed[m] @ q
-    w = probs[gallery.cell[m]] * np.exp((sims - sims.max()) / gallery.temperature)
-    w = w / w.sum()
+    m, w = c
     d = pairwise_km(gallery.lat[m], gallery.lon[m], gallery.lat[m], gallery.lon[m])  # (K, K) km
     exp_score = geoscore(d, map_size_km) @ w
     b = int(exp_score.argmax())

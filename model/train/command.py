@@ -34,6 +34,7 @@ from model.data.features import DEFAULT_CACHE
 from model.net.heads import HEAD_REGRESSIONS, HEADS
 from model.data.manifest import read_manifest
 from model.data.splits import ensure_split, kfold
+from .config import TrainConfig
 from .loop import fit
 from model.data.transforms import crop_arg
 
@@ -47,7 +48,8 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.nargs == 0 else super()._get_help_string(action)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv=None) -> TrainConfig:
+    """``python -m model.train``'s command line -> the run's :class:`TrainConfig`."""
     ap = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
                                  formatter_class=_DefaultsFormatter)
     ap.add_argument("--data", help="manifest CSV (default: $GEOLOC_DATA, data/manifest.csv, ../shared/geodata)")
@@ -108,68 +110,66 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--log-dir", default=None, help="TensorBoard logs (default: <out>/tb; 'none' = off)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     add_runtime_args(ap)
-    return ap.parse_args(argv)
+    return TrainConfig.from_namespace(ap.parse_args(argv))
 
 
 def main(argv=None) -> dict:
-    args = parse_args(argv)
+    cfg = parse_args(argv)
     try:
-        return _run(args)
+        return _run(cfg)
     except USER_ERRORS as e:
         log.debug("user error", exc_info=True)
         raise SystemExit(f"error: {e}") from None
 
 
-def _run(args) -> dict:
+def _run(cfg) -> dict:
     from model.distributed import from_env, shutdown
 
-    dist = from_env(args.device)  # a DistContext under torchrun with several processes, else None
+    dist = from_env(cfg.device)  # a DistContext under torchrun with several processes, else None
     is_main = dist is None or dist.is_main
     logging.basicConfig(level=logging.INFO if is_main else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")
-    rt = runtime_for(args, dist)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    df = ensure_split(read_manifest(args.data), seed=args.seed)
-    if getattr(args, "train_on_val", False):
+    rt = runtime_for(cfg, dist)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    df = ensure_split(read_manifest(cfg.data), seed=cfg.seed)
+    if cfg.train_on_val:
         log.info("--train-on-val: %d val rows join training; %d epochs, no model selection",
-                 int((df["split"] == "val").sum()), args.epochs)
+                 int((df["split"] == "val").sum()), cfg.epochs)
         df = df.assign(split=df["split"].replace("val", "train"))
-    if args.max_locations:
-        keep = pd.Series(df["location_id"].unique()).sample(min(args.max_locations, df["location_id"].nunique()),
-                                                            random_state=args.seed)
+    if cfg.max_locations:
+        keep = pd.Series(df["location_id"].unique()).sample(min(cfg.max_locations, df["location_id"].nunique()),
+                                                            random_state=cfg.seed)
         df = df[df["location_id"].isin(set(keep))].reset_index(drop=True)
-    config = {k: v for k, v in vars(args).items()}
-    config["pretrained"] = not args.no_pretrained
     if is_main:
-        write_json(out / "config.json", config)
-    if args.kfold:
+        cfg.save(out / "config.json")
+    if cfg.kfold:
         if dist is not None:
             raise SystemExit("--kfold runs in one process (not under torchrun)")
-        return run_kfold(df, args, out, rt)
+        return run_kfold(df, cfg, out, rt)
     t0 = time.time()
     try:
-        net, cells, hist = fit(df, args, out, dist=dist, runtime=rt)
+        net, cells, hist = fit(df, cfg, out, dist=dist, runtime=rt)
     except PretrainedWeightsMissing as e:
         raise SystemExit(f"PretrainedWeightsMissing: {e}") from None
     if not is_main:
         shutdown(dist)
         return {}
-    config["mode"] = args.mode
+    config = cfg.replace(mode=hist["mode"]).to_dict()  # as trained (finetune without a trunk split: full)
     config["train_seconds"] = time.time() - t0
     config["runtime"] = rt.describe()
-    cache = None if args.no_cache else (args.cache or None)  # --no-cache: nothing of the trunk is kept
+    cache = None if cfg.no_cache else (cfg.cache or None)  # --no-cache: nothing of the trunk is kept
     extra = {"train_groups": sorted(set(df.loc[df["split"] == "train", "group_id"])),
              "val_groups": sorted(set(df.loc[df["split"] == "val", "group_id"]))}
     ck = save_checkpoint(out / "model.pt", net, cells, config, {"history": hist["epochs"]}, extra)
     result = {"checkpoint": str(ck), "train_seconds": config["train_seconds"], "epochs": hist["epochs"]}
-    if getattr(args, "gallery", True):
+    if cfg.gallery:
         from model.gallery import add_gallery
 
         result["gallery"] = add_gallery(ck, df, cache=cache,
-                                        settings=getattr(args, "gallery_settings", None), runtime=rt)
-    if not args.no_eval and (df["split"] == "test").any():
+                                        settings=cfg.gallery_settings, runtime=rt)
+    if not cfg.no_eval and (df["split"] == "test").any():
         from model.evaluate import evaluate_checkpoint
 
         m = evaluate_checkpoint(ck, df[df["split"] == "test"], out / "eval_test", cache=cache, runtime=rt)
@@ -183,19 +183,19 @@ def _run(args) -> dict:
     return result
 
 
-def run_kfold(df: pd.DataFrame, args, out: Path, runtime=None) -> dict:
+def run_kfold(df: pd.DataFrame, cfg, out: Path, runtime=None) -> dict:
     """Grouped K-fold over train+val (the test split stays untouched); prints mean ± std."""
     from model.evaluate import evaluate_checkpoint
 
     pool = df[df["split"] != "test"].reset_index(drop=True)
     scores = []
-    for i, tr, va in kfold(pool, args.kfold, seed=args.seed):
+    for i, tr, va in kfold(pool, cfg.kfold, seed=cfg.seed):
         d = pool.copy()
         d["split"] = "train"
         d.loc[va.index, "split"] = "val"
-        net, cells, hist = fit(d, args, out / f"fold{i}", runtime=runtime)
-        ck = save_checkpoint(out / f"fold{i}" / "model.pt", net, cells, dict(vars(args)), {"history": hist["epochs"]})
-        m = evaluate_checkpoint(ck, d[d["split"] == "val"], out / f"fold{i}" / "eval", cache=args.cache or None,
+        net, cells, hist = fit(d, cfg, out / f"fold{i}", runtime=runtime)
+        ck = save_checkpoint(out / f"fold{i}" / "model.pt", net, cells, cfg.to_dict(), {"history": hist["epochs"]})
+        m = evaluate_checkpoint(ck, d[d["split"] == "val"], out / f"fold{i}" / "eval", cache=cfg.cache or None,
                                 runtime=runtime)
         scores.append(m["per_location"])
     keys = ["country_top1", "median_km", "geoscore_mean", "acc_750km"]

@@ -16,6 +16,8 @@ only the tail and the head train, and nothing is cached, which is what data of 1
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +30,9 @@ from torch import nn
 from model.device import CPU, Runtime
 from model.data.loader import EpochSampler, ImageRows, Loader, stream, transform_for
 from .inputs import Method
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 SHUFFLE_BUFFER = 2000  # samples ShardStream keeps to shuffle within (per worker)
 
@@ -58,12 +63,12 @@ class ImageInputs:
 
     pool = False
 
-    def __init__(self, net, df: pd.DataFrame, args, runtime: Runtime = CPU, dist=None):
+    def __init__(self, net, df: pd.DataFrame, cfg: TrainConfig, runtime: Runtime = CPU, dist=None):
         bb = net.backbone
         self.paths = df["path"].tolist()
-        self.crop, self.seed, self.runtime = args.crop, args.seed, runtime
+        self.crop, self.seed, self.runtime = cfg.crop, cfg.seed, runtime
         self.train_tf, self.eval_tf = transform_for(bb, True), transform_for(bb, False)
-        self.frozen_trunk = args.mode == "finetune"
+        self.frozen_trunk = cfg.mode == "finetune"
         self.shards = shard_source(df)
         if self.shards is not None:  # the stream yields shard-table row ids: map them to positions in df
             table_rows = df["row"].to_numpy(np.int64)

@@ -12,6 +12,8 @@ offers the same three things to the epoch loop of :mod:`model.train.loop`:
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +28,9 @@ from model.data.features import extract, pooled
 from model.net.inference import cell_country_index
 from model.data.loader import shard_members
 from model.net.network import GeoNet, latlon_to_offset
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 
 def row_targets(df: pd.DataFrame, cells: CellSet) -> dict[str, torch.Tensor]:
@@ -78,19 +83,19 @@ class Method(nn.Module):
 class CachedInputs:
     """Inputs for cached training: clean maps for every row, augmented rounds for training rows."""
 
-    def __init__(self, net: GeoNet, df: pd.DataFrame, train_idx: np.ndarray, args, pool: bool, dist=None,
+    def __init__(self, net: GeoNet, df: pd.DataFrame, train_idx: np.ndarray, cfg: TrainConfig, pool: bool, dist=None,
                  runtime: Runtime = CPU):
-        cache = None if getattr(args, "no_cache", False) else (args.cache or None)  # --no-cache: in memory only
+        cache = None if cfg.no_cache else (cfg.cache or None)  # --no-cache: in memory only
         bb, sb = net.backbone, net.start_block
         if pool and shard_members(df["path"].iloc[:1].tolist()) is not None:
             sb = 0  # shard data (any size): pooled features straight away, never the trunk maps (~70 GB/10^6)
         extract_fn, pooled_fn = (dist.extract, dist.pooled) if dist is not None else (extract, pooled)
-        self.clean, self.ok = extract_fn(bb, df["path"].tolist(), start_block=sb, crop=args.crop, cache_root=cache,
+        self.clean, self.ok = extract_fn(bb, df["path"].tolist(), start_block=sb, crop=cfg.crop, cache_root=cache,
                                          desc="features (clean)", runtime=runtime)
-        self.rounds = [extract_fn(bb, df["path"].iloc[train_idx].tolist(), start_block=sb, crop=args.crop,
-                                  variant=f"aug{k}", seed=args.seed, cache_root=cache, desc=f"features (aug{k})",
+        self.rounds = [extract_fn(bb, df["path"].iloc[train_idx].tolist(), start_block=sb, crop=cfg.crop,
+                                  variant=f"aug{k}", seed=cfg.seed, cache_root=cache, desc=f"features (aug{k})",
                                   runtime=runtime)[0]
-                       for k in range(1, args.aug_rounds + 1)]
+                       for k in range(1, cfg.aug_rounds + 1)]
         self.pos = {int(i): j for j, i in enumerate(train_idx)}
         self.pool = pool
         if pool:  # frozen mode: run the (frozen) tail once, keep pooled vectors

@@ -25,10 +25,11 @@ from .logs import RunLog, batch_bar, epoch_bar, log_dir_for
 from .losses import geo_loss
 
 REPORT_EVERY = 20  # batches between progress-bar loss readings (each one waits for the device)
-from model.net.build import build_net
+from model.net.build import build_net, trainable_mode
 from model.net.network import GeoNet
 from .images import ImageInputs, shard_source
 from .inputs import CachedInputs, batch_targets, row_targets, usable
+from .config import TrainConfig
 from .val_metrics import ValMeter
 
 log = logging.getLogger("model.train")
@@ -50,7 +51,7 @@ def _join(fwd):
     return ddp.join() if isinstance(ddp, torch.nn.parallel.DistributedDataParallel) else contextlib.nullcontext()
 
 
-def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, args, opt=None,
+def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, cfg: TrainConfig, opt=None,
               rng: np.random.Generator | None = None, fwd=None, dist=None, *, runtime: Runtime = CPU,
               epoch: int = 1, scaler=None, stats: dict | None = None, record: list | None = None) -> dict[str, float]:
     """One pass over rows ``idx`` (training if ``opt`` is given); returns mean loss parts.
@@ -61,7 +62,7 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
     :mod:`model.train.val_metrics`); ``record`` receives the row ids this process trained on.
     """
     training = opt is not None
-    _set_train(net, args.mode) if training else net.eval()
+    _set_train(net, cfg.mode) if training else net.eval()
     fwd = fwd if fwd is not None else inputs.fwd(net)
     scaler = scaler if scaler is not None else runtime.scaler()
     meter = None if training else ValMeter(cells_t["table"], runtime.device)
@@ -71,14 +72,14 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
     t0 = time.perf_counter()
     bar = batch_bar(inputs.count(idx, dist), f"epoch {epoch} {'train' if training else 'val'}", main)
     with bar, (_join(fwd) if training else contextlib.nullcontext()), torch.set_grad_enabled(training):
-        for x, rows, scale in inputs.batches(idx, rng if training else None, training, epoch, dist, args.batch_size):
+        for x, rows, scale in inputs.batches(idx, rng if training else None, training, epoch, dist, cfg.batch_size):
             x = runtime.to_device(x)
             r = runtime.to_device(torch.as_tensor(rows, dtype=torch.long))  # non-blocking (a blocking copy syncs)
             batch = batch_targets(tg, r, cells_t["cidx"])
             with runtime.autocast():
                 out = fwd(x)
             out = {k: v.float() for k, v in out.items()}  # the loss in fp32, whatever the forward's precision
-            loss, parts = geo_loss(out, batch, cells_t, args.tau, args.reg_weight, args.country_weight)
+            loss, parts = geo_loss(out, batch, cells_t, cfg.tau, cfg.reg_weight, cfg.country_weight)
             if training:
                 if scale is not None:  # cached inputs under DDP: make the average the global batch's mean
                     loss = loss * scale
@@ -109,55 +110,57 @@ def run_epoch(net: GeoNet, inputs, idx: np.ndarray, tg: dict, cells_t: dict, arg
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
-def make_scheduler(opt: torch.optim.Optimizer, args):
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
     """``--scheduler``: ReduceLROnPlateau (factor 0.3, patience 1) on val loss, cosine over the epochs, or None."""
-    kind = getattr(args, "scheduler", "plateau")
+    kind = cfg.scheduler
     if kind == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.3, patience=1)
     if kind == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, args.epochs))
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
     return None
 
 
-def make_inputs(net: GeoNet, df: pd.DataFrame, args, runtime: Runtime, dist=None):
+def make_inputs(net: GeoNet, df: pd.DataFrame, cfg: TrainConfig, runtime: Runtime, dist=None):
     """Image inputs (``full``; ``finetune`` streamed with ``--no-cache`` or shard data) or cached features."""
-    streamed = args.mode == "full" or (args.mode == "finetune" and net.start_block > 0 and
-                                       (getattr(args, "no_cache", False) or shard_source(df) is not None))
+    streamed = cfg.mode == "full" or (cfg.mode == "finetune" and net.start_block > 0 and
+                                       (cfg.no_cache or shard_source(df) is not None))
     if streamed:
-        if args.mode == "finetune":
+        if cfg.mode == "finetune":
             log.info("finetune without a trunk cache: the frozen trunk runs on the fly every epoch")
-        return ImageInputs(net, df, args, runtime, dist)
+        return ImageInputs(net, df, cfg, runtime, dist)
     tr_all = np.flatnonzero((df["split"] == "train").to_numpy())
-    return CachedInputs(net, df, tr_all, args, pool=(args.mode == "frozen"), dist=dist, runtime=runtime)
+    return CachedInputs(net, df, tr_all, cfg, pool=(cfg.mode == "frozen"), dist=dist, runtime=runtime)
 
 
-def fit(df: pd.DataFrame, args, out_dir: Path, on_epoch=None, dist=None,
+def fit(df: pd.DataFrame, cfg: TrainConfig, out_dir: Path, on_epoch=None, dist=None,
         runtime: Runtime | None = None) -> tuple[GeoNet, CellSet, dict]:
-    """Train on ``df[split == train]``, select on ``val``; returns (best net on the CPU, cells, history).
+    """Train on ``df[split == train]``, select on ``val``; returns (best net on the CPU, cells, history:
+    ``epochs`` records, ``best_val_loss``, ``mode`` the backbone trained in).
 
     ``on_epoch(record, net, cells, inputs, val_rows)`` runs after every epoch (e.g. Optuna pruning);
     a true return value stops training. ``dist`` (:class:`model.distributed.DistContext`) makes
     this process one of a data-parallel job (only its rank 0 writes files). ``runtime``: device and
-    precision (default: from ``args``, the process's GPU under torchrun).
+    precision (default: from ``cfg``, the process's GPU under torchrun).
     """
-    runtime = runtime or runtime_for(args, dist)
+    runtime = runtime or runtime_for(cfg, dist)
     out_dir = Path(out_dir)
     main = dist is None or dist.is_main
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
     train_df = df[df["split"] == "train"]
     if train_df.empty:
         raise ValueError("no training rows (split=train) in the manifest")
-    cells = build_cells(train_df, args.cells, min_size=args.min_cell, max_size=args.max_cell,
-                        resolution=args.grid_res, seed=args.seed)
-    log.info("%d cells (%s) from %d training locations", len(cells), args.cells, train_df["location_id"].nunique())
-    net = build_net(args, len(cells), len(cell_country_index(cells.table)[0]) if args.country_head else 0)
+    cells = build_cells(train_df, cfg.cells, min_size=cfg.min_cell, max_size=cfg.max_cell,
+                        resolution=cfg.grid_res, seed=cfg.seed)
+    log.info("%d cells (%s) from %d training locations", len(cells), cfg.cells, train_df["location_id"].nunique())
+    net = build_net(cfg, len(cells), len(cell_country_index(cells.table)[0]) if cfg.country_head else 0)
+    cfg = cfg.replace(mode=trainable_mode(cfg.mode, net.backbone))  # finetune without a trunk split: full
     if dist is not None:
-        torch.manual_seed(args.seed + dist.rank)  # each process draws its own dropout/augmentations
+        torch.manual_seed(cfg.seed + dist.rank)  # each process draws its own dropout/augmentations
     runtime.place(net)
     log.info("running on %s", runtime.describe())
     tg = {k: v.to(runtime.device) for k, v in row_targets(df, cells).items()}
-    inputs = make_inputs(net, df, args, runtime, dist)
+    inputs = make_inputs(net, df, cfg, runtime, dist)
     ok_rows = usable(df, cells) & np.asarray(inputs.ok, bool)
     tr = np.flatnonzero((df["split"] == "train").to_numpy() & ok_rows)
     va = np.flatnonzero((df["split"] == "val").to_numpy() & ok_rows)
@@ -167,26 +170,26 @@ def fit(df: pd.DataFrame, args, out_dir: Path, on_epoch=None, dist=None,
                "lon": torch.tensor(cells.table["lon"].to_numpy(), dtype=torch.float32, device=runtime.device),
                "cidx": torch.as_tensor(cell_country_index(cells.table)[1], device=runtime.device),
                "table": cells.table}
-    groups = [{"params": [p for p in net.head.parameters()], "lr": args.lr}]
+    groups = [{"params": [p for p in net.head.parameters()], "lr": cfg.lr}]
     bb_params = [p for p in net.backbone.parameters() if p.requires_grad]
     if bb_params:
-        groups.append({"params": bb_params, "lr": args.backbone_lr if args.mode == "finetune" else args.lr})
-    Opt = torch.optim.AdamW if args.optimizer == "adamw" else torch.optim.Adam
-    opt = Opt(groups, weight_decay=args.weight_decay)
-    sched = make_scheduler(opt, args)
+        groups.append({"params": bb_params, "lr": cfg.backbone_lr if cfg.mode == "finetune" else cfg.lr})
+    Opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    opt = Opt(groups, weight_decay=cfg.weight_decay)
+    sched = make_scheduler(opt, cfg)
     scaler = runtime.scaler()
     entry = inputs.fwd(net)
     even = isinstance(inputs, CachedInputs)  # every rank steps through the same global batches (else join())
     fwd = runtime.compiled(dist.wrap(entry, net, even_batches=even) if dist is not None else entry)
-    tb = RunLog(log_dir_for(getattr(args, "log_dir", None), out_dir), enabled=main)
+    tb = RunLog(log_dir_for(cfg.log_dir, out_dir), enabled=main)
     record = os.environ.get(RECORD_ROWS, "") not in ("", "0")
     best, best_state, bad, history, t_start = float("inf"), None, 0, [], time.time()
-    with epoch_bar(args.epochs, main) as bar:
-        for ep in range(1, args.epochs + 1):
+    with epoch_bar(cfg.epochs, main) as bar:
+        for ep in range(1, cfg.epochs + 1):
             t0, st_tr, st_va, seen = time.time(), {}, {}, ([] if record else None)
-            trm = run_epoch(net, inputs, tr, tg, cells_t, args, opt, rng, fwd=fwd, dist=dist, runtime=runtime,
+            trm = run_epoch(net, inputs, tr, tg, cells_t, cfg, opt, rng, fwd=fwd, dist=dist, runtime=runtime,
                             epoch=ep, scaler=scaler, stats=st_tr, record=seen)
-            vam = run_epoch(net, inputs, va, tg, cells_t, args, dist=dist, runtime=runtime, epoch=ep, stats=st_va)
+            vam = run_epoch(net, inputs, va, tg, cells_t, cfg, dist=dist, runtime=runtime, epoch=ep, stats=st_va)
             if record:
                 _write_rows(out_dir, df, seen, ep, dist)
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -216,16 +219,16 @@ def fit(df: pd.DataFrame, args, out_dir: Path, on_epoch=None, dist=None,
             if on_epoch is not None and on_epoch(rec, net, cells, inputs, va):
                 log.info("stopped by the epoch callback")
                 break
-            if bad >= args.patience and not getattr(args, "train_on_val", False):
+            if bad >= cfg.patience and not cfg.train_on_val:
                 log.info("early stopping after %d epochs without improvement", bad)
                 break
-            if getattr(args, "time_limit", 0) and time.time() - t_start > args.time_limit * 60:
-                log.info("time limit of %g min reached after %d epochs", args.time_limit, ep)
+            if cfg.time_limit and time.time() - t_start > cfg.time_limit * 60:
+                log.info("time limit of %g min reached after %d epochs", cfg.time_limit, ep)
                 break
     tb.close()
-    if best_state is not None and not getattr(args, "train_on_val", False):  # else: the last epoch
+    if best_state is not None and not cfg.train_on_val:  # else: the last epoch
         net.load_state_dict(best_state)
-    return net.cpu().eval(), cells, {"epochs": history, "best_val_loss": best}
+    return net.cpu().eval(), cells, {"epochs": history, "best_val_loss": best, "mode": cfg.mode}
 
 
 def _write_rows(out_dir: Path, df: pd.DataFrame, rows: list, epoch: int, dist) -> None:

@@ -61,13 +61,12 @@ def test_timm_layouts_are_read_from_the_model_class():
                                   "timm:test_convnext"])
 def test_finetune_blocks_train_the_last_blocks_only(name):
     """What build_net does for --finetune-blocks 1: only the last block and the finish get gradients."""
-    from types import SimpleNamespace
-
     from model.net.build import build_net
+    from model.train.config import TrainConfig
 
     cfg, _ = TINY[name]
-    args = SimpleNamespace(backbone=name, no_pretrained=True, backbone_config=cfg, input_size=0, mode="finetune",
-                           finetune_blocks=1, head="mlp", hidden=16, dropout=0.0, regression="offset")
+    args = TrainConfig(backbone=name, no_pretrained=True, backbone_config=cfg, input_size=0, mode="finetune",
+                       finetune_blocks=1, head="mlp", hidden=16, dropout=0.0, regression="offset")
     net = build_net(args, n_cells=4)
     bb = net.backbone
     assert net.start_block == bb.num_blocks - 1
@@ -121,14 +120,13 @@ def test_every_weight_learns_in_full_mode(name):
 
 
 def test_a_fixed_size_timm_vit_refuses_another_input_size():
-    from types import SimpleNamespace
-
     from model.net.build import build_net
+    from model.train.config import TrainConfig
 
-    args = SimpleNamespace(backbone="timm:vit_small_patch16_224", no_pretrained=True, input_size=64, mode="finetune",
-                           backbone_config={"depth": 2, "embed_dim": 32, "num_heads": 2}, finetune_blocks=1,
-                           head="mlp", hidden=16, dropout=0.0, regression="offset")
+    args = TrainConfig(backbone="timm:vit_small_patch16_224", no_pretrained=True, input_size=64, mode="finetune",
+                       backbone_config={"depth": 2, "embed_dim": 32, "num_heads": 2}, finetune_blocks=1,
+                       head="mlp", hidden=16, dropout=0.0, regression="offset")
     with pytest.raises(ValueError, match="takes 224 px inputs only"):
         build_net(args, n_cells=4)
-    args.backbone_config = dict(args.backbone_config, img_size=64)  # built at that size: fine
+    args = args.replace(backbone_config=dict(args.backbone_config, img_size=64))  # built at that size: fine
     assert build_net(args, n_cells=4).backbone.input_size == 64

@@ -1,8 +1,6 @@
 """Optuna search on a small real subset: trials run, report per epoch, prune, persist in SQLite and resume."""
 from __future__ import annotations
 
-import argparse
-
 import optuna
 import pytest
 
@@ -86,9 +84,10 @@ def test_location_metrics_fuse_views():
 def test_search_space_is_the_issue_list():
     trial = optuna.trial.FixedTrial({"lr": 1e-3, "dropout": 0.2, "weight_decay": 1e-3, "scheduler": "cosine",
                                      "tau": 100.0, "min_cell": 5, "max_cell": 50})
-    a = tune.suggest(trial, argparse.Namespace(lr=0, dropout=0, weight_decay=0, scheduler="plateau", tau=0,
-                                               min_cell=0, max_cell=0, seed=0))
+    base = parse_args(["--seed", "3"])
+    a = tune.suggest(trial, base)
     assert (a.lr, a.scheduler, a.tau, a.min_cell, a.max_cell) == (1e-3, "cosine", 100.0, 5, 50)
+    assert a.seed == 3 and base.lr == 1e-3 and base.tau == 300.0 and a.dropout == 0.2  # base left as it was
 
 
 def test_location_metrics_follow_the_country_head():
