@@ -8,7 +8,6 @@ import argparse
 import json
 import sys
 import threading
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,57 +18,10 @@ from .net.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_gallery
 from .cli import USER_ERRORS, positive_int
 from .device import CPU, Runtime, add_runtime_args, app_device, resolve_device
 from .data.images import open_image
-from .net.answer import PlaceAnswer, answer_place
+from .net.answer import Guess, PlaceAnswer, Prediction, answer_place, to_prediction  # noqa: F401
 from .net.inference import cell_country_index
 from .data.loader import transform_for
-from .data.revgeo import country_name
 from .data.transforms import check_crop, crop_arg, crop_bottom
-
-
-@dataclass
-class Guess:
-    """One candidate cell: its name, country, position estimate (degrees) and probability."""
-
-    cell_id: int
-    name: str
-    country_code: str
-    country: str
-    admin1: str
-    lat: float
-    lon: float
-    prob: float
-
-
-@dataclass
-class Prediction:
-    """The answer for one place (one image or fused views)."""
-
-    top: list[Guess]
-    lat: float  # predicted coordinates: top[0] (the likeliest cell of the likeliest country), moved by its offset
-    lon: float
-    best_lat: float  # the guess that maximises the expected GeoGuessr score (retrieval-refined with a gallery)
-    best_lon: float
-    best_expected_score: float  # points (0..5000) the best guess scores on average under the cell probabilities
-    country_code: str
-    country: str
-    country_probs: list[tuple[str, str, float]]
-    entropy: float  # nats, over cells
-    expected_km: float  # expected distance between the prediction and the true place under the model
-    cell_probs: np.ndarray = field(repr=False)
-    n_views: int = 1
-    crop: float = 0.0
-    refined: bool = False  # country vote and best guess from look-alike training places (model.net.retrieval)
-
-    @property
-    def confidence(self) -> float:
-        """Probability of the predicted cell (top[0])."""
-        return self.top[0].prob if self.top else 0.0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("cell_probs")
-        d["country_probs"] = [{"country_code": c, "country": n, "prob": p} for c, n, p in self.country_probs]
-        return d
 
 
 class Predictor:
@@ -143,13 +95,7 @@ class Predictor:
 
     def prediction(self, a: PlaceAnswer, top_k: int = 5, n_views: int = 1, crop: float = 0.0) -> Prediction:
         """The :class:`Prediction` of a per-place answer (:func:`model.net.answer.answer_place`)."""
-        t = self.cells.table
-        top = [Guess(int(i), str(t["name"].iloc[i]), str(t["country_code"].iloc[i]), str(t["country"].iloc[i]),
-                     str(t["admin1"].iloc[i]), float(a.pos_lat[i]), float(a.pos_lon[i]), float(a.probs[i]))
-               for i in a.order[:top_k]]
-        cp = [(str(k), country_name(k), float(v)) for k, v in a.country_probs.items()]
-        return Prediction(top, a.lat, a.lon, a.best_lat, a.best_lon, a.best_expected_score, cp[0][0], cp[0][1], cp,
-                          a.entropy, a.expected_km, a.probs, n_views, crop, a.refined)
+        return to_prediction(a, self.cells.table, top_k, n_views, crop)
 
     # -- for explanations ------------------------------------------------------------------
     def cell_logits_model(self) -> torch.nn.Module:

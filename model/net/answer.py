@@ -19,11 +19,13 @@ Shapes: ``views`` maps output names to arrays with a leading view axis V: ``logi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
+
+from model.data.revgeo import country_name
 
 from .inference import combine_country, decode, expected_score, fuse_views
 from .retrieval import Gallery, refine, reweight
@@ -35,7 +37,7 @@ class PlaceAnswer:
 
     ``probs`` (C,) final cell probabilities; ``order`` (C,) cells, the predicted one first;
     ``pos_lat/pos_lon`` (C,) each cell's position estimate; ``lat/lon`` M; ``best_lat/best_lon`` E and
-    ``best_expected_score`` its expected score; ``country_probs`` by ISO code, descending;
+    ``best_expected_score`` its expected score and ``expected_score`` M's (same distribution); ``country_probs`` by ISO code, descending;
     ``embed`` (H,) the place's mean embedding (None without one); ``refine`` what the gallery step
     returned (look-alike ``neighbours`` and ``weights``) or None."""
 
@@ -48,6 +50,7 @@ class PlaceAnswer:
     best_lat: float
     best_lon: float
     best_expected_score: float
+    expected_score: float
     entropy: float
     expected_km: float
     country_probs: pd.Series
@@ -96,5 +99,64 @@ def answer_place(views: Mapping[str, np.ndarray], table: pd.DataFrame, cell_cidx
     if r is not None:  # the refined guess's expected score under the cell distribution, not refine's own
         best_lat, best_lon = r["lat"], r["lon"]  # (its look-alike weights are far too sure)
         best_score = expected_score(r["lat"], r["lon"], probs, d["pos_lat"], d["pos_lon"], map_size_km)
+    m_score = expected_score(d["lat"], d["lon"], probs, d["pos_lat"], d["pos_lon"], map_size_km)
     return PlaceAnswer(probs, d["order"], d["pos_lat"], d["pos_lon"], d["lat"], d["lon"], best_lat, best_lon,
-                       best_score, d["entropy"], d["expected_km"], d["country_probs"], emb, r)
+                       best_score, m_score, d["entropy"], d["expected_km"], d["country_probs"], emb, r)
+
+
+@dataclass
+class Guess:
+    """One candidate cell: its name, country, position estimate (degrees) and probability."""
+
+    cell_id: int
+    name: str
+    country_code: str
+    country: str
+    admin1: str
+    lat: float
+    lon: float
+    prob: float
+
+
+@dataclass
+class Prediction:
+    """The answer for one place (one image or fused views)."""
+
+    top: list[Guess]
+    lat: float  # predicted coordinates: top[0] (the likeliest cell of the likeliest country), moved by its offset
+    lon: float
+    best_lat: float  # the guess that maximises the expected GeoGuessr score (retrieval-refined with a gallery)
+    best_lon: float
+    best_expected_score: float  # points (0..5000) the best guess scores on average under the cell probabilities
+    expected_score: float  # points M scores on average under the same probabilities
+    country_code: str
+    country: str
+    country_probs: list[tuple[str, str, float]]
+    entropy: float  # nats, over cells
+    expected_km: float  # expected distance between the prediction and the true place under the model
+    cell_probs: np.ndarray = field(repr=False)
+    n_views: int = 1
+    crop: float = 0.0
+    refined: bool = False  # country vote and best guess from look-alike training places (model.net.retrieval)
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the predicted cell (top[0])."""
+        return self.top[0].prob if self.top else 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("cell_probs")
+        d["country_probs"] = [{"country_code": c, "country": n, "prob": p} for c, n, p in self.country_probs]
+        return d
+
+
+def to_prediction(a: PlaceAnswer, table: pd.DataFrame, top_k: int = 5, n_views: int = 1,
+                  crop: float = 0.0) -> Prediction:
+    """The :class:`Prediction` (what every predictor returns) of a per-place answer over cell ``table``."""
+    top = [Guess(int(i), str(table["name"].iloc[i]), str(table["country_code"].iloc[i]), str(table["country"].iloc[i]),
+                 str(table["admin1"].iloc[i]), float(a.pos_lat[i]), float(a.pos_lon[i]), float(a.probs[i]))
+           for i in a.order[:top_k]]
+    cp = [(str(k), country_name(k), float(v)) for k, v in a.country_probs.items()]
+    return Prediction(top, a.lat, a.lon, a.best_lat, a.best_lon, a.best_expected_score, a.expected_score, cp[0][0],
+                      cp[0][1], cp, a.entropy, a.expected_km, a.probs, n_views, crop, a.refined)

@@ -3,17 +3,16 @@ and JPEGs with EXIF GPS made at run time from shared images (never stored in the
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 from torch import nn
 
-from model.net.inference import decode, fuse_views
+from model.net.answer import Prediction, answer_place, to_prediction
+from model.net.inference import cell_country_index
 from model.data.transforms import crop_bottom, eval_transform
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,34 +20,6 @@ SHARED = REPO.parent / "shared" / "geodata"
 DEFAULT_MODEL = REPO / "assets" / "models" / "default.pt"
 MAIN = str(REPO / "app" / "main.py")
 TIMEOUT = 120  # seconds per AppTest run (the first one loads the model)
-
-
-@dataclass
-class Guess:
-    cell_id: int
-    name: str
-    country_code: str
-    country: str
-    admin1: str
-    lat: float
-    lon: float
-    prob: float
-
-
-@dataclass
-class Prediction:
-    top: list
-    lat: float
-    lon: float
-    best_lat: float
-    best_lon: float
-    country_code: str
-    country: str
-    country_probs: list
-    cell_probs: np.ndarray
-    entropy: float
-    expected_km: float
-    extra: dict = field(default_factory=dict)
 
 
 CELLS = pd.DataFrame({
@@ -106,17 +77,8 @@ class FakePredictor:
         x = torch.stack([self.preprocess(v, crop) for v in views])
         with torch.no_grad():
             logits = self.net(x).numpy()
-        lp = fuse_views(logits)
-        probs = np.exp(lp)
-        d = decode(probs, CELLS)
-        t = CELLS
-        top = [Guess(int(i), t.name[i], t.country_code[i], t.country[i], t.admin1[i], float(t.lat[i]),
-                     float(t.lon[i]), float(probs[i])) for i in d["order"][:top_k]]
-        names = dict(zip(t.country_code, t.country))
-        cp = [(c, names[c], float(p)) for c, p in d["country_probs"].items()]
-        return Prediction(top=top, lat=d["lat"], lon=d["lon"], best_lat=d["best_lat"], best_lon=d["best_lon"],
-                          country_code=cp[0][0], country=cp[0][1], country_probs=cp, cell_probs=probs,
-                          entropy=d["entropy"], expected_km=d["expected_km"])
+        a = answer_place({"logits": logits}, CELLS, cell_country_index(CELLS)[1])
+        return to_prediction(a, CELLS, top_k, len(views), self.meta["crop"] if crop is None else crop)
 
     def cell_logits_model(self) -> nn.Module:
         return self.net
