@@ -3,20 +3,28 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
 PORT    ?= 8501
 
 .PHONY: run test install browser bench train-default evaluate-default shipped-eval clean
 
-$(STAMP): requirements.txt
+# What each target needs (pyproject.toml's groups): the app, or everything with the test tools.
+$(APP_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[app]"
+	touch $(APP_STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[app,collect,analysis,dev]"
+	touch $(STAMP) $(APP_STAMP)
 
 install: $(STAMP)
 
 ## Start the web app on the bundled default model (assets/models/default.pt), offline.
-run: $(STAMP)
+run: $(APP_STAMP)
 	$(BIN)/streamlit run app/main.py --server.port $(PORT)
 
 ## Debian's Chromium for the browser tests (never `playwright install`).

@@ -1,12 +1,7 @@
 """Entry point: ``streamlit run app/main.py`` (multipage app: Predict, Play, Explore, About)."""
-import sys
 from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parent.parent)  # `streamlit run` puts app/ on sys.path, not the root
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-import streamlit as st  # noqa: E402
+import streamlit as st  # `model` and `app` import from the installed project (pip install -e ., make run)
 
 st.set_page_config(page_title="Where is this? Image geolocation", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide")
 

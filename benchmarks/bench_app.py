@@ -19,8 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from model.paths import ROOT as REPO  # noqa: E402  (pip install -e .)
 
 
 def pct(xs: list[float], q: float) -> float:

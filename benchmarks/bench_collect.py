@@ -16,8 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from model.collect.plans import PlanPoint  # noqa: E402
 from model.collect.runner import CollectConfig, Collector  # noqa: E402

@@ -29,8 +29,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from model.paths import ROOT  # noqa: E402  (pip install -e .)
 
 import model.net.backbones  # noqa: E402,F401  (registers every backbone family)
 from model.net.backbones import PretrainedWeightsMissing, create_model  # noqa: E402

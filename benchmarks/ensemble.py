@@ -25,8 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from model.net.checkpoint import load_checkpoint, load_gallery  # noqa: E402
 from model.evaluation.outputs import network_outputs  # noqa: E402

@@ -25,8 +25,6 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from model.explain import HIDE_BOTTOM, hide_edges  # noqa: E402
 from model.ood import capture_features, image_features, net_fingerprint, load_calibration  # noqa: E402

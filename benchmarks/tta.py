@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from model.geo import geoscore, haversine_km  # noqa: E402
 from model.data.images import ImageLoadError, open_image  # noqa: E402

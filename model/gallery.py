@@ -15,7 +15,7 @@ import argparse
 import itertools
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +27,10 @@ from .device import CPU, Runtime, add_runtime_args, runtime_from_args
 from .data.features import DEFAULT_CACHE
 from .geo import geoscore, haversine_km
 from .evaluation.outputs import network_outputs
-from .net.answer import place_probs
+from .net.answer import answer_place, place_probs
 from .net.inference import cell_country_index
 from .data.manifest import read_manifest
-from .net.retrieval import Gallery, build_gallery, refine, reweight
+from .net.retrieval import Gallery, build_gallery, reweight
 
 log = logging.getLogger("model.gallery")
 TOP_CELLS_GRID = (5, 10, 20)
@@ -41,13 +41,15 @@ COUNTRY_WEIGHT_GRID = (0.3, 0.5, 0.7)  # kept only if it beats the classifier al
 
 @dataclass
 class HeldOut:
-    """One held-out location: cell probabilities (C,), mean embedding (H,), true country, lat/lon (NaN: label only)."""
+    """One held-out location: cell probabilities before the gallery (C,), mean embedding (H,), true country,
+    lat/lon (NaN: label only) and its views' network outputs (for the whole answer under trial settings)."""
 
     probs: np.ndarray
     embed: np.ndarray
     country: str
     lat: float
     lon: float
+    views: dict = field(default_factory=dict, repr=False)
 
 
 def location_inputs(out: dict[str, np.ndarray], rows: pd.DataFrame, cells) -> list[HeldOut]:
@@ -60,14 +62,15 @@ def location_inputs(out: dict[str, np.ndarray], rows: pd.DataFrame, cells) -> li
         i = g.index.to_numpy()
         views = {k: out[k][i] for k in keys}
         res.append(HeldOut(place_probs(views, cidx), views["embed"].mean(0), str(g["country_code"].iloc[0]),
-                           float(g["lat"].iloc[0]), float(g["lon"].iloc[0])))
+                           float(g["lat"].iloc[0]), float(g["lon"].iloc[0]), views))
     return res
 
 
 def choose_settings(gallery: Gallery, held_out: list[HeldOut], cells) -> dict:
     """Grid search on held-out locations: the country vote (temperature, weight) by country top-1
     accuracy, then the in-cell refinement (top cells, temperature) by mean GeoScore of the refined
-    guess. Sets the winners on ``gallery``; returns them with the held-out figures."""
+    guess E (the answer's own rule, :func:`model.net.answer.answer_place`). Sets the winners on ``gallery``;
+    returns them with the held-out figures."""
     codes, cidx = cell_country_index(cells.table)
     codes = np.asarray(codes)
 
@@ -91,8 +94,8 @@ def choose_settings(gallery: Gallery, held_out: list[HeldOut], cells) -> dict:
     scores = {}
     for k, t in itertools.product(TOP_CELLS_GRID, TEMPERATURE_GRID):
         gallery.top_cells, gallery.temperature = k, t
-        s = [geoscore(haversine_km(h.lat, h.lon, r["lat"], r["lon"]))
-             for p, h in located if (r := refine(p, h.embed, gallery)) is not None]
+        s = [geoscore(haversine_km(h.lat, h.lon, a.best_lat, a.best_lon))
+             for _, h in located for a in [answer_place(h.views, cells.table, cidx, gallery)]]
         scores[(k, t)] = float(np.mean(s)) if s else 0.0
     (gallery.top_cells, gallery.temperature), best_score = max(scores.items(), key=lambda kv: kv[1])
     return {**gallery.settings, "val_locations": len(held_out), "val_country_top1_classifier": base_acc,

@@ -31,8 +31,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from model.paths import ROOT as REPO  # noqa: E402  (pip install -e .)
 
 from app.maps.layers import fix_antimeridian  # noqa: E402
 from app.maps.topo import encode  # noqa: E402

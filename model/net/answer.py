@@ -10,9 +10,12 @@ benchmark. The steps:
 2. with a gallery and an embedding, mix the look-alike training places' country vote into the country
    masses (:func:`model.net.retrieval.reweight`);
 3. decode: M is the likeliest cell of the likeliest country moved by its offset (or the direct
-   regression); entropy, expected error and the per-country probabilities (:func:`model.net.inference.decode`);
-4. with a gallery, E is chosen among the look-alike training places in the top cells
-   (:func:`model.net.retrieval.refine`), and its expected score is computed under the cell probabilities.
+   regression); entropy and the per-country probabilities (:func:`model.net.inference.decode`);
+4. the answer's point distribution: each cell's probability at its position estimate or, with a gallery,
+   the top cells' probability spread over their look-alike training places (:mod:`model.net.guess`);
+5. E is the candidate (support points, M, the top-N positions) with the highest expected GeoGuessr score
+   under that distribution, so E's expected score is never below M's; M's expected score and expected
+   error are computed under the same distribution.
 
 Shapes: ``views`` maps output names to arrays with a leading view axis V: ``logits`` (V, C),
 ``country_logits`` (V, K), ``offset`` (V, C, 2) or ``xyz`` (V, 3), ``embed`` (V, H).
@@ -27,8 +30,9 @@ import pandas as pd
 
 from model.data.revgeo import country_name
 
-from .inference import combine_country, decode, expected_score, fuse_views
-from .retrieval import Gallery, refine, reweight
+from .guess import PointDistribution, best_guess, point_distribution
+from .inference import combine_country, decode, fuse_views
+from .retrieval import Gallery, reweight
 
 
 @dataclass
@@ -37,9 +41,10 @@ class PlaceAnswer:
 
     ``probs`` (C,) final cell probabilities; ``order`` (C,) cells, the predicted one first;
     ``pos_lat/pos_lon`` (C,) each cell's position estimate; ``lat/lon`` M; ``best_lat/best_lon`` E and
-    ``best_expected_score`` its expected score and ``expected_score`` M's (same distribution); ``country_probs`` by ISO code, descending;
-    ``embed`` (H,) the place's mean embedding (None without one); ``refine`` what the gallery step
-    returned (look-alike ``neighbours`` and ``weights``) or None."""
+    ``best_expected_score`` its expected score and ``expected_score`` M's, ``expected_km`` M's expected
+    error, all under the answer's point distribution ``points`` (:mod:`model.net.guess`: the cells'
+    probabilities, the top cells' mass spread over their look-alike training places);
+    ``country_probs`` by ISO code, descending; ``embed`` (H,) the place's mean embedding (None without one)."""
 
     probs: np.ndarray
     order: np.ndarray
@@ -55,12 +60,20 @@ class PlaceAnswer:
     expected_km: float
     country_probs: pd.Series
     embed: np.ndarray | None = field(default=None, repr=False)
-    refine: dict | None = field(default=None, repr=False)
+    points: PointDistribution | None = field(default=None, repr=False)
 
     @property
     def refined(self) -> bool:
-        """True when the best guess came from look-alike training places."""
-        return self.refine is not None
+        """True when look-alike training places placed some of the answer's mass (retrieval)."""
+        return self.points is not None and bool((self.points.place >= 0).any())
+
+    def look_alikes(self, k: int = 5) -> list[tuple[int, float]]:
+        """The ``k`` heaviest look-alike training places of the answer: (gallery index, weight in 0..1)."""
+        if self.points is None:
+            return []
+        m = np.flatnonzero(self.points.place >= 0)
+        m = m[np.argsort(-self.points.w[m])][:k]
+        return [(int(self.points.place[i]), float(self.points.w[i])) for i in m]
 
     @property
     def cell(self) -> int:
@@ -86,22 +99,23 @@ def place_probs(views: Mapping[str, np.ndarray], cell_cidx: np.ndarray,
 
 def answer_place(views: Mapping[str, np.ndarray], table: pd.DataFrame, cell_cidx: np.ndarray,
                  gallery: Gallery | None = None, map_size_km: float | None = None,
-                 refine_guess: bool = True) -> PlaceAnswer:
+                 refine_guess: bool = True, top_n: int = 5) -> PlaceAnswer:
     """The answer for one place from its views' network outputs (see the module docstring).
 
     ``table``: the cell table; ``map_size_km``: the map the best guess plays on (None = the world map);
-    ``refine_guess=False`` keeps the gallery's country vote but not its best guess (per-image rows)."""
+    ``refine_guess=False`` keeps the gallery's country vote but places each cell's mass at its position
+    estimate (per-image rows); ``top_n``: the top cells' positions are candidates for E besides M."""
     probs = place_probs(views, cell_cidx, gallery)
     emb = _mean(views, "embed")
-    d = decode(probs, table, _mean(views, "offset"), _mean(views, "xyz"), map_size_km)
-    r = refine(probs, emb, gallery, map_size_km) if refine_guess and gallery is not None and emb is not None else None
-    best_lat, best_lon, best_score = d["best_lat"], d["best_lon"], d["best_expected_score"]
-    if r is not None:  # the refined guess's expected score under the cell distribution, not refine's own
-        best_lat, best_lon = r["lat"], r["lon"]  # (its look-alike weights are far too sure)
-        best_score = expected_score(r["lat"], r["lon"], probs, d["pos_lat"], d["pos_lon"], map_size_km)
-    m_score = expected_score(d["lat"], d["lon"], probs, d["pos_lat"], d["pos_lon"], map_size_km)
+    d = decode(probs, table, _mean(views, "offset"), _mean(views, "xyz"))
+    dist = point_distribution(probs, d["pos_lat"], d["pos_lon"], emb, gallery if refine_guess else None)
+    top = np.argsort(-probs, kind="stable")[:top_n]
+    best_lat, best_lon, best_score = best_guess(dist, np.r_[d["lat"], d["pos_lat"][top]],
+                                                np.r_[d["lon"], d["pos_lon"][top]], map_size_km)
+    m_score = float(dist.expected_scores(d["lat"], d["lon"], map_size_km)[0])
     return PlaceAnswer(probs, d["order"], d["pos_lat"], d["pos_lon"], d["lat"], d["lon"], best_lat, best_lon,
-                       best_score, m_score, d["entropy"], d["expected_km"], d["country_probs"], emb, r)
+                       best_score, m_score, d["entropy"], dist.expected_km(d["lat"], d["lon"]), d["country_probs"],
+                       emb, dist)
 
 
 @dataclass

@@ -1,15 +1,15 @@
 """From network outputs to geolocation answers (pure NumPy; shapes in docstrings).
 
 Per cell j the model's position estimate is its centroid moved by the predicted in-cell offset;
-the predicted coordinates are those of the most probable cell; the *best guess* maximises the
-expected GeoGuessr score under the predicted distribution over those positions.
+the predicted coordinates are those of the most probable cell of the most probable country. The best
+guess, which maximises the expected GeoGuessr score, is :mod:`model.net.guess`'s.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from model.geo import geoscore, haversine_km, pairwise_km
+from model.geo import geoscore, haversine_km
 from .network import offset_to_latlon, xyz_to_latlon
 
 
@@ -76,12 +76,13 @@ def expected_score(lat: float, lon: float, probs: np.ndarray, pos_lat: np.ndarra
 
 def decode(probs: np.ndarray, table: pd.DataFrame, offset: np.ndarray | None = None,
            xyz: np.ndarray | None = None, map_size_km: float | None = None) -> dict:
-    """Answer for one image or one fused location.
+    """The predicted cell and point of cell probabilities (one image or one fused location).
 
     ``probs`` (C,) cell probabilities; ``offset`` (C, 2) in-cell offsets or None; ``xyz`` (3,)
     direct regression or None. Returns dict: ``order`` (C,) the predicted cell first, then the others by
-    probability; ``pos_lat/lon`` (C,), ``lat``/``lon`` (predicted), ``best_lat``/``best_lon``
-    (expected-score guess), ``entropy`` (nats), ``expected_km``, ``country_probs`` (Series by code, descending).
+    probability; ``pos_lat/lon`` (C,), ``lat``/``lon`` (predicted), ``entropy`` (nats), ``country_probs``
+    (Series by code, descending). The best guess and the expected error are the point distribution's
+    (:mod:`model.net.guess`).
 
     The predicted cell is the most probable cell *of the most probable country*, so the predicted point
     always lies in the predicted country. (The single most probable cell can sit elsewhere when a
@@ -99,16 +100,6 @@ def decode(probs: np.ndarray, table: pd.DataFrame, offset: np.ndarray | None = N
         lat, lon = (float(v) for v in xyz_to_latlon(xyz))
     else:
         lat, lon = float(pos_lat[top]), float(pos_lon[top])
-    # Expected score of each candidate (cell positions + the prediction) over the mass-carrying cells.
-    keep = mass_cells(probs)
-    cand_lat = np.append(pos_lat[keep], lat)
-    cand_lon = np.append(pos_lon[keep], lon)
-    d = pairwise_km(cand_lat, cand_lon, pos_lat[keep], pos_lon[keep])
-    p = probs[keep] / probs[keep].sum()
-    exp_score = geoscore(d, map_size_km) @ p
-    b = int(exp_score.argmax())
     ent = float(-(probs * np.log(probs + 1e-12)).sum())
-    exp_km = float(haversine_km(lat, lon, pos_lat[keep], pos_lon[keep]) @ p)
     return {"probs": probs, "order": order, "pos_lat": pos_lat, "pos_lon": pos_lon, "lat": lat, "lon": lon,
-            "best_lat": float(cand_lat[b]), "best_lon": float(cand_lon[b]), "best_expected_score": float(exp_score[b]),
-            "entropy": ent, "expected_km": exp_km, "country_probs": cp}
+            "entropy": ent, "country_probs": cp}

@@ -1,14 +1,8 @@
 """The ensemble benchmark's combination rule: mean country probabilities, mixture best guess."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-_spec = importlib.util.spec_from_file_location(
-    "ensemble", Path(__file__).resolve().parents[2] / "benchmarks" / "ensemble.py")
-ensemble = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ensemble)
+from benchmarks import ensemble
 
 LYON, PARIS, TOKYO, SYDNEY = (45.76, 4.84), (48.86, 2.35), (35.68, 139.69), (-33.87, 151.21)
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.net.guess import best_guess, point_distribution
 from model.net.inference import decode, expected_score, fuse_views
 from model.evaluation.metrics import classification_report_frame, confusion_frame, distance_metrics, topk_accuracy
 
@@ -68,7 +69,7 @@ def test_fuse_views_is_product_of_experts():
     assert p.sum() == pytest.approx(1) and p[0] == pytest.approx(p[1]) and p[2] < p[0]
 
 
-def test_decode_best_guess_hedges_only_when_it_pays():
+def test_best_guess_hedges_only_when_it_pays():
     # Four cells 500 km around a fifth, 0.24 each, 0.04 in the centre. Betting on one outer cell scores
     # 0.24 + 0.24*(2 f(707) + f(1000)) + 0.04 f(500) = 0.691 of 5000 in expectation; the centre scores
     # 0.96 f(500) + 0.04 = 0.726 (f(d) = exp(-d/1492.7)), so the best guess is the centre.
@@ -76,15 +77,19 @@ def test_decode_best_guess_hedges_only_when_it_pays():
     table = pd.DataFrame({"lat": [0, 0, r, -r, 0.0], "lon": [r, -r, 0, 0, 0.0], "country_code": list("ABCDE")})
     probs = np.array([0.24, 0.24, 0.24, 0.24, 0.04])
     d = decode(probs, table)
+    dist = point_distribution(probs, d["pos_lat"], d["pos_lon"])
     f = lambda km: math.exp(-km / 1492.7)  # noqa: E731
-    assert (d["best_lat"], d["best_lon"]) == pytest.approx((0.0, 0.0), abs=1e-9)
-    assert d["best_expected_score"] == pytest.approx(5000 * (0.96 * f(500) + 0.04), rel=2e-3)
+    lat, lon, score = best_guess(dist, d["lat"], d["lon"])
+    assert (lat, lon) == pytest.approx((0.0, 0.0), abs=1e-9)
+    assert score == pytest.approx(5000 * (0.96 * f(500) + 0.04), rel=2e-3)
     assert d["lat"] != 0 or d["lon"] != 0  # the most probable cell is an outer one
     # expected error of predicting an outer cell: 0.24*(2*707 + 1000) + 0.04*500
-    assert d["expected_km"] == pytest.approx(0.24 * (2 * 707.1 + 1000) + 0.04 * 500, rel=2e-3)
+    assert dist.expected_km(d["lat"], d["lon"]) == pytest.approx(0.24 * (2 * 707.1 + 1000) + 0.04 * 500, rel=2e-3)
     # Two equal modes: exponential decay rewards commitment, the guess is a mode.
-    two = decode(np.array([0.45, 0.45, 0.10]), table.iloc[[0, 1, 4]].reset_index(drop=True))
-    assert two["best_lon"] in (r, -r)
+    t2 = table.iloc[[0, 1, 4]].reset_index(drop=True)
+    two = decode(np.array([0.45, 0.45, 0.10]), t2)
+    two_dist = point_distribution(two["probs"], two["pos_lat"], two["pos_lon"])
+    assert best_guess(two_dist, two["lat"], two["lon"])[1] in (r, -r)
     assert list(two["country_probs"].index[:2]) in (["A", "B"], ["B", "A"])
     assert two["entropy"] == pytest.approx(-(2 * 0.45 * math.log(0.45) + 0.1 * math.log(0.1)))
 

@@ -122,10 +122,12 @@ def test_choose_settings_on_held_out_places():
     for i in range(3):  # queries that look exactly like the Zagreb-cell place they are at
         q = np.zeros(8, np.float32)
         q[i] = 1.0
-        held.append(HeldOut(np.array([0.8, 0.2]), q, "HR", float(g.lat[i]), float(g.lon[i])))
+        held.append(HeldOut(np.array([0.8, 0.2]), q, "HR", float(g.lat[i]), float(g.lon[i]),
+                            {"logits": np.log([[0.8, 0.2]]), "embed": q[None]}))
     q = np.zeros(8, np.float32)
     q[3] = 1.0  # a Tokyo look-alike the classifier puts in Croatia: only the vote gets it right
-    held.append(HeldOut(np.array([0.6, 0.4]), q, "JP", float("nan"), float("nan")))
+    held.append(HeldOut(np.array([0.6, 0.4]), q, "JP", float("nan"), float("nan"),
+                        {"logits": np.log([[0.6, 0.4]]), "embed": q[None]}))
     s = choose_settings(g, held, _Cells())
     assert s["val_country_top1_classifier"] == 0.75 and s["val_country_top1_with_vote"] == 1.0
     assert s["country_weight"] > 0 and g.country_weight == s["country_weight"]

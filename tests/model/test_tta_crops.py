@@ -1,13 +1,8 @@
 """The TTA benchmark's crops: the view itself first, then square crops at the stated places."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
-_spec = importlib.util.spec_from_file_location("tta", Path(__file__).resolve().parents[2] / "benchmarks" / "tta.py")
-tta = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tta)
+from benchmarks import tta
 
 
 def _ramp(w: int, h: int) -> Image.Image:

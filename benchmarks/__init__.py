@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures (``python benchmarks/NAME.py``), importable for their tests."""
