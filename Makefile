@@ -54,7 +54,7 @@ evaluate-default: $(STAMP)
 shipped-eval: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m model.evaluate --checkpoint assets/models/default.pt --split test --cache '' --out runs/shipped-eval
 	OMP_NUM_THREADS=1 $(BIN)/python -m model.audit --checkpoint assets/models/default.pt --split test --out runs/shipped-eval
-	$(BIN)/python -m app.explore.shipped --checkpoint assets/models/default.pt --split test --from runs/shipped-eval
+	$(BIN)/python -m app.common.shipped --checkpoint assets/models/default.pt --split test --from runs/shipped-eval
 
 clean:
 	rm -rf runs .pytest_cache tests/artifacts

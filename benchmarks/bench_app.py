@@ -42,8 +42,9 @@ def images(n: int) -> list[Path]:
 def bench_parts(paths: list[Path]) -> dict:
     import torch
 
-    from app.predict import logic as pl
+    from app.common.result_map import prediction_map
     from app.common.resources import model_path
+    from app.common.results import Truth
     from model import explain as ex
     from model.data.images import open_image
     from model.predict import Predictor
@@ -67,7 +68,7 @@ def bench_parts(paths: list[Path]) -> dict:
         pred = p.predict(img, top_k=10)
         pred_t.append(time.perf_counter() - t)
         t = time.perf_counter()
-        m = pl.prediction_map(pred, pl.Truth(10.0, 10.0, "bench"), 5, cells=p.cells.table)
+        m = prediction_map(pred, Truth(10.0, 10.0, "bench"), 5, cells=p.cells.table)
         m.get_root().render()
         mp.append(time.perf_counter() - t)
         t = time.perf_counter()
@@ -98,13 +99,14 @@ def bench_apptest(paths: list[Path]) -> list[float]:
 def map_html_kb(paths: list[Path]) -> float:
     """Size (KB) of the Predict result map's HTML for one photo, as the page builds it (cells layer included)."""
     from app.common.resources import model_path
-    from app.predict import logic as pl
+    from app.common.result_map import prediction_map
+    from app.common.results import Truth
     from model.data.images import open_image
     from model.predict import Predictor
 
     p = Predictor.load(model_path())
     pred = p.predict(open_image(paths[0].read_bytes(), paths[0].name), top_k=10)
-    return len(pl.prediction_map(pred, pl.Truth(10.0, 10.0, "bench"), 5, cells=p.cells.table).get_root().render()) / 1024
+    return len(prediction_map(pred, Truth(10.0, 10.0, "bench"), 5, cells=p.cells.table).get_root().render()) / 1024
 
 
 def new_map_drawn(page, timeout_s: float) -> None:

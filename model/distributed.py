@@ -4,7 +4,7 @@
 process; gloo on the CPU); several nodes join through torchrun's own rendezvous (``--nnodes 2
 --rdzv_backend c10d --rdzv_endpoint HOST:29500``, docs/training.md). :func:`from_env` sees torchrun's
 ``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` and returns a :class:`DistContext`, which
-:func:`model.train.fit` uses as follows:
+:func:`model.train.loop.fit` uses as follows:
 
 - feature extraction (and pooling cached trunk maps) is sharded: rank r computes a contiguous
   slice of the images (each image's augmentation is seeded per image, so it is the one it gets in

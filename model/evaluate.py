@@ -22,7 +22,8 @@ from .evaluation.metrics import map_size_for
 from .evaluation.outputs import Progress, network_outputs, outputs_in_chunks
 from .evaluation.report import write_report
 from .evaluation.table import compute_metrics, predictions_table
-from .net.checkpoint import DEFAULT_CHECKPOINT, json_text, load_checkpoint, load_gallery
+from .net.backbones.registry import PretrainedWeightsMissing
+from .net.checkpoint import DEFAULT_CHECKPOINT, json_text, load_checkpoint, load_gallery, write_json
 
 log = logging.getLogger("model.evaluate")
 
@@ -52,17 +53,35 @@ def evaluate_checkpoint(ck_path, df: pd.DataFrame, out_dir, cache=DEFAULT_CACHE,
 
 
 def evaluate_predictor(predictor: Any, df: pd.DataFrame, out_dir, top_k: int = 10, chunk: int = 16,
-                       progress: Progress | None = None) -> dict:
-    """Evaluate a loaded :class:`model.predict.Predictor` (shared with other users: its lock is held per
-    ``chunk`` images, ``progress(done, total, what)`` after each) on manifest rows ``df``."""
+                       progress: Progress | None = None, plot: bool = False) -> dict:
+    """Evaluate a loaded :class:`model.predict.Predictor` or any predictor of :mod:`model.predictors`
+    (shared with other users: its lock is held per ``chunk`` images, ``progress(done, total, what)`` after
+    each) on manifest rows ``df``: the same tables, metrics and per-place answer for every predictor."""
     df = df.reset_index(drop=True)
     outs = outputs_in_chunks(predictor, df["path"].tolist(), chunk, progress)
-    return evaluate_outputs(df, outs, predictor.cells, predictor.gallery, out_dir, top_k, predictor.path, plot=False)
+    m = evaluate_outputs(df, outs, predictor.cells, predictor.gallery, out_dir, top_k, predictor.path, plot=plot)
+    if hasattr(predictor, "name"):  # a predictor of model.predictors: say which, under which terms
+        m["model"], m["licence"] = predictor.name, predictor.licence
+        write_json(Path(out_dir) / "metrics.json", m)
+    return m
+
+
+def _evaluate(args, df: pd.DataFrame, rt: Runtime) -> dict:
+    """``--model NAME`` through its predictor (model.predictors); a checkpoint (``--checkpoint`` or
+    ``--model PATH``) through the feature cache, as before."""
+    from .predictors import is_predictor_name, load_predictor
+
+    if args.model and is_predictor_name(args.model):
+        p = load_predictor(args.model, str(rt.device), rt.precision)
+        return evaluate_predictor(p, df, args.out, args.top_k, chunk=32, plot=True)
+    return evaluate_checkpoint(args.model or args.checkpoint, df, args.out, args.cache or None, args.top_k, runtime=rt)
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__)
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
+    ap.add_argument("--model", default=None, help="a predictor (geoclip, streetclip-zeroshot, clip-zeroshot"
+                                                  "[:<clip backbone>]) or a checkpoint path, instead of --checkpoint")
     ap.add_argument("--data", help="manifest CSV or shard folder (default: $GEOLOC_DATA, data/manifest.csv, "
                                    "../shared/geodata)")
     ap.add_argument("--split", default="test", help="split to evaluate ('all' = every row); a manifest "
@@ -83,8 +102,8 @@ def main(argv=None) -> dict:
             df = df[df["split"] == args.split]
             if df.empty:
                 raise SystemExit(f"error: no rows with split={args.split!r} in the manifest")
-        m = evaluate_checkpoint(args.checkpoint, df, args.out, args.cache or None, args.top_k, runtime=rt)
-    except USER_ERRORS as e:
+        m = _evaluate(args, df, rt)
+    except (*USER_ERRORS, PretrainedWeightsMissing) as e:  # missing weights: the message names the download
         raise SystemExit(f"error: {e}") from None
     pl = m["per_location"]
     print(json_text({k: pl.get(k) for k in ("n", "country_top1", "country_top3", "cell_top1", "median_km",

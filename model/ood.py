@@ -35,6 +35,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from model.net.retrieval import unit
+
 SIDECAR_SUFFIX = ".ood.json"
 DEFAULT_QUANTILE = 0.01
 DEFAULT_VARIANCE = 0.5
@@ -47,12 +49,6 @@ def _pack(a: np.ndarray) -> str:
 
 def _unpack(s: str, shape: Sequence[int]) -> np.ndarray:
     return np.frombuffer(base64.b64decode(s), np.float16).astype(np.float32).reshape(shape)
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    """Rows (N, D) scaled to unit length."""
-    x = np.asarray(x, np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 @dataclass

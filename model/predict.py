@@ -130,20 +130,38 @@ class _LogitsOnly(torch.nn.Module):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__)
-    ap.add_argument("images", nargs="+", help="image files; several = views of one place, fused")
+    ap.add_argument("images", nargs="*", help="image files; several = views of one place, fused")
     ap.add_argument("--checkpoint", default=None, help=f"default: {DEFAULT_CHECKPOINT}")
+    ap.add_argument("--model", default=None,
+                    help="a predictor (geoclip, streetclip-zeroshot, clip-zeroshot[:<clip backbone>]) or a checkpoint "
+                         "path, instead of --checkpoint (model/predictors; docs/predictors.md)")
     ap.add_argument("--top-k", type=positive_int, default=5)
     ap.add_argument("--crop", type=crop_arg, default=None,
                     help="bottom fraction to hide, 0..0.5 (default: the model's)")
     ap.add_argument("--separate", action="store_true",
                     help="predict each image on its own (an unreadable one gets an 'error' entry, the rest go on)")
     add_runtime_args(ap, workers=False, compile_=False, device_default=None)
+    from .export.batch import add_batch_args, check_batch_args, run_batch
+
+    add_batch_args(ap)  # --batch SRC --out FILE [--workers N]: a whole collection (model/export)
     args = ap.parse_args(argv)
+    check_batch_args(ap, args)
+    if args.model and args.checkpoint:
+        ap.error("give --model or --checkpoint, not both")
+    from .net.backbones.registry import PretrainedWeightsMissing
+
     try:
-        p = Predictor.load(args.checkpoint, args.device, args.precision)
-    except USER_ERRORS as e:
+        if args.model:
+            from .predictors import load_predictor
+
+            p = load_predictor(args.model, args.device, args.precision)
+        else:
+            p = Predictor.load(args.checkpoint, args.device, args.precision)
+    except (*USER_ERRORS, PretrainedWeightsMissing) as e:  # missing weights: the message names the download
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.batch is not None:
+        return run_batch(p, args)
     groups = [[i] for i in args.images] if args.separate else [args.images]
     res, failed = [], False
     for g in groups:
@@ -155,6 +173,8 @@ def main(argv=None) -> int:
                 return 2
             failed, r = True, {"error": str(e)}
         r["images"] = g
+        if args.model:  # which predictor answered, under which terms
+            r["model"], r["licence"] = p.name, p.licence
         res.append(r)
     print(json.dumps(res if args.separate else res[0], indent=2))
     return 2 if failed else 0

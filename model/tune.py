@@ -3,7 +3,7 @@
 
 Searches learning rate, dropout, weight decay, LR scheduler, haversine label smoothing ``tau``
 (km) and geocell sizes (``--min-cell``/``--max-cell``) with TPE; every trial trains with
-:func:`model.train.fit` (early stopping after ``--patience`` = 3 epochs without val-loss gain) and
+:func:`model.train.loop.fit` (early stopping after ``--patience`` = 3 epochs without val-loss gain) and
 reports the validation per-location GeoScore (world scale, 0..5000) after each epoch, so the
 median pruner stops poor trials early. The objective is that GeoScore, not the val loss: the loss
 is not comparable across trials that change ``tau`` or the cells. The test split is never used.
@@ -101,7 +101,7 @@ def head_outputs(net, inputs, rows_idx: np.ndarray, batch_size: int = 256) -> di
 class Objective:
     """Optuna objective: train one trial, report val GeoScore per epoch, return that of the kept epoch.
 
-    :func:`model.train.fit` keeps the weights of the epoch with the lowest val loss; the trial's
+    :func:`model.train.loop.fit` keeps the weights of the epoch with the lowest val loss; the trial's
     value is the val GeoScore of that epoch. The best trial's model is saved to ``<root>/best.pt``.
     """
 

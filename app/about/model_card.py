@@ -276,7 +276,7 @@ def headline_table(metrics: dict | None, intervals: dict[str, str] | None = None
         n = _get(loc, r.n_key) or _get(loc, "n")
         ci = intervals.get(r.key, "")
         if not ci and r.unit == "%" and n:
-            from app.explore.uncertainty import wilson
+            from app.common.uncertainty import wilson
 
             e = wilson(round(v * n), int(n))
             ci = f"{100 * e.lo:.1f}–{100 * e.hi:.1f}%"
@@ -288,14 +288,14 @@ def headline_table(metrics: dict | None, intervals: dict[str, str] | None = None
 
 def shipped_intervals(checkpoint: str | os.PathLike) -> dict[str, str]:
     """Bootstrap 95 % intervals (text, keyed like :data:`CURATED`) of the median errors and mean scores,
-    from the evaluation shipped beside ``checkpoint`` (``app.explore.shipped``) when it was made with
+    from the evaluation shipped beside ``checkpoint`` (``app.common.shipped``) when it was made with
     these very checkpoint bytes; {} otherwise (the table then shows intervals for shares only)."""
     import gzip
 
     import numpy as np
 
-    from app.explore import shipped
-    from app.explore import uncertainty as un
+    from app.common import shipped
+    from app.common import uncertainty as un
 
     folder = shipped.sidecar_dir(checkpoint)
     info = shipped.read_info(folder)

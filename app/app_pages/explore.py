@@ -1,6 +1,6 @@
 """Explore: where and why does the model fail? Browse an evaluation of the loaded model on a test
 set: a map of the errors, a table of every location, per-country accuracy, a confusion matrix,
-country similarity, calibration and a shortcut audit (``app.explore_*`` hold the logic)."""
+country similarity, calibration and a shortcut audit (``app.explore`` holds the widgets and the logic)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,9 @@ import streamlit as st
 
 from app.explore import stats as xs
 from app.explore import tabs
-from app.explore.ui import choose_evaluation, filters, headline
+from app.explore.audit_tab import audit_tab
+from app.explore.source import choose_evaluation
+from app.explore.ui import filters, headline
 from app.common.widgets import predictor_or_stop
 
 st.title(":material/travel_explore: Explore the model's errors")
@@ -43,4 +45,4 @@ if t_cal.open:
         tabs.calibration_tab(view)
 if t_audit.open:
     with t_audit:
-        tabs.audit_tab(predictor, ev)
+        audit_tab(predictor, ev)

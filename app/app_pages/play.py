@@ -16,7 +16,7 @@ from app.play import logic as pl
 from app.play import opponent
 from app.play import widgets as ui
 from app.play.leaderboard import Entry, Leaderboard, LeaderboardError
-from app.play.regions import RegionError, region_label, region_options
+from app.play.regions import RegionIdError, region_label, region_options
 from app.play.summary import summary_map
 from app.common.widgets import predictor_or_stop, show_map
 from model import explain as ex
@@ -85,7 +85,7 @@ def setup() -> None:
             try:
                 start(g.GameConfig(seed=(seed or "").strip(), region=region, n_rounds=int(rounds), views=views,
                                    time_limit_s=limit, gradcam=cam).validate())
-            except (g.GameError, RegionError) as e:
+            except (g.GameError, RegionIdError) as e:
                 st.error(str(e))
                 return
             st.rerun()

@@ -5,9 +5,13 @@ import time
 
 import streamlit as st
 
+from app.common import formatting as fm
+from app.common import photos
+from app.common import result_map as rmap
+from app.common import results as rs
+from app.common.widgets import predictor_or_stop, show_map
 from app.predict import logic as pl
 from app.predict.inputs import PageInput, choose_input, prepared_input
-from app.common.widgets import predictor_or_stop, show_map
 from model import explain as ex
 from model.locks import model_lock
 from model.ood import capture_features, predictor_check
@@ -48,23 +52,23 @@ def run_prediction(p, inp: PageInput) -> dict:
     return got
 
 
-def side_panel(pred, truth: pl.Truth | None, unusual: bool) -> None:
-    s = pl.summary(pred, truth)
+def side_panel(pred, truth: rs.Truth | None, unusual: bool) -> None:
+    s = rs.summary(pred, truth)
     top = pred.top[0]
     st.markdown(f"#### {s['country'] or s['country_code']}"
                 + (" :orange-badge[:material/warning: not a street-level photo?]" if unusual else "")
-                + f"\nPredicted place: **{pl.place_label(top.name, top.admin1, top.country)}**")
+                + f"\nPredicted place: **{fm.place_label(top.name, top.admin1, top.country)}**")
     c1, c2 = st.columns(2)
     c1.metric("Country confidence", f"{s['country_prob']:.0%}", help="Probability of the most likely country "
               "(sum over its cells)")
-    c2.metric("Expected error", pl.fmt_km(s["expected_km"]),
+    c2.metric("Expected error", fm.fmt_km(s["expected_km"]),
               help="Mean distance from the predicted point to the truth if the model's probabilities are right")
     if truth is not None:
-        c1.metric("Distance (M)", pl.fmt_km(s["km"]),
+        c1.metric("Distance (M)", fm.fmt_km(s["km"]),
                   help="Great-circle distance from the model's predicted place (M on the map: the likeliest "
                        "cell of the likeliest country) to the actual location")
         c2.metric("Score (M)", f"{s['score']:,}", help="GeoGuessr points, world map: 5000·exp(−d / 1492.7 km)")
-        c1.metric("Distance (E)", pl.fmt_km(s["best_km"]),
+        c1.metric("Distance (E)", fm.fmt_km(s["best_km"]),
                   help="Distance from the expected-score guess (E on the map: the point that maximises the expected "
                        "GeoGuessr score under the model's probabilities)")
         c2.metric("Score (E)", f"{s['best_score']:,}")
@@ -72,7 +76,7 @@ def side_panel(pred, truth: pl.Truth | None, unusual: bool) -> None:
 
 def guess_table(rows: list[dict]) -> None:
     """The top-N guesses, full width under the map: every column visible without scrolling."""
-    st.dataframe(pl.guess_table(rows), hide_index=True, key="top_table", width="stretch",
+    st.dataframe(rs.guess_table(rows), hide_index=True, key="top_table", width="stretch",
                  column_config={"#": st.column_config.NumberColumn(width=40),
                                 "Place": st.column_config.TextColumn(width="large"),
                                 "Probability": st.column_config.ProgressColumn(format="%.1f %%", min_value=0,
@@ -89,14 +93,14 @@ def gradcam_section(p, inp: PageInput, pred, top_n: int) -> None:
     c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
     on = c1.toggle("Grad-CAM overlay", key="cam_on")
     opacity = c2.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="cam_opacity", disabled=not on)
-    opts = pl.target_options(pred, top_n)
+    opts = rs.target_options(pred, top_n)
     pick = c3.selectbox("Explain", range(len(opts)), format_func=lambda i: opts[i][0],
                         key=f"cam_target_{inp.key}_{top_n}", disabled=not on)
     views = inp.views.images
     cols = st.columns(max(2, min(4, len(views))))
     if not on:
         for i, img in enumerate(views):
-            cols[i % len(cols)].image(pl.thumbnail(img), caption=inp.views.names[i], width="stretch")
+            cols[i % len(cols)].image(photos.thumbnail(img), caption=inp.views.names[i], width="stretch")
     else:
         label, target = opts[int(pick)]
         ck = (inp.key, target)
@@ -143,10 +147,10 @@ def shortcut_test(p, inp: PageInput, pred) -> None:
     cols = st.columns(max(2, min(4, len(h["images"]))))
     for i, img in enumerate(h["images"]):
         box = ex.view_box(img.width, img.height, h["crop"])
-        cols[i % len(cols)].image(pl.thumbnail(img.crop(box), 400), width="stretch",
+        cols[i % len(cols)].image(photos.thumbnail(img.crop(box), 400), width="stretch",
                                   caption=f"What the model saw of {inp.views.names[i]}: {h['what'].lower()} hidden")
     m1, m2, m3 = st.columns(3)
-    m1.metric("The guess moved", pl.fmt_km(c["moved_km"]))
+    m1.metric("The guess moved", fm.fmt_km(c["moved_km"]))
     m2.metric(f"P({c['country_before']})", f"{c['conf_after']:.0%}",
               f"{(c['conf_after'] - c['conf_before']) * 100:+.0f} pts (was {c['conf_before']:.0%})", delta_color="off",
               help="Probability of the country predicted before hiding, before and after: the same country, so the "
@@ -155,7 +159,7 @@ def shortcut_test(p, inp: PageInput, pred) -> None:
               f"changed, {c['top_after']:.0%}" if c["country_changed"] else "unchanged", delta_color="off",
               delta_arrow="off")
     if "km_after" in c:
-        m1.metric("Distance to the truth", pl.fmt_km(c["km_after"]), f"was {pl.fmt_km(c['km_before'])}",
+        m1.metric("Distance to the truth", fm.fmt_km(c["km_after"]), f"was {fm.fmt_km(c['km_before'])}",
                   delta_color="off")
         m2.metric("Score", f"{c['score_after']:,}", f"{c['score_after'] - c['score_before']:+,}", delta_color="off")
     unusual = ood.unusual if ood is not None else None
@@ -193,10 +197,10 @@ said = pl.ood_message(ood, inp.views.names)
 if said:
     (st.warning if said[0] == "warning" else st.info)(said[1], icon=":material/report:")
 top_n = st.slider("Top-N guesses", 1, TOP_K, 5, key="top_n")
-rows = pl.guess_rows(pred, inp.truth, top_n)
+rows = rs.guess_rows(pred, inp.truth, top_n)
 col_map, col_side = st.columns([3, 2])
 with col_map:
-    m = pl.prediction_map(pred, inp.truth, top_n, cells=predictor.cells.table)
+    m = rmap.prediction_map(pred, inp.truth, top_n, cells=predictor.cells.table)
     show_map(m, key="predict_map", height=500,
              legend=["truth", "model", "best", "candidate"] if inp.truth else ["model", "best", "candidate"])
     st.caption(f"Predicted from {len(inp.views.images)} view(s) of the {inp.label} in {res['secs']:.2f} s"

@@ -25,6 +25,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from app.common.stamps import file_stamp
+
 
 @dataclass(frozen=True)
 class HeldOut:
@@ -137,7 +139,7 @@ def page_line(h: HeldOut, page: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _cached(manifest: str, _mtime: int, split: str, train_groups: frozenset[str]) -> HeldOut:
+def _cached(manifest: str, _stamp: str, split: str, train_groups: frozenset[str]) -> HeldOut:
     from model.data.manifest import read_manifest
 
     return count_heldout(read_manifest(manifest), split, train_groups)
@@ -146,8 +148,8 @@ def _cached(manifest: str, _mtime: int, split: str, train_groups: frozenset[str]
 def heldout_for(manifest: str | os.PathLike | None = None, train_groups: Iterable[str] = (),
                 split: str = "test") -> HeldOut:
     """:func:`count_heldout` of a manifest (default: ``model.data.manifest.resolve_manifest``), cached per
-    process by path, modification time, split and training groups. Raises ``ManifestError``."""
+    process by path, file stamp (``app.common.stamps``), split and training groups. Raises ``ManifestError``."""
     from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(manifest)
-    return _cached(str(p), p.stat().st_mtime_ns, split, frozenset(str(g) for g in train_groups))
+    return _cached(str(p), file_stamp(p), split, frozenset(str(g) for g in train_groups))

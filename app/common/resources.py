@@ -11,6 +11,8 @@ import os
 import pandas as pd
 import streamlit as st
 
+from app.common.stamps import file_stamp_or_none
+
 MODEL_ENV = "GEOLOC_MODEL"  # path of a checkpoint to serve instead of assets/models/default.pt
 THREADS_ENV = "GEOLOC_THREADS"  # torch CPU threads for the model (default: all cores but one)
 
@@ -56,31 +58,22 @@ def get_predictor():
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _test_locations(manifest: str | None, stamp: tuple[int, int] | None = None) -> pd.DataFrame:
-    """``stamp`` (the file's modification time and size) is part of the cache key: an edited manifest is read
-    again, as ``app.common.heldout`` does for the counts the pages show beside the picker."""
-    from app.predict.sources import test_locations
+def _test_locations(manifest: str | None, stamp: str | None = None) -> pd.DataFrame:
+    """``stamp`` (``app.common.stamps``) is part of the cache key: an edited manifest is read again, as
+    ``app.common.heldout`` does for the counts the pages show beside the picker."""
+    from app.common.testset import test_locations
     from model.data.manifest import read_manifest
 
     return test_locations(read_manifest(manifest))
 
 
 def get_test_locations() -> pd.DataFrame:
-    """Test-set locations with known coordinates (see ``app.predict.sources.test_locations``); raises
+    """Test-set locations with known coordinates (see ``app.common.testset.test_locations``); raises
     ``model.data.manifest.ManifestError`` when no data is found."""
     from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(None)
-    return _test_locations(str(p), _stamp(p))
-
-
-def _stamp(path) -> tuple[int, int] | None:
-    """(modification time, size) of a file, for cache keys that must change when it is edited."""
-    try:
-        s = path.stat()
-        return s.st_mtime_ns, s.st_size
-    except OSError:
-        return None
+    return _test_locations(str(p), file_stamp_or_none(p))
 
 
 def manifest_stats(manifest: str | None = None) -> dict:
@@ -89,11 +82,11 @@ def manifest_stats(manifest: str | None = None) -> dict:
     from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(manifest)
-    return _manifest_stats(str(p), _stamp(p))
+    return _manifest_stats(str(p), file_stamp_or_none(p))
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
-def _manifest_stats(manifest: str, stamp: tuple[int, int] | None) -> dict:
+def _manifest_stats(manifest: str, stamp: str | None) -> dict:
     from model.data.manifest import read_manifest
 
     df = read_manifest(manifest)

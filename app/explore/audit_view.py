@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from app.explore import uncertainty as un
+from app.common import uncertainty as un
 
 PARTS = {"no_bottom": ("the bottom band", "capture car, 'Google' watermark"),
          "no_edges": ("the edges", "game UI: compass, minimap, score box")}
@@ -25,7 +25,7 @@ def _labelled(rows: pd.DataFrame) -> pd.DataFrame:
 
 def group_figures(rows: pd.DataFrame) -> dict:
     """Figures of one group of audit rows: ``n``; ``acc_shown`` / ``acc_no_bottom`` / ``acc_no_edges``
-    (:class:`~app.explore.uncertainty.Estimate`, over rows with a known country); ``change_no_bottom``
+    (:class:`~app.common.uncertainty.Estimate`, over rows with a known country); ``change_no_bottom``
     / ``change_no_edges`` (paired change of accuracy, negative = hiding costs accuracy);
     ``bottom_share`` / ``edge_share`` (mean heat share, bootstrap interval) and ``bottom_area`` /
     ``edge_area`` (share of the picture, what uniform heat would give); ``changed_no_*`` (share of

@@ -4,10 +4,10 @@ on disk, and the per-location table every view of the page works on.
 An *evaluation folder* holds the files of ``python -m model.evaluate`` (``predictions.csv``,
 ``metrics.json``, ``classification_report_country.csv``, ``confusion_country.csv``) and, when it
 was made here, ``source.json`` (checkpoint, manifest, split). Evaluations computed by the page live
-in ``<cache>/eval/<key>/`` where the key hashes the checkpoint (path, size, mtime), the manifest
-(path, size, mtime) and the split; ``<cache>`` is ``$GEOLOC_EXPLORE_CACHE`` or ``data/cache``. A first
+in ``<cache>/eval/<key>/`` where the key hashes the checkpoint's and the manifest's file stamps (path,
+size, mtime: ``app.common.stamps``) and the split; ``<cache>`` is ``$GEOLOC_EXPLORE_CACHE`` or ``data/cache``. A first
 use copies the evaluation shipped beside the checkpoint there instead of computing it when the checkpoint's
-and the manifest's bytes match (``app.explore.shipped``).
+and the manifest's bytes match (``app.common.shipped``).
 
 Units: coordinates in degrees, distances in km, scores in GeoGuessr points (0..5000),
 confidences and accuracies in 0..1.
@@ -27,25 +27,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from app.common.shipped import EVAL_FORMAT
+from app.common.stamps import file_stamp
 from model.evaluation.outputs import Progress
 from model.evaluation.report import RANK_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE_ENV = "GEOLOC_EXPLORE_CACHE"
-EVAL_FORMAT = 1
 
 
 def cache_root() -> Path:
     """Disk cache of the page (evaluations, audits, thumbnails): ``$GEOLOC_EXPLORE_CACHE`` or ``data/cache``."""
     env = os.environ.get(CACHE_ENV, "").strip()
     return Path(env).expanduser() if env else ROOT / "data" / "cache"
-
-
-def file_stamp(path: str | os.PathLike) -> str:
-    """``resolved path|size|mtime_ns`` of a file: changes whenever the file is replaced or edited."""
-    p = Path(path).expanduser().resolve()
-    st = p.stat()
-    return f"{p}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def eval_key(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: str) -> str:

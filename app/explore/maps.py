@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import html
 import json
-import math
 
 import folium
 import numpy as np
 import pandas as pd
 from folium.plugins import MarkerCluster
 
+from app.common.formatting import fmt_km
 from app.maps import builders as maps
 from app.explore.stats import BUCKET_COLORS, BUCKET_LABELS, UNKNOWN_COLOR, bucket_color, source_label
 from model.geo import haversine_km
@@ -48,15 +48,6 @@ class OfflineMarkerCluster(MarkerCluster):
     default_js = [("markerclusterjs", f"{CLUSTER_URL}/leaflet.markercluster.js")]
     default_css = [("markercluster_css", f"{CLUSTER_URL}/MarkerCluster.css"),
                    ("markercluster_default_css", f"{CLUSTER_URL}/MarkerCluster.Default.css")]
-
-
-def fmt_km(d: float) -> str:
-    """Distance for people: '850 m', '12.3 km', '1,234 km' ('?' if unknown)."""
-    if d is None or not math.isfinite(d):
-        return "?"
-    if d < 1:
-        return f"{d * 1000:.0f} m"
-    return f"{d:.1f} km" if d < 100 else f"{d:,.0f} km"
 
 
 def location_tooltip(r: pd.Series) -> str:

@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from app.explore.uncertainty import wilson
+from app.common.uncertainty import wilson
 
 # Error buckets: upper edges in km (the thresholds of model.evaluation.metrics) and how a player reads them.
 BUCKET_EDGES_KM = (1.0, 25.0, 200.0, 750.0, 2500.0)

@@ -2,7 +2,7 @@
 
 Thumbnails are made at run time from the configured data (never stored in the repository) and
 kept in a disk cache under ``<cache>/thumbs`` (``app.explore.data.cache_root``), keyed by the
-image's path, size and mtime and the thumbnail size.
+image's file stamp (path, size and mtime: ``app.common.stamps``) and the thumbnail size.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from typing import Sequence
 import pandas as pd
 from PIL import Image
 
-from app.explore.data import cache_root, file_stamp
+from app.common.stamps import file_stamp
+from app.explore.data import cache_root
 from app.explore.stats import BUCKET_LABELS, source_label
 from model.data.revgeo import country_name
 

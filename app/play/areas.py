@@ -2,19 +2,16 @@
 the nearest point inside it, so that the model's pin in a regional game stays in the region.
 
 Polygons come from the bundled Natural Earth countries (``assets/geo/countries-50m.geojson``,
-1:50 million, public domain; properties ``iso_a2``): a country region is the union of the features
-with its code, a continent the union of its member countries (``app.play.regions``). Coastlines at
+1:50 million, public domain), indexed by ISO code in ``model.data.countries``: a country region is the
+union of the features with its code, a continent the union of its member countries (``app.play.regions``). Coastlines at
 that scale are a few km coarse, so a place on a small island or a jetty can fall just outside.
 Coordinates are WGS-84 degrees; the rings are the file's own (cut at +-180 degrees), so tests of
 longitudes in -180..180 are exact.
 """
 from __future__ import annotations
 
-import json
 import math
-from collections import defaultdict
 from functools import lru_cache
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -25,26 +22,16 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from app.play.regions import CONTINENT_OF, WORLD, parse_region
+from model.data.countries import country_features
 
-GEOJSON = Path(__file__).resolve().parents[2] / "assets" / "geo" / "countries-50m.geojson"
 INSET_DEG = (0.01, 0.003, 0.001)  # how far (degrees, ~1 km first) past the border a snapped point is put
-
-
-@lru_cache(maxsize=1)
-def _features() -> dict[str, list[dict]]:
-    """{ISO alpha-2: the GeoJSON geometries with that code} of the bundled file (read once)."""
-    out: dict[str, list[dict]] = defaultdict(list)
-    for f in json.loads(GEOJSON.read_text(encoding="utf-8"))["features"]:
-        code = str(f["properties"].get("iso_a2") or "").upper()
-        if len(code) == 2 and f.get("geometry"):
-            out[code].append(f["geometry"])
-    return dict(out)
 
 
 @lru_cache(maxsize=256)
 def _country_shape(code: str) -> BaseGeometry | None:
-    """The land of one country (all its features, invalid rings repaired), None if not in the file."""
-    geoms = [shape(g) for g in _features().get(code, [])]
+    """The land of one country (ISO alpha-2: all its 1:50m features, invalid rings repaired), None if not
+    in the file."""
+    geoms = [shape(f["geometry"]) for f in country_features("50m").get(code, [])]
     geoms = [g if g.is_valid else shapely.make_valid(g) for g in geoms]
     return shapely.union_all(geoms) if geoms else None
 

@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from app.common.formatting import fmt_km
+from app.common.stamps import file_stamp
 from app.maps import builders as maps
 from app.play.game import (MAX_ROUNDS, TIME_LIMITS, VIEW_MODES, GameConfig, GameState, Location, RoundResult,
                       clean_seed)
 from app.play.leaderboard import RoundRecord
 from app.play.places import place_words  # noqa: F401  (re-exported for the page)
-from app.predict.logic import fmt_km
 from app.play.regions import WORLD, in_region, parse_region, region_label
 from model.data.images import ImageLoadError, open_image
 
@@ -56,7 +57,7 @@ def playable_locations(df: pd.DataFrame, train_groups: Iterable[str] = (), *, ch
 
 
 @lru_cache(maxsize=4)
-def _playable_cached(manifest: str, mtime: float, train_groups: frozenset[str]) -> tuple[Location, ...]:
+def _playable_cached(manifest: str, _stamp: str, train_groups: frozenset[str]) -> tuple[Location, ...]:
     from model.data.manifest import read_manifest
 
     return tuple(playable_locations(read_manifest(manifest), train_groups))
@@ -64,11 +65,11 @@ def _playable_cached(manifest: str, mtime: float, train_groups: frozenset[str]) 
 
 def load_playable(train_groups: Iterable[str], manifest: str | os.PathLike | None = None) -> list[Location]:
     """:func:`playable_locations` of the default manifest (``model.data.manifest.resolve_manifest``),
-    cached per process by manifest path, modification time and training groups."""
+    cached per process by manifest path, file stamp (``app.common.stamps``) and training groups."""
     from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(manifest)
-    return list(_playable_cached(str(p), p.stat().st_mtime, frozenset(str(g) for g in train_groups)))
+    return list(_playable_cached(str(p), file_stamp(p), frozenset(str(g) for g in train_groups)))
 
 
 def country_names(locations: Iterable[Location]) -> dict[str, str]:

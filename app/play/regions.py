@@ -43,8 +43,9 @@ MIN_CONTINENT_LOCATIONS = 5  # same for a continent
 MIN_MAP_SIZE_KM = 100.0      # floor of S: a map of a single town would make every metre cost points
 
 
-class RegionError(ValueError):
-    """An unknown or malformed region id."""
+class RegionIdError(ValueError):
+    """An unknown or malformed game region id (``"continent:XX"``...). Not ``model.collect.regions.RegionError``,
+    which is a country label or area the collectors cannot sample."""
 
 
 def continent_of(country_code: str) -> str | None:
@@ -54,7 +55,7 @@ def continent_of(country_code: str) -> str | None:
 
 def parse_region(region: str) -> tuple[str, str]:
     """``"world"`` -> ("world", ""), ``"continent:EU"`` -> ("continent", "EU"), ``"country:hr"`` ->
-    ("country", "HR"). Raises :class:`RegionError` for anything else."""
+    ("country", "HR"). Raises :class:`RegionIdError` for anything else."""
     r = (region or "").strip()
     if r.lower() == WORLD:
         return WORLD, ""
@@ -64,7 +65,7 @@ def parse_region(region: str) -> tuple[str, str]:
         return kind, code
     if kind == "country" and len(code) == 2 and code.isalpha():
         return kind, code
-    raise RegionError(f"unknown region {region!r}: use 'world', 'continent:EU' (AF, AS, EU, NA, OC, SA) "
+    raise RegionIdError(f"unknown region {region!r}: use 'world', 'continent:EU' (AF, AS, EU, NA, OC, SA) "
                       "or 'country:HR' (ISO 3166-1 alpha-2)")
 
 

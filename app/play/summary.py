@@ -8,9 +8,9 @@ from typing import Callable, Sequence
 
 import folium
 
+from app.common.formatting import fmt_km
 from app.maps import builders as maps
 from app.play.game import RoundResult
-from app.predict.logic import fmt_km
 
 MODEL_KIND = "best"  # the model plays its expected-score guess (same kind as the reveal map)
 

@@ -3,7 +3,7 @@ model and where it beats them, by country or by continent.
 
 A round is won by whoever scored more points in it (ties are counted apart and left out of the
 win rate). The players' win rate of a group is ``wins / (wins + losses)`` with a 95% Wilson score
-interval (``scipy.stats.binomtest``), which stays inside 0..1 and is honest for small n. A group
+interval (``app.common.uncertainty.wilson``), which stays inside 0..1 and is honest for small n. A group
 is called for the players (or the model) only when its whole interval lies above (below) 50%;
 a group with fewer than :data:`SMALL_N` decided rounds is labelled indicative whatever it says.
 The rounds come from every saved game: world and regional games alike (a round's winner is
@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from app.common.uncertainty import wilson
 from app.play.regions import CONTINENT_NAMES, continent_of
 
 SMALL_N = 30       # fewer decided rounds than this: "indicative"
@@ -57,14 +58,6 @@ class Tally:
         return self.decided < SMALL_N
 
 
-def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval (low, high) for k successes in n > 0 trials."""
-    from scipy.stats import binomtest
-
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
 def group_code(country_code: str, by: str) -> str:
     """The group of a round's country: the code itself (``by="country"``), its continent code, or
     ``"all"`` (``by="all"``: every round in one group)."""
@@ -91,7 +84,8 @@ def tally(records: Iterable, by: str = "country", names: dict[str, str] | None =
     for code, rs in groups.items():
         p = sum(r.player_score > r.model_score for r in rs)
         m = sum(r.model_score > r.player_score for r in rs)
-        lo, hi = wilson(p, p + m) if p + m else (None, None)
+        ci = wilson(p, p + m, CONFIDENCE) if p + m else None
+        lo, hi = (ci.lo, ci.hi) if ci else (None, None)
         label = ("All rounds" if by == "all" else CONTINENT_NAMES.get(code, "Unknown") if by == "continent"
                  else (names or {}).get(code, code))
         out.append(Tally(code, label, len(rs), p, m, len(rs) - p - m, p / (p + m) if p + m else None, lo, hi,

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.predict.logic import OutOfRange, Truth, parse_latlon, testset_label, views_key
+from app.common.photos import FORMATS_TEXT, LoadedViews, load_uploads
+from app.common.results import Truth
+from app.predict.logic import OutOfRange, parse_latlon, testset_label, views_key
 from app.predict.prepare import MODE_LABELS, needs_split_choice, prepare_views
-from app.predict.sources import (FORMATS_TEXT, LoadedViews, StreetViewRequest, error_message, fetch_streetview,
-                                 find_api_key, load_uploads, request_from_link)
+from app.predict.sources import StreetViewRequest, error_message, fetch_streetview, find_api_key, request_from_link
 
 SOURCES = ["Upload", "Camera", "Test set", "Street View"]
 

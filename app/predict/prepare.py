@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from app.predict.sources import LoadedViews
+from app.common.photos import LoadedViews
 from model.data.views import WIDE_ASPECT, GPano, read_gpano, size_problem, split_photo
 
 MODE_LABELS = {"auto": "Automatic", "panorama": "360° panorama: 4 perspective views", "tiles": "Square tiles",

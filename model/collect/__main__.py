@@ -1,4 +1,4 @@
-"""Command line of the collector: ``python -m model.collect {streetview,imagefolder,hf,crop,im2gps3k,yfcc4k}``."""
+"""Command line of the collector: ``python -m model.collect {streetview,imagefolder,hf,photos,demo,crop,im2gps3k,yfcc4k}``."""
 from __future__ import annotations
 
 import argparse
@@ -175,6 +175,50 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     return 0
 
 
+def _bar(a: argparse.Namespace, unit: str, desc: str):
+    """A tqdm bar made on the first progress call (after every check passed) and its closer."""
+    from tqdm import tqdm
+
+    bars: list = []
+
+    def progress(done: int, total: int, what: str = "") -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit=unit, desc=desc, disable=a.no_progress, file=sys.stderr))
+        bars[0].update(done - bars[0].n)
+
+    def close() -> None:
+        for bar in bars:
+            bar.close()
+    return progress, close, (lambda m: tqdm.write(m, file=sys.stderr))
+
+
+def cmd_photos(a: argparse.Namespace) -> int:
+    from .huggingface import parse_split
+    from .photos import import_photos
+
+    progress, close, log = _bar(a, "photo", "photos")
+    try:
+        r = import_photos(a.src, a.out, split=parse_split(a.split), seed=a.seed, source=a.source,
+                          max_side=a.max_side, workers=a.workers, progress=progress, log=log)
+    finally:
+        close()
+    print(r.text())
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import download_demo
+
+    progress, close, log = _bar(a, "image", "demo")
+    try:
+        r = download_demo(a.out, n=a.n, from_dir=a.from_dir, revision=a.revision, seed=a.seed,
+                          progress=progress, log=log)
+    finally:
+        close()
+    print(r.text())
+    return 0 if r.complete else EXIT_INCOMPLETE
+
+
 def cmd_crop(a: argparse.Namespace) -> int:
     from .postprocess import crop_manifest, parse_bottom
 
@@ -210,7 +254,7 @@ def _dispatch(a: argparse.Namespace) -> int:
 
     try:
         return {"streetview": cmd_streetview, "imagefolder": cmd_imagefolder, "hf": cmd_hf, "crop": cmd_crop,
-                "im2gps3k": cmd_benchmark, "yfcc4k": cmd_benchmark}[a.cmd](a)
+                "im2gps3k": cmd_benchmark, "yfcc4k": cmd_benchmark, "photos": cmd_photos, "demo": cmd_demo}[a.cmd](a)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -19,7 +19,8 @@ from .journal import atomic_write_text
 STAMPS = {"collection.json": "streetview", "crop.json": "crop", "import.json": None}
 COMMANDS = {"streetview": "python -m model.collect streetview", "crop": "python -m model.collect crop",
             "hf": "python -m model.collect hf", "imagefolder": "python -m model.collect imagefolder",
-            "im2gps3k": "python -m model.collect im2gps3k", "yfcc4k": "python -m model.collect yfcc4k"}
+            "im2gps3k": "python -m model.collect im2gps3k", "yfcc4k": "python -m model.collect yfcc4k",
+            "photos": "python -m model.collect photos", "demo": "python -m model.collect demo"}
 
 
 class OutFolderError(ValueError):

@@ -1,4 +1,4 @@
-"""The collector's command-line parser: ``python -m model.collect {streetview,imagefolder,hf,crop,im2gps3k,yfcc4k}``."""
+"""The collector's command-line parser: ``python -m model.collect {streetview,imagefolder,hf,photos,demo,crop,im2gps3k,yfcc4k}``."""
 from __future__ import annotations
 
 import argparse
@@ -39,7 +39,8 @@ class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpF
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m model.collect", description=(
         "Grow a dataset: sample Google Street View images with your own API key, or import an image "
-        "folder, a Hugging Face dataset or a public benchmark (im2gps3k, yfcc4k). Everything writes the "
+        "folder, your own photos (EXIF GPS), a Hugging Face dataset, the open demo set or a public benchmark "
+        "(im2gps3k, yfcc4k). Everything writes the "
         "project's manifest.csv. One run at a time writes a folder; a folder holding another data set is "
         "refused."))
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -152,6 +153,50 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JPEG quality of re-encoded images, 1..100 (default 95)")
     sh.add_argument("--workers", type=at_least(0, int), default=None, metavar="N",
                     help="processes that decode and check images (default 0: in this process)")
+
+    ph = sub.add_parser("photos", help="your photos (a folder or .zip): EXIF GPS -> manifest, copies without metadata",
+                        formatter_class=_Help, description=(
+                            "One manifest row per photo (JPEG, PNG, WebP; HEIC/HEIF with pillow-heif installed):\n"
+                            "position from EXIF GPS, time taken from EXIF, country/admin1 by offline reverse\n"
+                            "geocoding, split test (--split). Photos without GPS are kept unlabelled (predict and\n"
+                            "map only). Copies are upright JPEGs with all metadata removed (nothing served gives\n"
+                            "the place away); repeats, corrupt and unsupported files are named and skipped\n"
+                            "(skipped.csv). Interrupted, the same command resumes."),
+                        epilog=("examples:\n"
+                                "  %(prog)s ~/Pictures/holiday --out data/holiday\n"
+                                "  %(prog)s photos.zip --out data/my_photos --max-side 2048"))
+    ph.add_argument("src", type=Path, help="a folder of photos (read recursively) or a .zip of them")
+    ph.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for images/ and manifest.csv")
+    ph.add_argument("--split", default=None, metavar="NAME|F,F,F",
+                    help="split of every photo (train, val, test) or grouped fractions 0.8,0.1,0.1 (default: test, "
+                         "or the folder's recorded split)")
+    ph.add_argument("--seed", type=int, default=0, help="seed of a grouped split")
+    ph.add_argument("--name", dest="source", default=None, help="manifest 'source' value (default photos)")
+    ph.add_argument("--max-side", type=at_least(64, int), default=None, metavar="PX",
+                    help="shrink photos whose longer side exceeds PX pixels (default: keep the size)")
+    ph.add_argument("--workers", type=at_least(1, int), default=None, metavar="N",
+                    help="threads decoding and encoding photos (default: up to 4 cores)")
+    ph.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    dm = sub.add_parser("demo", help="download a few hundred OpenStreetView-5M test images (CC BY-SA 4.0) with attribution",
+                        formatter_class=_Help, description=(
+                            "Downloads N images of OpenStreetView-5M's test split (osv5m/osv5m on the Hugging Face\n"
+                            "Hub, photos from Mapillary, CC BY-SA 4.0) by partial reads: the head of test.csv, the\n"
+                            "zips' directories and the chosen members only (about 20-30 MB for 300). Writes\n"
+                            "images/, manifest.csv (split test), ATTRIBUTION.md and attribution.csv (the licence\n"
+                            "asks for them). Resumable; the Hub revision is pinned on the first run. Needs the\n"
+                            "internet, or --from DIR with a local copy (test.csv + images/test/NN.zip)."),
+                        epilog=("examples:\n"
+                                "  %(prog)s --out data/demo\n"
+                                "  %(prog)s --n 500 --out data/demo500\n"
+                                "  %(prog)s --from ~/datasets/osv5m --out data/demo"))
+    dm.add_argument("--out", type=Path, default=Path("data/demo"), metavar="DIR", help="folder for the demo set")
+    dm.add_argument("--n", type=positive_int, default=300, metavar="N", help="images to download (at most 2,000)")
+    dm.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="DIR",
+                    help="a local copy in the Hub's layout (test.csv, images/test/NN.zip) instead of the Hub")
+    dm.add_argument("--revision", default=None, metavar="SHA", help="Hub revision (default: the newest, pinned on the first run)")
+    dm.add_argument("--seed", type=int, default=0, help="seed of the choice among the CSV's first rows")
+    dm.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     cr = sub.add_parser("crop", help="copy a manifest's images with the bottom watermark band cropped")
     cr.add_argument("manifest", type=Path)

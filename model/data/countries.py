@@ -1,20 +1,36 @@
-"""Country polygons from the bundled Natural Earth data (world-atlas): centroids and lookups."""
+"""Country polygons from the bundled Natural Earth data (world-atlas): the one index of them by ISO
+code (the app's Play regions read it too), centroids and lookups."""
 from __future__ import annotations
 
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from model.paths import GEO_ASSETS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GEO_DIR = GEO_ASSETS
 
 
 @lru_cache(maxsize=2)
 def load_countries(resolution: str = "110m") -> dict:
-    """The bundled world GeoJSON FeatureCollection (properties: name, iso_a2, iso_n3)."""
-    return json.loads((GEO_DIR / f"countries-{resolution}.geojson").read_text())
+    """The bundled world GeoJSON FeatureCollection (properties: name, iso_a2, iso_n3). Shared: do not modify."""
+    return json.loads((GEO_DIR / f"countries-{resolution}.geojson").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=2)
+def country_features(resolution: str = "50m") -> dict[str, list[dict]]:
+    """{ISO alpha-2 code, upper case: the features with that code, in file order} of
+    :func:`load_countries`; features without a geometry are left out. Shared: do not modify."""
+    out: dict[str, list[dict]] = {}
+    for f in load_countries(resolution)["features"]:
+        if f.get("geometry"):
+            out.setdefault(str(f["properties"].get("iso_a2") or "").upper(), []).append(f)
+    return out
 
 
 def _ring_centroid(ring: np.ndarray) -> tuple[float, float, float]:
@@ -32,9 +48,7 @@ def _ring_centroid(ring: np.ndarray) -> tuple[float, float, float]:
 @lru_cache(maxsize=512)
 def country_centroid(code: str) -> tuple[float, float] | None:
     """(lat, lon) in degrees of the centroid of a country's largest polygon, or None if unknown."""
-    for f in load_countries("50m")["features"]:
-        if f["properties"].get("iso_a2") != code.upper() or not f.get("geometry"):
-            continue
+    for f in country_features("50m").get(code.upper(), [])[:1]:
         g = f["geometry"]
         polys = [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"]
         best = max((_ring_centroid(np.asarray(p[0], float)) for p in polys), key=lambda t: t[0])

@@ -126,6 +126,25 @@ def exif_gps(src: str | os.PathLike | bytes) -> tuple[float, float] | None:
     return lat, lon
 
 
+def exif_date(src: str | os.PathLike | bytes) -> str | None:
+    """When a photo was taken, from EXIF: DateTimeOriginal (else DateTimeDigitized) as ISO 8601
+    ``YYYY-MM-DDTHH:MM:SS``, with OffsetTimeOriginal (``+02:00``) appended when recorded; None if absent
+    or malformed (camera local time: EXIF has no time zone unless the offset tag is there)."""
+    import re
+
+    try:
+        img = Image.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
+        ifd = img.getexif().get_ifd(0x8769)
+    except Exception:  # noqa: BLE001 - EXIF is optional metadata; unreadable means absent
+        return None
+    for tag, offset_tag in ((0x9003, 0x9011), (0x9004, 0x9012)):
+        m = re.fullmatch(r"(\d{4}):(\d\d):(\d\d)[ T](\d\d):(\d\d):(\d\d)", str(ifd.get(tag, "")).strip("\0 "))
+        if m and 1 <= int(m[2]) <= 12 and 1 <= int(m[3]) <= 31 and int(m[4]) < 24:
+            off = str(ifd.get(offset_tag, "")).strip("\0 ")
+            return f"{m[1]}-{m[2]}-{m[3]}T{m[4]}:{m[5]}:{m[6]}" + (off if re.fullmatch(r"[+-]\d\d:\d\d", off) else "")
+    return None
+
+
 def _sample_bytes(path: str | os.PathLike) -> bytes:
     """The stored bytes of a shard sample ``"<dir>/<shard>.tar#<key>"`` (lazy import: only shard paths need
     pyarrow, and ``model.shards`` imports this module)."""

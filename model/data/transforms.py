@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from PIL import Image
 from torchvision.transforms import v2 as T
@@ -121,10 +120,3 @@ def for_backbone(bb, train: bool = False, strength: float = 1.0) -> T.Compose:
     if train:
         return train_transform(bb.input_size, bb.mean, bb.std, strength, **kw)
     return eval_transform(bb.input_size, bb.mean, bb.std, crop_pct=getattr(bb, "crop_pct", 1.0), **kw)
-
-
-def to_numpy_image(t: torch.Tensor, mean, std) -> np.ndarray:
-    """Undo normalisation: tensor (3, H, W) -> float RGB array (H, W, 3) in 0..1 (for overlays)."""
-    m = torch.tensor(mean).view(3, 1, 1)
-    s = torch.tensor(std).view(3, 1, 1)
-    return (t * s + m).clamp(0, 1).permute(1, 2, 0).numpy()

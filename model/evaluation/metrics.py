@@ -40,7 +40,8 @@ def distance_metrics(d_km: np.ndarray, map_size_km: float | None = None) -> dict
     out = {"n_with_coords": int(len(d)), "median_km": float(np.median(d)), "mean_km": float(np.mean(d))}
     for t in THRESHOLDS_KM:
         out[f"acc_{t}km"] = float(np.mean(d <= t))
-    out["geoscore_mean"] = float(np.mean(geoscore(d)))
+    out["geoscore_mean"] = float(np.mean(geoscore(d)))  # 5000*exp(-d/1492.7) unrounded (PIGEON's figures)
+    out["geoscore_rounded_mean"] = float(np.mean(np.floor(geoscore(d) + 0.5)))  # rounded per guess, as the game shows
     out["geoscore_median"] = float(np.median(geoscore(d)))
     if map_size_km:
         out["map_size_km"] = float(map_size_km)

@@ -83,7 +83,8 @@ def _streamed_outputs(net, paths: list[str], crop: float, runtime: Runtime) -> d
 
 def outputs_in_chunks(predictor: Any, paths: list[str], chunk: int = 16,
                       progress: Progress | None = None) -> dict[str, np.ndarray]:
-    """:func:`network_outputs` of a loaded :class:`model.predict.Predictor`, ``chunk`` images at a time
+    """:func:`network_outputs` of a loaded :class:`model.predict.Predictor` (or ``file_outputs`` of another
+    predictor of :mod:`model.predictors`), ``chunk`` images at a time
     (one ``progress`` step each), holding the model's lock per chunk so other users of the shared model
     interleave. A chunk none of whose images loads gives "not ok" rows."""
     parts: list[dict | int] = []
@@ -91,7 +92,10 @@ def outputs_in_chunks(predictor: Any, paths: list[str], chunk: int = 16,
         sub = paths[s:s + chunk]
         try:
             with model_lock(predictor):
-                parts.append(network_outputs(predictor.net, predictor.ck, sub, cache=None, runtime=predictor.runtime))
+                if hasattr(predictor, "ck"):  # a checkpoint (model.predict.Predictor)
+                    parts.append(network_outputs(predictor.net, predictor.ck, sub, cache=None, runtime=predictor.runtime))
+                else:  # another predictor of model.predictors (GeoCLIP, zero-shot CLIP): its own outputs
+                    parts.append(predictor.file_outputs(sub))
         except ImageLoadError:
             parts.append(len(sub))
         if progress:

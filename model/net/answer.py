@@ -168,9 +168,10 @@ class Prediction:
 def to_prediction(a: PlaceAnswer, table: pd.DataFrame, top_k: int = 5, n_views: int = 1,
                   crop: float = 0.0) -> Prediction:
     """The :class:`Prediction` (what every predictor returns) of a per-place answer over cell ``table``."""
-    top = [Guess(int(i), str(table["name"].iloc[i]), str(table["country_code"].iloc[i]), str(table["country"].iloc[i]),
-                 str(table["admin1"].iloc[i]), float(a.pos_lat[i]), float(a.pos_lon[i]), float(a.probs[i]))
-           for i in a.order[:top_k]]
+    idx = a.order[:top_k]
+    cols = [table[c].to_numpy()[idx] for c in ("name", "country_code", "country", "admin1")]  # once, not per row
+    top = [Guess(int(i), str(n), str(cc), str(c), str(a1), float(a.pos_lat[i]), float(a.pos_lon[i]), float(a.probs[i]))
+           for i, n, cc, c, a1 in zip(idx, *cols)]
     cp = [(str(k), country_name(k), float(v)) for k, v in a.country_probs.items()]
     return Prediction(top, a.lat, a.lon, a.best_lat, a.best_lon, a.best_expected_score, a.expected_score, cp[0][0],
                       cp[0][1], cp, a.entropy, a.expected_km, a.probs, n_views, crop, a.refined)

@@ -1,7 +1,8 @@
 """Head registry: pooled backbone features ``(B, D)`` -> cell logits and a coordinate regression.
 
-Every head returns the same dict as :class:`model.net.network.GeoHead`: ``logits`` (B, C), ``embed``
-(B, H) (the last hidden layer) and, depending on ``regression``:
+Every head is a hidden trunk ``(B, D) -> (B, H)`` followed by the same output layers,
+:class:`CellOutputs`, which return one dict: ``logits`` (B, C), ``embed`` (B, H) (the last hidden
+layer) and, depending on ``regression``:
 
 - ``offset``: per-cell in-cell offsets ``offset`` (B, C, 2), units of 1000 km (east, north);
 - ``direct``: unit-vector regression ``xyz`` (B, 3);
@@ -14,13 +15,17 @@ With ``n_countries`` K > 0 every head also has a country classifier ``head.count
 hidden vector: ``country_logits`` (B, K) (see :func:`model.net.inference.combine_country`).
 The classifier is always ``head.cls`` (the app reads ``net.head.cls.weight``). ``HEADS``:
 
-- ``mlp``: the project's default :class:`~model.net.network.GeoHead` (Linear + LayerNorm + GELU);
+- ``mlp``: the project's default :class:`GeoHead` (Linear + LayerNorm + GELU);
 - ``linear``: final layer only (features -> cells), the "retrain only the last layer" recipe of
   the ResNet-50 city-classifier reference when used with ``--mode frozen``;
 - ``alexnet``: the AlexNet reference head, one FC layer ``D (=256*6*6) -> 244`` + ReLU, then
   classifier and regressor;
 - ``vit_mlp``: the ViT reference head, ``D (=768) -> 512 -> 256 -> 128 -> 64`` with BatchNorm1d
   and ReLU after every layer, then classifier and regressor.
+
+State-dict keys (checkpoints store ``net.head.state_dict()``): ``GeoHead`` is itself a
+:class:`CellOutputs` with its trunk (``trunk.*``, ``cls.*``, ``reg.*``, ``country.*``); the reference
+heads hold theirs as ``out`` (``trunk.*``, ``out.cls.*``...). Both layouts load as they always have.
 """
 from __future__ import annotations
 
@@ -29,9 +34,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .network import GeoHead
-
 HEAD_REGRESSIONS = ("offset", "direct", "latlon", "none")
+MLP_REGRESSIONS = ("offset", "direct", "none")  # GeoHead's: "latlon" is the reference heads' regressor
 ALEXNET_HIDDEN = 244
 VIT_MLP_WIDTHS = (512, 256, 128, 64)
 
@@ -43,12 +47,19 @@ def latlon_to_unit(latlon: torch.Tensor) -> torch.Tensor:
 
 
 class CellOutputs(nn.Module):
-    """Classifier + regressor on a hidden vector ``(B, H)`` -> the head output dict."""
+    """Classifier ``cls`` + regressor ``reg`` (+ country classifier ``country`` when ``n_countries``) on
+    a hidden vector ``(B, H)`` -> the head output dict.
 
-    def __init__(self, hidden: int, n_cells: int, regression: str, n_countries: int = 0):
+    With a ``trunk`` ((B, D) -> (B, H)) it is a whole head: ``forward`` takes features (B, D) and runs
+    the trunk first. The trunk is registered before the output layers and built before them by the
+    caller, so parameter order and seeded initialisation are those of the construction order."""
+
+    def __init__(self, hidden: int, n_cells: int, regression: str, n_countries: int = 0,
+                 trunk: nn.Module | None = None):
         super().__init__()
         if regression not in HEAD_REGRESSIONS:
             raise ValueError(f"regression must be one of {HEAD_REGRESSIONS}, got {regression!r}")
+        self.trunk = trunk
         self.regression, self.n_cells = regression, n_cells
         self.cls = nn.Linear(hidden, n_cells)
         self.reg: nn.Linear | None = None
@@ -60,9 +71,12 @@ class CellOutputs(nn.Module):
             self.reg = nn.Linear(hidden, 3)
         elif regression == "latlon":
             self.reg = nn.Linear(hidden, 2)
+        # Optional country classifier (K countries of the cell table, sorted): a direct country signal
+        # that re-weights the cells' country marginals at inference (see inference.combine_country).
         self.country = nn.Linear(hidden, n_countries) if n_countries else None
 
-    def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = x if self.trunk is None else self.trunk(x)
         out = {"logits": self.cls(h), "embed": h}
         if self.regression == "offset":
             out["offset"] = self.reg(h).view(-1, self.n_cells, 2)
@@ -75,6 +89,19 @@ class CellOutputs(nn.Module):
         if self.country is not None:
             out["country_logits"] = self.country(h)
         return out
+
+
+class GeoHead(CellOutputs):
+    """The default MLP head: features (B, D) -> dropout, Linear, LayerNorm, GELU, dropout (B, H) ->
+    dict(logits (B, C), offset (B, C, 2) | xyz (B, 3), embed (B, H), country_logits (B, K) when ``n_countries``)."""
+
+    def __init__(self, in_dim: int, n_cells: int, hidden: int = 512, dropout: float = 0.3,
+                 regression: str = "offset", n_countries: int = 0):
+        if regression not in MLP_REGRESSIONS:
+            raise ValueError(f"regression must be one of {MLP_REGRESSIONS}")
+        trunk = nn.Sequential(nn.Dropout(dropout / 2), nn.Linear(in_dim, hidden), nn.LayerNorm(hidden),
+                              nn.GELU(), nn.Dropout(dropout))
+        super().__init__(hidden, n_cells, regression, n_countries, trunk=trunk)
 
 
 class _OutputsHead(nn.Module):

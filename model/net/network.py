@@ -1,9 +1,10 @@
-"""The geolocation network: backbone trunk (frozen) -> tail (optionally fine-tuned) -> GeoHead.
+"""The geolocation network: backbone trunk (frozen) -> tail (optionally fine-tuned) -> head, and the
+decoding of the head's coordinate regression.
 
-``GeoHead`` maps pooled features ``(B, D)`` to cell logits ``(B, C)`` and a coordinate
-regression: either an in-cell offset per cell ``(B, C, 2)`` (OSV-5M style: predict the cell, then
-the offset from its centroid, in units of 1000 km east/north) or direct unit-vector regression
-``(B, 3)``. Heads are small registries of plain modules.
+The head (``model.net.heads``; the default is ``GeoHead``) maps pooled features ``(B, D)`` to cell
+logits ``(B, C)`` and a coordinate regression: either an in-cell offset per cell ``(B, C, 2)`` (OSV-5M
+style: predict the cell, then the offset from its centroid, in units of 1000 km east/north:
+:func:`offset_to_latlon`) or direct unit-vector regression ``(B, 3)`` (:func:`xyz_to_latlon`).
 """
 from __future__ import annotations
 
@@ -14,43 +15,6 @@ from torch import nn
 from model.geo import EARTH_RADIUS_KM, from_xyz
 
 OFFSET_UNIT_KM = 1000.0
-REGRESSIONS = ("offset", "direct", "none")
-
-
-class GeoHead(nn.Module):
-    """MLP head: features (B, D) -> dict(logits (B, C), offset (B, C, 2) | xyz (B, 3), embed (B, H),
-    country_logits (B, K) when ``n_countries``)."""
-
-    def __init__(self, in_dim: int, n_cells: int, hidden: int = 512, dropout: float = 0.3,
-                 regression: str = "offset", n_countries: int = 0):
-        super().__init__()
-        if regression not in REGRESSIONS:
-            raise ValueError(f"regression must be one of {REGRESSIONS}")
-        self.regression = regression
-        self.n_cells = n_cells
-        self.trunk = nn.Sequential(nn.Dropout(dropout / 2), nn.Linear(in_dim, hidden), nn.LayerNorm(hidden),
-                                   nn.GELU(), nn.Dropout(dropout))
-        self.cls = nn.Linear(hidden, n_cells)
-        if regression == "offset":
-            self.reg = nn.Linear(hidden, n_cells * 2)
-            nn.init.zeros_(self.reg.weight)
-            nn.init.zeros_(self.reg.bias)
-        elif regression == "direct":
-            self.reg = nn.Linear(hidden, 3)
-        # Optional country classifier (K countries of the cell table, sorted): a direct country signal
-        # that re-weights the cells' country marginals at inference (see inference.combine_country).
-        self.country = nn.Linear(hidden, n_countries) if n_countries else None
-
-    def forward(self, f: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.trunk(f)
-        out = {"logits": self.cls(h), "embed": h}
-        if self.regression == "offset":
-            out["offset"] = self.reg(h).view(-1, self.n_cells, 2)
-        elif self.regression == "direct":
-            out["xyz"] = self.reg(h)
-        if self.country is not None:
-            out["country_logits"] = self.country(h)
-        return out
 
 
 class GeoNet(nn.Module):
@@ -58,10 +22,11 @@ class GeoNet(nn.Module):
     (cacheable), blocks from it on are the tail (fine-tuned when ``finetune``).
 
     ``forward(x)`` images (B, 3, S, S) -> head outputs; ``forward_cached(h)`` trunk maps
-    (B, C', h, w) -> head outputs; ``forward_features(f)`` pooled (B, D) -> head outputs.
+    (B, C', h, w) -> head outputs; ``forward_features(f)`` pooled (B, D) -> head outputs. ``head``: any
+    head of ``model.net.heads`` (pooled features (B, D) -> the head output dict).
     """
 
-    def __init__(self, backbone: nn.Module, head: GeoHead, start_block: int = 0):
+    def __init__(self, backbone: nn.Module, head: nn.Module, start_block: int = 0):
         super().__init__()
         self.backbone, self.head, self.start_block = backbone, head, start_block
 

@@ -76,9 +76,10 @@ class Gallery:
 
 
 def unit(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero). (N, H) -> (N, H)."""
-    n = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(n, 1e-12)
+    """Rows as float32 scaled to unit length (zero rows stay zero). (N, H) -> (N, H). The gallery's
+    embeddings and the out-of-distribution check's features (``model.ood``) are normalised with it."""
+    x = np.asarray(x, np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def build_gallery(embed: np.ndarray, rows: pd.DataFrame, cells, **settings) -> Gallery:

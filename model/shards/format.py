@@ -54,11 +54,6 @@ def is_shard_dir(path: str | os.PathLike) -> bool:
     return p.is_dir() and (p / INDEX).is_file()
 
 
-def sample_path(folder: str | os.PathLike, shard: str, key: str) -> str:
-    """``"<abs folder>/<shard>#<key>"``: how tables and :func:`model.data.images.open_image` name a sample."""
-    return f"{Path(folder).resolve()}/{shard}#{key}"
-
-
 def parse_sample_path(path: str | os.PathLike) -> tuple[Path, str, str]:
     """``"<dir>/<shard>.tar#<key>"`` -> (dir, shard file name, key); ValueError if not such a path."""
     s = str(path)

@@ -12,7 +12,6 @@ import logging
 import multiprocessing as mp
 import os
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -76,8 +75,3 @@ def write_manifest_shards(manifest: str | os.PathLike | None, out: str | os.Path
              w.out, ix["samples"], len(ix["shards"]), ix["bytes"] / 1e6, ix["skipped"], dt, len(df) - start,
              (len(df) - start) / max(dt, 1e-9))
     return ix
-
-
-def manifest_identity(manifest: str | os.PathLike) -> str:
-    """The identity a shard folder written from ``manifest`` carries (``"manifest sha256:<hex>"``)."""
-    return f"manifest sha256:{sha256_file(Path(resolve_manifest(manifest)))}"

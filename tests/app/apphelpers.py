@@ -116,7 +116,8 @@ def make_dev_checkpoint(path: Path) -> Path:
     from model.net.cells import build_cells
     from model.net.checkpoint import save_checkpoint
     from model.data.manifest import read_manifest
-    from model.net.network import GeoHead, GeoNet
+    from model.net.heads import GeoHead
+    from model.net.network import GeoNet
 
     df = read_manifest()
     cells = build_cells(df[df["split"] == "train"], "geocells")

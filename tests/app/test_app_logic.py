@@ -7,6 +7,11 @@ import pytest
 from PIL import Image
 
 from app.about import model_card
+from app.common import formatting as fm
+from app.common import photos
+from app.common import result_map as rmap
+from app.common import results as rs
+from app.common import testset
 from app.predict import logic as pl
 from app.predict import sources
 from model.geo import geoscore, haversine_km
@@ -19,8 +24,8 @@ def pred(fake_predictor):
 
 
 def test_fmt_km():
-    assert pl.fmt_km(0.25) == "250 m" and pl.fmt_km(12.34) == "12.3 km" and pl.fmt_km(1234.4) == "1,234 km"
-    assert pl.fmt_km(float("nan")) == "?"
+    assert fm.fmt_km(0.25) == "250 m" and fm.fmt_km(12.34) == "12.3 km" and fm.fmt_km(1234.4) == "1,234 km"
+    assert fm.fmt_km(float("nan")) == "?"
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -38,31 +43,31 @@ def test_parse_latlon_rejects(text):
 
 
 def test_guess_rows_distances_and_scores(pred):
-    truth = pl.Truth(45.81, 15.98, "test")
-    rows = pl.guess_rows(pred, truth, 3)
+    truth = rs.Truth(45.81, 15.98, "test")
+    rows = rs.guess_rows(pred, truth, 3)
     assert [r["rank"] for r in rows] == [1, 2, 3]
-    assert sum(r["prob"] for r in pl.guess_rows(pred, None, 6)) == pytest.approx(1.0, abs=1e-6)
+    assert sum(r["prob"] for r in rs.guess_rows(pred, None, 6)) == pytest.approx(1.0, abs=1e-6)
     for r in rows:
         d = haversine_km(r["lat"], r["lon"], truth.lat, truth.lon)
         assert r["km"] == pytest.approx(d) and r["score"] == round(geoscore(d))
-    table = pl.guess_table(rows)
+    table = rs.guess_table(rows)
     assert list(table.columns) == ["#", "Place", "Probability", "Distance (km)", "Score"]
     top = pred.top[0]
-    assert table["Place"].iloc[0] == pl.place_label(top.name, top.admin1, top.country)
-    assert "Distance (km)" not in pl.guess_table(pl.guess_rows(pred, None, 3)).columns
-    assert pl.guess_table([]).empty
+    assert table["Place"].iloc[0] == fm.place_label(top.name, top.admin1, top.country)
+    assert "Distance (km)" not in rs.guess_table(rs.guess_rows(pred, None, 3)).columns
+    assert rs.guess_table([]).empty
 
 
 def test_summary(pred):
-    s = pl.summary(pred, None)
+    s = rs.summary(pred, None)
     assert s["country"] == pred.country and 0 < s["country_prob"] <= 1 and "km" not in s
-    s = pl.summary(pred, pl.Truth(pred.lat, pred.lon, "x"))
+    s = rs.summary(pred, rs.Truth(pred.lat, pred.lon, "x"))
     assert s["km"] == pytest.approx(0.0, abs=1e-6) and s["score"] == 5000
 
 
 def test_prediction_map_has_everything(pred, fake_predictor):
-    truth = pl.Truth(35.0, 139.0, "EXIF")
-    m = pl.prediction_map(pred, truth, 3, cells=fake_predictor.cells.table)
+    truth = rs.Truth(35.0, 139.0, "EXIF")
+    m = rmap.prediction_map(pred, truth, 3, cells=fake_predictor.cells.table)
     from app.maps.builders import map_html
 
     html = map_html(m)
@@ -71,19 +76,19 @@ def test_prediction_map_has_everything(pred, fake_predictor):
     assert html.count("geo-marker-candidate") >= 3
     assert "P(country)" in html and "P(cell)" in html and "Top-3 guesses" in html
     assert "points" in html and "fitBounds" in html
-    no_truth = map_html(pl.prediction_map(pred, None, 2))
+    no_truth = map_html(rmap.prediction_map(pred, None, 2))
     assert "geo-marker-truth" not in no_truth and "P(cell)" not in no_truth
 
 
 def test_top_cells(pred, fake_predictor):
-    tc = pl.top_cells(pred, fake_predictor.cells.table, k=3, min_prob=0.0)
+    tc = rmap.top_cells(pred, fake_predictor.cells.table, k=3, min_prob=0.0)
     assert len(tc) == 3 and (np.diff(tc["prob"]) <= 0).all()
-    assert pl.top_cells(pred, fake_predictor.cells.table, min_prob=1.1).empty
+    assert rmap.top_cells(pred, fake_predictor.cells.table, min_prob=1.1).empty
 
 
 def test_compare_and_verdict(pred, fake_predictor):
     other = fake_predictor.predict(Image.new("RGB", (80, 60), (250, 10, 10)))
-    c = pl.compare(pred, other, pl.Truth(45.8, 16.0, "t"))
+    c = pl.compare(pred, other, rs.Truth(45.8, 16.0, "t"))
     assert c["moved_km"] == pytest.approx(haversine_km(pred.lat, pred.lon, other.lat, other.lon))
     assert {"km_before", "km_after", "score_before", "score_after"} <= set(c)
     # both confidences are of the SAME country: the one predicted before hiding
@@ -123,11 +128,11 @@ def test_compare_uses_the_same_country_when_the_answer_flips(pred):
 
 
 def test_place_label_without_repeats():
-    assert pl.place_label("Iowa", "Iowa", "United States") == "Iowa, United States"
-    assert pl.place_label("Split", "Splitsko-Dalmatinska", "Croatia") == "Split, Splitsko-Dalmatinska, Croatia"
-    assert pl.place_label("Grad Zagreb", "Zagreb", "Croatia") == "Grad Zagreb, Croatia"
-    assert pl.place_label("Singapore", "", "Singapore") == "Singapore"
-    assert pl.place_label("Texas (north)", "Texas", "nan") == "Texas (north)"
+    assert fm.place_label("Iowa", "Iowa", "United States") == "Iowa, United States"
+    assert fm.place_label("Split", "Splitsko-Dalmatinska", "Croatia") == "Split, Splitsko-Dalmatinska, Croatia"
+    assert fm.place_label("Grad Zagreb", "Zagreb", "Croatia") == "Grad Zagreb, Croatia"
+    assert fm.place_label("Singapore", "", "Singapore") == "Singapore"
+    assert fm.place_label("Texas (north)", "Texas", "nan") == "Texas (north)"
 
 
 def test_testset_label_is_for_people():
@@ -166,7 +171,7 @@ def test_load_uploads(shared_test_image):
     path, lat, lon = shared_test_image
     good = path.read_bytes()
     gps = jpeg_with_gps(path, -33.8568, 151.2153)
-    lv = sources.load_uploads([("a.jpg", good), ("broken.jpg", b"not an image"), ("x.gif", b"GIF89a"),
+    lv = photos.load_uploads([("a.jpg", good), ("broken.jpg", b"not an image"), ("x.gif", b"GIF89a"),
                                ("b.jpg", gps), ("empty.png", b"")])
     assert lv.names == ["a.jpg", "b.jpg"] and len(lv.images) == 2
     assert len(lv.errors) == 3
@@ -192,12 +197,12 @@ def test_other_formats_are_read_or_refused_with_the_reason(shared_test_image):
     anim = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
     files = [("anim.gif", anim), ("still.gif", _encode(img, "GIF")), ("a.bmp", _encode(img, "BMP")),
              ("a.tiff", _encode(img, "TIFF")), ("a.avif", _encode(img, "AVIF")), ("a.jfif", path.read_bytes())]
-    lv = sources.load_uploads(files)
+    lv = photos.load_uploads(files)
     assert lv.names == [n for n, _ in files] and not lv.errors
     assert any(n.startswith("anim.gif") and "3 frames" in n and "first one is used" in n for n in lv.notes)
     assert any(n.startswith("still.gif") and "256 colours" in n for n in lv.notes)
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
-    bad = sources.load_uploads([("IMG_0001.HEIC", heic), ("clip.mp4", b"\x00\x00\x00\x18ftypisom" + b"\x00" * 40),
+    bad = photos.load_uploads([("IMG_0001.HEIC", heic), ("clip.mp4", b"\x00\x00\x00\x18ftypisom" + b"\x00" * 40),
                                 ("doc.pdf", b"%PDF-1.7 ..."), ("map.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
                                 ("notes.txt", b"hello")])
     assert not bad.images and len(bad.errors) == 5
@@ -212,7 +217,7 @@ def test_prepare_views_refuses_tiny_splits_wide_and_panoramas(shared_test_image)
 
     path, _, _ = shared_test_image
     street = Image.open(path).convert("RGB")
-    lv = sources.LoadedViews(images=[Image.new("RGB", (1, 1), (128, 128, 128)), street.resize((4000, 120)),
+    lv = photos.LoadedViews(images=[Image.new("RGB", (1, 1), (128, 128, 128)), street.resize((4000, 120)),
                                      Image.new("RGB", (2048, 1024), (90, 120, 160)), street],
                              names=["pixel.png", "strip.png", "pano.jpg", "street.jpg"], blobs=[b"", b"", b"", b""])
     assert needs_split_choice(lv)
@@ -224,8 +229,8 @@ def test_prepare_views_refuses_tiny_splits_wide_and_panoramas(shared_test_image)
     assert any("perspective views" in n for n in p.notes) and any("8 square tiles" in n for n in p.notes)
     whole = prepare_views(lv, 260, mode="whole")
     assert whole.kinds == ["whole"] * 3 and len(whole.images) == 3
-    assert not needs_split_choice(sources.LoadedViews(images=[street], names=["s"], blobs=[b""]))
-    thin = prepare_views(sources.LoadedViews(images=[street.resize((3000, 50))], names=["thin.png"], blobs=[b""]), 260)
+    assert not needs_split_choice(photos.LoadedViews(images=[street], names=["s"], blobs=[b""]))
+    thin = prepare_views(photos.LoadedViews(images=[street.resize((3000, 50))], names=["thin.png"], blobs=[b""]), 260)
     assert not thin.images and "thin.png (3000x50 px) is too small" in thin.refused[0]
 
 
@@ -238,12 +243,12 @@ def test_test_locations_groups_views(tmp_path):
                        "lat": [1.0, 1.0, 2.0, 3.0, np.nan], "lon": [1.0, 1.0, 2.0, 3.0, np.nan],
                        "country": ["X"] * 5, "admin1": [""] * 5, "source": ["s"] * 5,
                        "path": [str(tmp_path / f) for f in ("a1.jpg", "a0.jpg", "b0.jpg", "a0.jpg", "a0.jpg")]})
-    t = sources.test_locations(df)
+    t = testset.test_locations(df)
     assert list(t["location_id"]) == ["a", "b"] and list(t["group_id"]) == ["g1", "g2"]
     assert [p.rsplit("/", 1)[1] for p in t.iloc[0]["paths"]] == ["a0.jpg", "a1.jpg"]
-    lv = sources.load_paths(list(t.iloc[0]["paths"]) + [str(tmp_path / "missing.jpg")])
+    lv = photos.load_paths(list(t.iloc[0]["paths"]) + [str(tmp_path / "missing.jpg")])
     assert len(lv.images) == 2 and "missing.jpg" in lv.errors[0]
-    assert sources.test_locations(df[df["split"] == "train"]).empty
+    assert testset.test_locations(df[df["split"] == "train"]).empty
 
 
 def test_find_api_key_order(monkeypatch):
@@ -311,7 +316,7 @@ def test_huge_image_gets_a_clear_message():
 
     buf = io.BytesIO()
     Image.new("1", (8000, 8000)).save(buf, "PNG")  # 64 megapixels in a few kB
-    lv = sources.load_uploads([("huge.png", buf.getvalue())])
+    lv = photos.load_uploads([("huge.png", buf.getvalue())])
     assert not lv.images and len(lv.errors) == 1
     assert "huge.png" in lv.errors[0] and "too large" in lv.errors[0]
 

@@ -334,27 +334,28 @@ def fake_pred(m_latlon, e_latlon, guesses):
 
 
 def test_prediction_map_frames_every_guess_with_surroundings():
-    from app.predict import logic as pl
+    from app.common import result_map as rmap
+    from app.common.results import Truth
 
     guesses = [(45.81, 15.98), (45.33, 14.44), (43.51, 16.44), (42.65, 18.09), (46.05, 14.51)]
     pred = fake_pred(guesses[0], (45.5, 15.5), guesses)
-    truth = pl.Truth(44.87, 13.85, "test")
-    m = pl.prediction_map(pred, truth, 5)
+    truth = Truth(44.87, 13.85, "test")
+    m = rmap.prediction_map(pred, truth, 5)
     (s, w), (n, e) = maps.fitted_bounds(m)
     for lat, lon in guesses + [(pred.lat, pred.lon), (pred.best_lat, pred.best_lon), (truth.lat, truth.lon)]:
         assert s < lat < n and w < lon < e
-    assert n - s >= pl.MAP_MIN_SPAN_DEG and e - w >= pl.MAP_MIN_SPAN_DEG  # not a close-up of Croatia
+    assert n - s >= rmap.MAP_MIN_SPAN_DEG and e - w >= rmap.MAP_MIN_SPAN_DEG  # not a close-up of Croatia
     html = rendered(m)
-    assert f'maxZoom: {pl.MAP_MAX_ZOOM}' in html
-    far = pl.prediction_map(fake_pred((-33.9, 151.2), (-33.9, 151.2), [(-33.9, 151.2), (40.7, -74.0)]), None, 2)
+    assert f'maxZoom: {rmap.MAP_MAX_ZOOM}' in html
+    far = rmap.prediction_map(fake_pred((-33.9, 151.2), (-33.9, 151.2), [(-33.9, 151.2), (40.7, -74.0)]), None, 2)
     (s, w), (n, e) = maps.fitted_bounds(far)
     assert s < -33.9 and n > 40.7 and w < -74.0 and e > 151.2
 
 
 def test_prediction_map_e_pin_does_not_hide_under_m():
-    from app.predict import logic as pl
+    from app.common import result_map as rmap
 
     same = (45.81, 15.98)
-    html = rendered(pl.prediction_map(fake_pred(same, same, [same]), None, 1))
+    html = rendered(rmap.prediction_map(fake_pred(same, same, [same]), None, 1))
     assert "geo-marker-best geo-marker-callout" in html  # E on a stem, up and right of its point
     assert html.index("geo-marker-best") < html.index("geo-marker-model")  # and M drawn last, on its point

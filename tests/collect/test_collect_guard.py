@@ -61,11 +61,18 @@ def test_second_collector_refused_at_once_and_a_kill_9_leaves_no_blocking_lock(f
     assert len(views) == len(set(views)) == len(read_manifest(out / "manifest.csv"))
 
 
-@pytest.mark.parametrize("command", ["hf", "imagefolder", "crop"])
+@pytest.mark.parametrize("command", ["hf", "imagefolder", "crop", "photos", "demo"])
 def test_importers_refuse_a_folder_another_process_writes(tmp_path, jpegs, capsys, command):
     src = {"hf": lambda: hf_dataset(tmp_path / "ds", [p.read_bytes() for p in jpegs[:3]]),
            "imagefolder": lambda: image_folder(tmp_path / "gg", {"HR": 2}, jpegs)}
-    if command == "crop":
+    if command == "photos":
+        image_folder(tmp_path / "mine", {"trip": 2}, jpegs)  # photos without GPS: imported unlabelled
+        argv = ["photos", str(tmp_path / "mine"), "--no-progress"]
+    elif command == "demo":
+        from tests.collect.osv5m_fake import fake_osv5m
+
+        argv = ["demo", "--from", str(fake_osv5m(tmp_path / "osv5m")), "--n", "3", "--no-progress"]
+    elif command == "crop":
         image_folder(tmp_path / "gg", {"HR": 2}, jpegs)
         assert run_main(["imagefolder", str(tmp_path / "gg"), "--out", str(tmp_path / "set")], capsys)[0] == 0
         argv = ["crop", str(tmp_path / "set" / "manifest.csv"), "--bottom", "16px"]

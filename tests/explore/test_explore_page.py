@@ -95,7 +95,7 @@ def test_filters_drive_the_headline(page_env):
     assert shown(at) == f"{n} of 6"
     # the headline is about the predicted place (M); its help gives the expected-score guess (E) too
     at.select_slider(key="ex_f_err").set_value(("0 km", "any")).run()
-    from app.explore.maps import fmt_km
+    from app.common.formatting import fmt_km
 
     med_e = fmt_km(float(ev.locations["best_distance_km"].dropna().median()))
     help_text = next(m.help for m in at.metric if m.label == "Median error")

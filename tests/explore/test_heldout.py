@@ -61,7 +61,7 @@ def test_shared_test_split_matches_what_play_and_predict_use():
     Predict's test-set picker, Explore's evaluated locations (241 / 195 / 182 when this was written)."""
     from app.play.game import region_pool
     from app.play.logic import playable_locations
-    from app.predict.sources import test_locations
+    from app.common.testset import test_locations
     from model.data.manifest import ManifestError, read_manifest
     from tests.app.apphelpers import SHARED
 

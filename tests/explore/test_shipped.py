@@ -1,4 +1,4 @@
-"""The evaluation shipped with a checkpoint (app.explore.shipped): packaged without pixels, installed only
+"""The evaluation shipped with a checkpoint (app.common.shipped): packaged without pixels, installed only
 for the very checkpoint and manifest bytes it was made from, and Explore's first open on the shipped
 model reading it in seconds instead of evaluating 673 images."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.explore import data as xd
-from app.explore import shipped
+from app.common import shipped
 from tests.app.apphelpers import DEFAULT_MODEL, MAIN, SHARED
 
 

@@ -1,4 +1,4 @@
-"""Sample sizes and 95 % intervals (app.explore.uncertainty) and the figures built on them: calibration
+"""Sample sizes and 95 % intervals (app.common.uncertainty) and the figures built on them: calibration
 bins, per-country precision / recall / F1, the shortcut audit's findings, the similarity filter."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from app.explore import audit_view as av
 from app.explore import embed as xe
 from app.explore import stats as xs
-from app.explore import uncertainty as un
+from app.common import uncertainty as un
 
 
 def _wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:

@@ -85,7 +85,8 @@ def test_assess_flags_inputs_and_views():
 
 
 def test_capture_features_sees_what_the_head_receives():
-    from model.net.network import GeoHead, GeoNet
+    from model.net.heads import GeoHead
+    from model.net.network import GeoNet
 
     class Pool(torch.nn.Module):
         def forward(self, x):

@@ -31,7 +31,7 @@ def test_parse_region_and_prefixes_keep_colliding_codes_apart():
     assert r.in_region("JP", "continent:AS") and not r.in_region("JP", "country:AS")
     assert r.in_region("AS", "country:AS") and not r.in_region("AS", "continent:AS")  # American Samoa is in Oceania
     for bad in ("", "europe", "continent:XX", "country:HRV", "country:1A", "planet:EU"):
-        with pytest.raises(r.RegionError):
+        with pytest.raises(r.RegionIdError):
             r.parse_region(bad)
 
 

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from app.common.uncertainty import wilson
 from app.play import versus as vs
 from app.play.leaderboard import Entry, Leaderboard, RoundRecord
 
@@ -24,8 +25,9 @@ def textbook_wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float
 
 @pytest.mark.parametrize("k, n", [(0, 1), (3, 10), (7, 7), (40, 100), (1, 3)])
 def test_wilson_matches_the_formula(k, n):
-    assert vs.wilson(k, n) == pytest.approx(textbook_wilson(k, n), abs=1e-9)
-    lo, hi = vs.wilson(k, n)
+    e = wilson(k, n)
+    assert (e.lo, e.hi) == pytest.approx(textbook_wilson(k, n), abs=1e-9)
+    lo, hi = e.lo, e.hi
     assert 0.0 <= lo <= k / n <= hi <= 1.0
 
 
@@ -51,7 +53,8 @@ def test_display_rows_say_n_and_the_interval_and_mark_small_samples():
     rows = vs.tally_rows(vs.tally(rounds("HR", 2, 1) + rounds("FR", 0, 0, ties=2), "country"), "country")
     hr, fr = rows
     assert hr["Country"] == "HR" and hr["Rounds"] == 3 and hr["Players' win rate"] == "67%"
-    lo, hi = vs.wilson(2, 3)
+    e = wilson(2, 3)
+    lo, hi = e.lo, e.hi
     assert hr["95% interval"] == f"{100 * lo:.0f}–{100 * hi:.0f}%"
     assert hr["Verdict"] == "Too close to call" and hr["Sample"] == "indicative"
     assert fr["Players' win rate"] == "–" and fr["95% interval"] == "–" and fr["Rounds"] == 2  # only ties

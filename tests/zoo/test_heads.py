@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from model.geo import to_xyz
-from model.net.heads import AlexNetHead, ViTMLPHead, build_head, latlon_to_unit
+from model.net.heads import AlexNetHead, GeoHead, ViTMLPHead, build_head, latlon_to_unit
+from model.net.network import xyz_to_latlon
 from model.train.losses import geo_loss
-from model.net.network import GeoHead, xyz_to_latlon
 
 
 def test_alexnet_head_is_9216_to_244():

@@ -10,12 +10,13 @@ When Explore needs an evaluation it has not cached yet, :func:`install_matching`
 one into the page's cache folder (``app.explore.data.eval_dir_for``) if and only if both hashes and
 the split match; any other checkpoint or data set is evaluated afresh, with the progress bar. A copy
 installed earlier is replaced when the sidecar has been regenerated since (:func:`refresh_install`).
+The About page reads the same sidecar for the intervals of its model card.
 
 Regenerate the shipped files (``make shipped-eval``)::
 
     python -m model.evaluate --checkpoint assets/models/default.pt --split test --cache '' --out runs/shipped-eval
     python -m model.audit --checkpoint assets/models/default.pt --split test --out runs/shipped-eval
-    python -m app.explore.shipped --checkpoint assets/models/default.pt --split test --from runs/shipped-eval
+    python -m app.common.shipped --checkpoint assets/models/default.pt --split test --from runs/shipped-eval
 """
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from app.common.stamps import file_stamp
+
+EVAL_FORMAT = 1  # format of an evaluation folder's source.json: Explore's own evaluations and installed shipped ones
 SHIPPED_FORMAT = 1
 INFO = "shipped.json"
 PLAIN = ("metrics.json", "classification_report_country.csv", "confusion_country.csv")
@@ -38,7 +42,7 @@ AUDIT = ("audit.csv", "audit.json")
 COMMANDS = (
     "python -m model.evaluate --checkpoint {ck} --split {split} --cache '' --out {src}",
     "python -m model.audit --checkpoint {ck} --split {split} --out {src}",
-    "python -m app.explore.shipped --checkpoint {ck} --split {split} --from {src}",
+    "python -m app.common.shipped --checkpoint {ck} --split {split} --from {src}",
 )
 
 
@@ -49,7 +53,7 @@ def sidecar_dir(checkpoint: str | os.PathLike) -> Path:
 
 
 @lru_cache(maxsize=16)
-def _sha256(path: str, _size: int, _mtime_ns: int) -> str:
+def _sha256(path: str, _stamp: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -58,10 +62,9 @@ def _sha256(path: str, _size: int, _mtime_ns: int) -> str:
 
 
 def content_hash(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (cached per path, size and modification time)."""
+    """SHA-256 of a file's bytes (cached per :func:`app.common.stamps.file_stamp`)."""
     p = Path(path).expanduser().resolve()
-    st = p.stat()
-    return _sha256(str(p), st.st_size, st.st_mtime_ns)
+    return _sha256(str(p), file_stamp(p))
 
 
 def read_info(folder: str | os.PathLike) -> dict:
@@ -115,8 +118,6 @@ def install_matching(checkpoint: str | os.PathLike, manifest: str | os.PathLike,
     (:func:`mismatch`); returns whether it did."""
     if mismatch(checkpoint, manifest, split) is not None:
         return False
-    from app.explore.data import EVAL_FORMAT
-
     src, out = sidecar_dir(checkpoint), Path(out_dir)
     ck, man = Path(checkpoint).resolve(), Path(manifest).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -210,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     from model.net.checkpoint import DEFAULT_CHECKPOINT
     from model.data.manifest import resolve_manifest
 
-    ap = argparse.ArgumentParser(prog="python -m app.explore.shipped", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m app.common.shipped", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     ap.add_argument("--data", help="the manifest that was evaluated (default: $GEOLOC_DATA, data/manifest.csv, "

@@ -1,4 +1,5 @@
-"""Sample sizes and 95 % intervals for every rate the Explore page headlines (no Streamlit).
+"""Sample sizes and 95 % intervals for every rate the pages show (no Streamlit): Explore's headlines
+and audit, the About page's model card, Play's humans-vs-model tallies.
 
 - proportions (accuracies, shares within a distance): Wilson score interval (``scipy.stats.binomtest``);
 - means and medians (errors in km, scores in points): percentile bootstrap over locations

@@ -1,0 +1,137 @@
+"""Photos the pages load (no Streamlit): uploaded files and image files on disk, decoded with
+:func:`model.data.images.open_image` (clear messages for corrupt, unsupported and huge files) and
+checked for EXIF GPS; and the smaller copies the pages display.
+
+Predict loads uploads and test-set files; Explore's detail panel loads a location's files.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from PIL import Image
+
+from model.data.images import ImageLoadError, exif_gps, open_image
+
+# What the uploader takes: Pillow decodes them all; multi-frame files (animated GIF/WebP, TIFF pages) give
+# their first frame, with a note. The uploader accepts any file so that a refusal is a message on the page.
+PHOTO_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "AVIF": "AVIF", "GIF": "GIF",
+                 "BMP": "BMP", "TIFF": "TIFF"}
+FORMATS_TEXT = "JPEG, PNG, WebP, AVIF, GIF (first frame), BMP or TIFF"
+SUPPORTED_EXT = ("jpg", "jpeg", "jfif", "png", "webp", "avif", "gif", "bmp", "tif", "tiff")
+
+
+@dataclass
+class LoadedViews:
+    """Views of one place that loaded, the messages for those that did not, notes on how some were
+    read (first frame of a GIF...) and EXIF GPS if any."""
+
+    images: list[Image.Image] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    gps: tuple[float, float] | None = None
+    gps_from: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def not_a_photo(name: str, data: bytes) -> str | None:
+    """Why a file that Pillow cannot read is not usable, said for people (HEIC, video, PDF, SVG,
+    text); None when the bytes do not look like one of those (then the decoder has its say)."""
+    head = bytes(data[:64])
+    ext = Path(name).suffix.lower().lstrip(".")
+    brand = head[8:12] if head[4:8] == b"ftyp" else b""
+    if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1") or ext in ("heic", "heif"):
+        return ("HEIC/HEIF photos (the iPhone's default) cannot be read here: export it as JPEG (Photos: "
+                "File > Export, or iPhone Settings > Camera > Formats > Most Compatible) and upload that")
+    if brand in (b"avif", b"avis"):
+        return None  # AVIF: the decoder reads it
+    if brand or ext in ("mp4", "mov", "m4v", "avi", "mkv", "webm"):
+        return "this is a video, not a photo: take a still frame (screenshot) of the place and upload that"
+    if head.startswith(b"%PDF") or ext == "pdf":
+        return "this is a PDF document, not a photo"
+    low = head.lower()
+    if b"<svg" in low or ext == "svg" or (low.lstrip().startswith(b"<?xml") and ext not in SUPPORTED_EXT):
+        return "this is a vector drawing (SVG), not a photo"
+    return None
+
+
+def frame_note(name: str, img_format: str | None, n_frames: int) -> str | None:
+    """A note for a multi-frame file (animated GIF/WebP, multi-page TIFF) whose first frame is used."""
+    if n_frames > 1:
+        kind = "pages" if img_format == "TIFF" else "frames"
+        return f"{name}: {img_format or 'this file'} with {n_frames} {kind}; the first one is used."
+    if img_format == "GIF":
+        return f"{name}: a GIF has at most 256 colours, so the model sees slightly altered colours."
+    return None
+
+
+def _probe(data: bytes) -> tuple[str | None, int]:
+    """(Pillow format name, number of frames) of image bytes, or (None, 0) if unreadable."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.format, int(getattr(im, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - the decoder reports the real problem afterwards
+        return None, 0
+
+
+def load_uploads(files: Sequence[tuple[str, bytes]]) -> LoadedViews:
+    """Decode uploaded files ``(name, bytes)``; bad ones become messages in ``errors``, never exceptions.
+
+    Any extension is tried (the content decides); HEIC, videos, PDFs and SVGs get a message that
+    says what to do. The first file with EXIF GPS coordinates sets ``gps`` (lat, lon degrees) and
+    ``gps_from``.
+    """
+    out = LoadedViews()
+    for name, data in files:
+        why = not_a_photo(name, data) if data else None
+        if why:
+            out.errors.append(f"{name}: {why}.")
+            continue
+        try:
+            img = open_image(data, name)
+        except ImageLoadError as e:
+            msg = str(e).replace("(use JPEG, PNG or WebP)", f"(use {FORMATS_TEXT})")
+            ext = Path(name).suffix.lower().lstrip(".")
+            if "not a recognised image format" in msg and ext in SUPPORTED_EXT:
+                msg = (f"{name}: named .{ext} but cannot be read as an image (corrupt, or another kind of file "
+                       "renamed)")
+            out.errors.append(msg)
+            continue
+        fmt, frames = _probe(data)
+        if fmt is not None and fmt not in PHOTO_FORMATS:
+            out.notes.append(f"{name}: read as {fmt}; the model was trained on JPEG photos.")
+        note = frame_note(name, PHOTO_FORMATS.get(fmt or "", fmt), frames)
+        if note:
+            out.notes.append(note)
+        out.images.append(img)
+        out.names.append(name)
+        out.blobs.append(data)
+        if out.gps is None:
+            g = exif_gps(data)
+            if g is not None:
+                out.gps, out.gps_from = g, name
+    return out
+
+
+def load_paths(paths: Sequence[str]) -> LoadedViews:
+    """Load image files from disk (test set) as :class:`LoadedViews` (errors collected)."""
+    files = []
+    out = LoadedViews()
+    for p in paths:
+        try:
+            files.append((Path(p).name, Path(p).read_bytes()))
+        except OSError as e:
+            out.errors.append(f"{Path(p).name}: cannot read ({e.strerror or e})")
+    res = load_uploads(files)
+    res.errors = out.errors + res.errors
+    return res
+
+
+def thumbnail(img: Any, max_side: int = 900) -> Any:
+    """A copy of a PIL image no larger than ``max_side`` pixels (for display)."""
+    t = img.copy()
+    t.thumbnail((max_side, max_side))
+    return t
