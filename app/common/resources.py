@@ -13,7 +13,7 @@ import streamlit as st
 
 from app.common.stamps import file_stamp_or_none
 
-MODEL_ENV = "GEOLOC_MODEL"  # path of a checkpoint to serve instead of assets/models/default.pt
+MODEL_ENV = "GEOLOC_MODEL"  # a predictor name (geoclip, ...) or a checkpoint path to serve instead of default.pt
 THREADS_ENV = "GEOLOC_THREADS"  # torch CPU threads for the model (default: all cores but one)
 
 
@@ -31,30 +31,38 @@ def model_threads() -> int:
 
 
 def model_path() -> str | None:
-    """The checkpoint to load: ``$GEOLOC_MODEL`` or None (the predictor's default)."""
+    """What the app serves: ``$GEOLOC_MODEL`` (a predictor name or a checkpoint path) or None (default.pt)."""
     p = os.environ.get(MODEL_ENV, "").strip()
     return p or None
 
 
-@st.cache_resource(show_spinner="Loading the model…")
-def _load_predictor(path: str | None):
-    from model.explain import warm_up
-    from model.predict import Predictor
-
+@st.cache_resource(show_spinner="Loading the model…", max_entries=3)
+def _load_predictor(model: str | None):
     import torch
 
+    from model.explain import warm_up
+    from model.predictors import is_predictor_name, load_predictor
+
     torch.set_num_threads(model_threads())
-    p = Predictor.load(path=path)
-    warm_up(p)
+    if model and is_predictor_name(model):
+        p = load_predictor(model)  # a published predictor; WeightsMissing says what to download
+    else:
+        from model.predict import Predictor
+
+        p = Predictor.load(path=model)
+        warm_up(p)
     return p
 
 
-def get_predictor():
-    """The shared ``model.predict.Predictor`` (loaded once per process and checkpoint path).
+def get_predictor(model: str | None = None):
+    """The shared predictor (loaded once per process and name): ``model`` a registered predictor name
+    (``model.predictors``: geoclip, streetclip-zeroshot, clip-zeroshot) or a checkpoint path; None serves
+    ``$GEOLOC_MODEL``, else the shipped ``assets/models/default.pt``.
 
-    Raises FileNotFoundError (no checkpoint) or another exception with the loader's message.
+    Raises FileNotFoundError (no checkpoint), ``model.predictors.WeightsMissing`` (weights not on this
+    machine: its message names the download) or another exception with the loader's message.
     """
-    return _load_predictor(model_path())
+    return _load_predictor(model if model is not None else model_path())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

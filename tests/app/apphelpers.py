@@ -15,7 +15,7 @@ from model.net.answer import Prediction, answer_place, to_prediction
 from model.net.inference import cell_country_index
 from model.data.transforms import crop_bottom, eval_transform
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.shared import REPO
 SHARED = REPO.parent / "shared" / "geodata"
 DEFAULT_MODEL = REPO / "assets" / "models" / "default.pt"
 MAIN = str(REPO / "app" / "main.py")

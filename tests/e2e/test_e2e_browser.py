@@ -18,7 +18,7 @@ import pytest
 from tests.app.apphelpers import DEFAULT_MODEL, SHARED, jpeg_with_gps, make_dev_checkpoint
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
+from tests.shared import REPO
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",

@@ -5,7 +5,6 @@ street scenes."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from PIL import Image
 
 from model import ood
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.shared import REPO
 SHIPPED = REPO / "assets" / "models" / "default.pt"
 
 
