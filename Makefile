@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 APP_STAMP := $(VENV)/.installed-app
 PORT    ?= 8501
 
-.PHONY: run test install browser bench train-default evaluate-default shipped-eval clean
+.PHONY: run test install browser demo-data bench train-default evaluate-default shipped-eval clean
 
 # What each target needs (pyproject.toml's groups): the app, or everything with the test tools.
 $(APP_STAMP): pyproject.toml
@@ -36,6 +36,11 @@ browser:
 ## Install everything and run the whole test suite.
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+## An openly licensed demo set for a clone without data: 300 test images of OSV-5M (CC BY-SA 4.0, from
+## Mapillary) from the Hugging Face Hub into data/demo/, resumable, with its attribution (needs internet).
+demo-data: $(APP_STAMP)
+	$(BIN)/python -m model.collect demo --n 300 --out data/demo
 
 ## Benchmarks (print figures; not tests).
 bench: $(STAMP)
