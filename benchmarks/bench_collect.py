@@ -1,12 +1,13 @@
 """Collector throughput against the local fake Street View server (127.0.0.1 only).
 
-    python benchmarks/bench_collect.py --workers 1,4,8,16 --points 60 --latency-ms 20
+    python -m benchmarks.bench_collect --workers 1,4,8,16 --points 60 --latency-ms 20
 
 For each concurrency it collects ``--points`` points x ``--headings`` views into a temporary folder
 (real HTTP, real JPEGs from ../shared/geodata/images, journal and atomic writes included, no rate
 limit) and prints requests per second. ``--latency-ms`` is added by the server to every answer to
 stand in for the network round trip to Google (tens of milliseconds), which is what concurrency
-hides; with 0 the figure measures the collector's own overhead on this machine.
+hides; with 0 the figure measures the collector's own overhead on this machine. Run it as a module from
+the checkout (``python -m``), since the fake server lives with the tests (tests/model/collect/fakes).
 """
 from __future__ import annotations
 
@@ -16,11 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-
-from model.collect.plans import PlanPoint  # noqa: E402
-from model.collect.runner import CollectConfig, Collector  # noqa: E402
-from model.collect.streetview import StreetViewClient  # noqa: E402
-from tests.fakes.streetview_server import FakeStreetView  # noqa: E402
+from model.collect.plans import PlanPoint
+from model.collect.runner import CollectConfig, Collector
+from model.collect.streetview import StreetViewClient
+from tests.model.collect.fakes.streetview_server import FakeStreetView
 
 KEY = "bench-key"
 
