@@ -37,8 +37,8 @@ def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
     return at
 
 
-def test_navigation_lists_four_pages(model_env):
-    """main.py registers Predict, Play, Explore and About, each at its own URL, plus a hidden default
+def test_navigation_lists_the_pages(model_env):
+    """main.py registers Predict, Your photos, Play, Explore and About, each at its own URL, plus a hidden default
     page that forwards the root URL to /predict (a default page is only served at "/"); the Play and
     Explore pages are tested by their own suites, so here they are only checked to exist."""
     import ast
@@ -47,11 +47,12 @@ def test_navigation_lists_four_pages(model_env):
     calls = sorted((c for c in ast.walk(ast.parse(src)) if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "Page"),
                    key=lambda c: c.lineno)
     files = [c.args[0].value for c in calls if isinstance(c.args[0], ast.Constant)]
-    assert files == ["app_pages/predict.py", "app_pages/play.py", "app_pages/explore.py", "app_pages/about.py"]
+    assert files == ["app_pages/predict.py", "app_pages/photos.py", "app_pages/play.py", "app_pages/explore.py",
+                     "app_pages/about.py"]
     assert all((Path(MAIN).parent / p).is_file() for p in files)
     kw = [{k.arg: getattr(k.value, "value", None) for k in c.keywords} for c in calls]
-    assert [k.get("url_path") for k in kw] == ["predict", "play", "explore", "about", "start"]
-    assert [k.get("default") for k in kw] == [None] * 4 + [True] and kw[-1]["visibility"] == "hidden"
+    assert [k.get("url_path") for k in kw] == ["predict", "photos", "play", "explore", "about", "start"]
+    assert [k.get("default") for k in kw] == [None] * 5 + [True] and kw[-1]["visibility"] == "hidden"
     at = app()  # the root forwards to Predict
     assert "Where was this photo taken" in at.title[0].value
 

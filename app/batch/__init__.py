@@ -1,0 +1,1 @@
+"""The batch view of a photo collection (the "Your photos" page): uploads, table, filters, map (no Streamlit)."""
