@@ -11,8 +11,8 @@ longitudes in -180..180 are exact.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import shapely

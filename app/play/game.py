@@ -17,10 +17,11 @@ import math
 import random
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 from app.play.regions import WORLD, in_region, map_size_km, parse_region
+from app.play.types import Location, ModelMove, RoundPlan, RoundResult, winner_of
 from model.geo import geoscore, haversine_km
 
 PHASES = ("guess", "reveal", "over")
@@ -29,6 +30,8 @@ MAX_ROUNDS = 20
 TIME_LIMITS = (None, 20, 30, 60, 120, 180)  # seconds per round offered by the page (None = no limit)
 GRACE_S = 2.0       # network/rerun latency forgiven after the time limit
 SEED_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+KEY_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,400}$")  # an opponent's or a data set's key (a path may be in it)
+APP_MODEL = "shipped"  # the opponent key of the shipped model (assets/models/default.pt)
 
 
 class GameError(ValueError):
@@ -36,23 +39,12 @@ class GameError(ValueError):
 
 
 @dataclass(frozen=True)
-class Location:
-    """A playable place: one held-out test-set camera position and its views (image paths)."""
-
-    location_id: str
-    group_id: str
-    lat: float
-    lon: float
-    country_code: str
-    country: str
-    paths: tuple[str, ...]
-    headings: tuple[float | None, ...] = ()
-
-
-@dataclass(frozen=True)
 class GameConfig:
     """Options of a game. ``region``: see ``app.play.regions``; ``views``: "all" or "single";
-    ``time_limit_s``: seconds per round or None; ``gradcam``: show Grad-CAM after each reveal."""
+    ``time_limit_s``: seconds per round or None; ``gradcam``: show Grad-CAM after each reveal;
+    ``opponent``: the key of the model played against (``app.play.opponents``: :data:`APP_MODEL`, a
+    checkpoint or a registered predictor); ``dataset``: the key of the data set played on ("" unknown).
+    Every option but ``gradcam`` can change the score, so each is stored with a saved game."""
 
     seed: str
     region: str = WORLD
@@ -60,8 +52,10 @@ class GameConfig:
     views: str = "all"
     time_limit_s: int | None = None
     gradcam: bool = False
+    opponent: str = APP_MODEL
+    dataset: str = ""
 
-    def validate(self) -> "GameConfig":
+    def validate(self) -> GameConfig:
         """Return self if every option is valid, else raise :class:`GameError`."""
         if not SEED_RE.match(self.seed or ""):
             raise GameError("the seed must be 1-32 letters, digits, '-' or '_'")
@@ -72,56 +66,18 @@ class GameConfig:
             raise GameError(f"views must be one of {VIEW_MODES}")
         if self.time_limit_s is not None and not 5 <= int(self.time_limit_s) <= 3600:
             raise GameError("the time limit must be 5 to 3600 seconds, or none")
+        if not KEY_RE.match(self.opponent or ""):
+            raise GameError("unknown opponent")
+        if self.dataset and not KEY_RE.match(self.dataset):
+            raise GameError("unknown data set")
         return self
 
 
 @dataclass(frozen=True)
-class RoundPlan:
-    """A round: the location and which of its views (indices into ``Location.paths``) are shown."""
-
-    location: Location
-    views: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class ModelMove:
-    """The model's answer for a round: its pin (degrees), the cell it stands for, and its top
-    guesses as (place, country, probability)."""
-
-    lat: float
-    lon: float
-    top: tuple[tuple[str, str, float], ...] = ()
-    cell_id: int | None = None
-
-
-@dataclass(frozen=True)
-class RoundResult:
-    """Outcome of a finished round. ``player_km`` is None when no pin was placed in time (0 points);
-    ``country`` and ``country_code`` (ISO alpha-2) are the place's."""
-
-    index: int
-    location_id: str
-    truth: tuple[float, float]
-    country: str
-    guess: tuple[float, float] | None
-    model: ModelMove
-    player_km: float | None
-    model_km: float
-    player_score: int
-    model_score: int
-    timed_out: bool
-    seconds: float
-    country_code: str = ""
-
-    @property
-    def winner(self) -> str:
-        """'player', 'model' or 'tie' (by points)."""
-        return _winner(self.player_score, self.model_score)
-
-
-@dataclass(frozen=True)
 class GameState:
-    """Everything about a game in progress. ``index`` is the current round (0-based)."""
+    """Everything about a game in progress. ``index`` is the current round (0-based). ``replay``: the
+    player has seen these rounds' answers before (the same seed replayed), so the game is marked on the
+    leaderboard and left out of "Humans vs the model"."""
 
     game_id: str
     config: GameConfig
@@ -132,6 +88,7 @@ class GameState:
     guess: tuple[float, float] | None = None
     started_at: float = 0.0
     results: tuple[RoundResult, ...] = field(default_factory=tuple)
+    replay: bool = False
 
     @property
     def current(self) -> RoundPlan:
@@ -187,16 +144,31 @@ def plan_rounds(pool: Sequence[Location], seed: str, region: str, n_rounds: int,
     return tuple(plans)
 
 
-def new_game(config: GameConfig, locations: Sequence[Location], now: float, game_id: str | None = None) -> GameState:
+def new_game(config: GameConfig, locations: Sequence[Location], now: float, game_id: str | None = None,
+             replay: bool = False) -> GameState:
     """Start a game: the first round is shown at ``now``. A region with fewer locations than
-    ``n_rounds`` gives a shorter game (``len(state.rounds)``); an empty one raises :class:`GameError`."""
+    ``n_rounds`` gives a shorter game (``len(state.rounds)``); an empty one raises :class:`GameError`.
+    ``replay``: the player has seen these rounds' answers (see :func:`rounds_key`)."""
     config.validate()
     pool = region_pool(locations, config.region)
     if not pool:
         raise GameError("no playable location in this region")
     rounds = plan_rounds(pool, config.seed, config.region, int(config.n_rounds), config.views)
     return GameState(game_id=game_id or secrets.token_hex(8), config=config, rounds=rounds,
-                     map_size_km=game_map_size(pool, config.region), started_at=float(now))
+                     map_size_km=game_map_size(pool, config.region), started_at=float(now), replay=bool(replay))
+
+
+def rounds_key(state: GameState) -> tuple[str, ...]:
+    """What a game asks: its places and views, in order, on its data set. Two games with the same key have
+    the same answers, so a player who has seen one key's reveal replays it (whatever the seed was)."""
+    return (state.config.dataset, *(f"{r.location.location_id}:{','.join(map(str, r.views))}" for r in state.rounds))
+
+
+def seen_answers(state: GameState, seen: Sequence[tuple[str, ...]]) -> bool:
+    """Whether a player who saw the reveals of the games in ``seen`` (their :func:`rounds_key`) knows the
+    answers of ``state``: the same rounds, or a longer game of the same seed whose first rounds they saw."""
+    key = rounds_key(state)
+    return any(len(k) > 1 and (key[: len(k)] == tuple(k) or tuple(k)[: len(key)] == key) for k in seen)
 
 
 def deadline(state: GameState) -> float | None:
@@ -273,10 +245,6 @@ def next_round(state: GameState, now: float) -> GameState:
     return replace(state, phase="guess", index=state.index + 1, guess=None, started_at=float(now))
 
 
-def _winner(player: float, model: float) -> str:
-    return "player" if player > model else "model" if model > player else "tie"
-
-
 @dataclass(frozen=True)
 class Totals:
     """Running totals over the finished rounds."""
@@ -291,7 +259,7 @@ class Totals:
     @property
     def winner(self) -> str:
         """'player', 'model' or 'tie'."""
-        return _winner(self.player, self.model)
+        return winner_of(self.player, self.model)
 
     @property
     def margin(self) -> int:

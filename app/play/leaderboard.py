@@ -1,11 +1,13 @@
 """Local leaderboard of Play games in SQLite (no Streamlit).
 
 One row per finished game: player name, date (UTC), seed, region, rounds, views, the player's and
-the model's total points; and, since schema version 2, one row per round of it (:class:`RoundRecord`:
+the model's total points; since schema version 2, one row per round of it (:class:`RoundRecord`:
 the place, its country, both distances and scores), the data of "Humans vs the model"
-(``app.play.versus``). A version-1 file is migrated in place the first time it is opened: the
-rounds table is added, every saved game is kept (its rounds were never stored, so it has none).
-The file is ``data/leaderboard.sqlite3`` (gitignored) unless
+(``app.play.versus``); since version 3, every setting that changes the score (time limit, opponent,
+data set) and whether the player replayed answers they knew. Games are ranked only among games of
+the same :class:`Board` (region, rounds, time limit, opponent, data set). Older files are migrated in
+place the first time they are opened (``app.play.board_schema``): every saved game is kept, those
+saved before version 3 marked as lacking their settings (``Entry.recorded`` False). The file is ``data/leaderboard.sqlite3`` (gitignored) unless
 ``$GEOLOC_LEADERBOARD`` names another path. Safe for several app processes and threads at once:
 WAL journal (readers never block the writer), a busy timeout (writers wait for each other instead
 of failing), one short ``BEGIN IMMEDIATE`` transaction per write, and one connection per call
@@ -17,46 +19,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import unicodedata
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+
+from app.play.board_schema import GAME_COLUMNS, SCHEMA_VERSION, migrate  # noqa: F401  (SCHEMA_VERSION re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "GEOLOC_LEADERBOARD"
 DEFAULT_PATH = ROOT / "data" / "leaderboard.sqlite3"
 MAX_NAME = 32
-SCHEMA_VERSION = 2
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS games (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    game_id      TEXT    NOT NULL UNIQUE,
-    player       TEXT    NOT NULL,
-    played_at    TEXT    NOT NULL,
-    seed         TEXT    NOT NULL,
-    region       TEXT    NOT NULL,
-    rounds       INTEGER NOT NULL CHECK (rounds > 0),
-    views        TEXT    NOT NULL DEFAULT 'all',
-    player_score INTEGER NOT NULL CHECK (player_score >= 0),
-    model_score  INTEGER NOT NULL CHECK (model_score >= 0)
-);
-CREATE INDEX IF NOT EXISTS games_by_score ON games (player_score DESC, played_at);
-CREATE TABLE IF NOT EXISTS rounds (
-    game_id      TEXT    NOT NULL REFERENCES games (game_id) ON DELETE CASCADE,
-    idx          INTEGER NOT NULL CHECK (idx >= 0),
-    lat          REAL    NOT NULL,
-    lon          REAL    NOT NULL,
-    country_code TEXT    NOT NULL,
-    player_km    REAL,
-    player_score INTEGER NOT NULL CHECK (player_score BETWEEN 0 AND 5000),
-    model_km     REAL    NOT NULL,
-    model_score  INTEGER NOT NULL CHECK (model_score BETWEEN 0 AND 5000),
-    PRIMARY KEY (game_id, idx)
-);
-"""
-
-
 class LeaderboardError(ValueError):
     """An entry that cannot be saved (message meant for the player)."""
 
@@ -74,18 +48,49 @@ class Entry:
     model_score: int
     views: str = "all"
     played_at: str = ""
+    time_limit_s: int | None = None
+    opponent: str = ""
+    dataset: str = ""
+    replay: bool = False
+    recorded: bool = True
 
     @property
     def margin(self) -> int:
         """The player's points minus the model's (negative when the model won)."""
         return self.player_score - self.model_score
 
+    @property
+    def board(self) -> Board:
+        """The board this game is ranked on."""
+        return Board(self.region, int(self.rounds), self.time_limit_s, self.opponent, self.dataset, self.recorded)
+
+
+@dataclass(frozen=True)
+class Board:
+    """Games whose totals can be ranked together: the same region, number of rounds, time limit (seconds,
+    None: no limit), opponent and data set. ``recorded`` False: games saved before the time limit,
+    opponent and data set were stored (schema version 3), ranked apart since those are unknown."""
+
+    region: str
+    rounds: int
+    time_limit_s: int | None
+    opponent: str
+    dataset: str
+    recorded: bool = True
+
+
+def _from_row(row: Sequence) -> Entry:
+    """An :class:`Entry` from a row of :data:`GAME_COLUMNS`."""
+    (gid, player, seed, region, rounds, ps, ms, views, when, limit, opp, data, replay, settings) = row
+    return Entry(gid, player, seed, region, int(rounds), int(ps), int(ms), views, when,
+                 None if limit is None else int(limit), opp or "", data or "", bool(replay), bool(settings))
+
 
 @dataclass(frozen=True)
 class RoundRecord:
     """One round of a saved game: the place (degrees) and its country (ISO alpha-2), the player's
     distance (km; None when no pin was placed in time) and points, the model's distance and points.
-    ``region`` is the game's region (filled in when read back)."""
+    ``region``, ``opponent``, ``replay`` and ``recorded`` are the game's (filled in when read back)."""
 
     index: int
     lat: float
@@ -96,6 +101,9 @@ class RoundRecord:
     model_km: float
     model_score: int
     region: str = ""
+    opponent: str = ""
+    replay: bool = False
+    recorded: bool = True
 
     @property
     def winner(self) -> str:
@@ -135,8 +143,7 @@ class Leaderboard:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
-            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                con.executescript(_SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+            migrate(con)
         self._ready = True
 
     @contextmanager
@@ -170,9 +177,12 @@ class Leaderboard:
             try:
                 cur = con.execute(
                     "INSERT OR IGNORE INTO games (game_id, player, played_at, seed, region, rounds, views, "
-                    "player_score, model_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "player_score, model_score, time_limit_s, opponent, dataset, replay, settings) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                     (entry.game_id, name, when, entry.seed, entry.region, int(entry.rounds), entry.views,
-                     int(entry.player_score), int(entry.model_score)))
+                     int(entry.player_score), int(entry.model_score),
+                     None if entry.time_limit_s is None else int(entry.time_limit_s), entry.opponent,
+                     entry.dataset, int(bool(entry.replay))))
                 if cur.rowcount == 1 and rounds:
                     con.executemany(
                         "INSERT INTO rounds (game_id, idx, lat, lon, country_code, player_km, player_score, model_km, "
@@ -186,24 +196,53 @@ class Leaderboard:
                 raise
             return cur.rowcount == 1
 
-    def top(self, n: int = 10, *, region: str | None = None, rounds: int | None = None) -> list[Entry]:
-        """The ``n`` best games by the player's points (earlier game first on a tie), optionally only
-        those of one region and/or number of rounds (totals are comparable only then)."""
-        where, args = [], []
+    def top(self, n: int = 10, *, board: Board | None = None, region: str | None = None,
+            rounds: int | None = None) -> list[Entry]:
+        """The ``n`` best games by the player's points (earlier game first on a tie) of one ``board`` (the
+        only ranking that compares like with like), or filtered by ``region`` and/or number of ``rounds``."""
+        where, args = _board_filter(board)
         if region is not None:
             where.append("region = ?")
             args.append(region)
         if rounds is not None:
             where.append("rounds = ?")
             args.append(int(rounds))
-        sql = ("SELECT game_id, player, seed, region, rounds, player_score, model_score, views, played_at FROM games"
-               + (" WHERE " + " AND ".join(where) if where else "")
+        sql = (f"SELECT {', '.join(GAME_COLUMNS)} FROM games" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY player_score DESC, played_at ASC, id ASC LIMIT ?")
         if not self.path.exists():
             return []  # nothing saved yet: viewing the board does not create the file
         self._ensure()
         with self._connect() as con, closing(con.execute(sql, (*args, int(n)))) as cur:
-            return [Entry(*row) for row in cur.fetchall()]
+            return [_from_row(row) for row in cur.fetchall()]
+
+    def boards(self) -> list[tuple[Board, int]]:
+        """Every board with saved games and its number of games, the most played first (then by region,
+        rounds, time limit, opponent and data set)."""
+        if not self.path.exists():
+            return []
+        self._ensure()
+        sql = ("SELECT region, rounds, time_limit_s, opponent, dataset, settings, COUNT(*) FROM games "
+               "GROUP BY region, rounds, time_limit_s, opponent, dataset, settings")
+        with self._connect() as con, closing(con.execute(sql)) as cur:
+            got = [(Board(r, int(n), None if t is None else int(t), o or "", d or "", bool(s)), int(c))
+                   for r, n, t, o, d, s, c in cur.fetchall()]
+        return sorted(got, key=lambda bc: (-bc[1], not bc[0].recorded, bc[0].region, bc[0].rounds,
+                                           bc[0].time_limit_s or 0, bc[0].opponent, bc[0].dataset))
+
+    def played_before(self, player: str, seed: str, region: str, dataset: str, views: str) -> bool:
+        """Whether ``player`` saved a game of the same seed, region, data set and views (the same rounds):
+        a new game of theirs with these settings is a replay."""
+        try:
+            name = clean_name(player)
+        except LeaderboardError:
+            return False
+        if not self.path.exists():
+            return False
+        self._ensure()
+        sql = ("SELECT 1 FROM games WHERE player = ? AND seed = ? AND region = ? AND dataset = ? AND views = ? "
+               "LIMIT 1")
+        with self._connect() as con, closing(con.execute(sql, (name, seed, region, dataset, views))) as cur:
+            return cur.fetchone() is not None
 
     def round_counts(self, *, region: str | None = None) -> list[int]:
         """The numbers of rounds of saved games (of one region if given), the most played first: the
@@ -216,16 +255,27 @@ class Leaderboard:
         with self._connect() as con, closing(con.execute(sql, (region,) if region is not None else ())) as cur:
             return [int(r[0]) for r in cur.fetchall()]
 
-    def round_records(self, *, region: str | None = None) -> list[RoundRecord]:
-        """Every stored round of the saved games (of one game region if given), oldest game first."""
+    def round_records(self, *, region: str | None = None, opponent: str | None = None,
+                      replays: bool = True) -> list[RoundRecord]:
+        """Every stored round of the saved games, oldest game first: of one game ``region`` and/or
+        ``opponent`` if given, without the rounds of replayed games unless ``replays``."""
         if not self.path.exists():
             return []
         self._ensure()
+        where, args = [], []
+        if region is not None:
+            where.append("g.region = ?")
+            args.append(region)
+        if opponent is not None:
+            where.append("g.opponent = ?")
+            args.append(opponent)
+        if not replays:
+            where.append("g.replay = 0")
         sql = ("SELECT r.idx, r.lat, r.lon, r.country_code, r.player_km, r.player_score, r.model_km, r.model_score, "
-               "g.region FROM rounds r JOIN games g ON g.game_id = r.game_id"
-               + (" WHERE g.region = ?" if region is not None else "") + " ORDER BY g.id, r.idx")
-        with self._connect() as con, closing(con.execute(sql, (region,) if region is not None else ())) as cur:
-            return [RoundRecord(*row) for row in cur.fetchall()]
+               "g.region, g.opponent, g.replay, g.settings FROM rounds r JOIN games g ON g.game_id = r.game_id"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY g.id, r.idx")
+        with self._connect() as con, closing(con.execute(sql, args)) as cur:
+            return [RoundRecord(*row[:9], row[9] or "", bool(row[10]), bool(row[11])) for row in cur.fetchall()]
 
     def count(self) -> int:
         """Number of saved games."""
@@ -234,3 +284,17 @@ class Leaderboard:
         self._ensure()
         with self._connect() as con:
             return int(con.execute("SELECT COUNT(*) FROM games").fetchone()[0])
+
+
+def _board_filter(board: Board | None) -> tuple[list[str], list]:
+    """SQL conditions (and their arguments) selecting the games of ``board`` (none for None)."""
+    if board is None:
+        return [], []
+    where = ["region = ?", "rounds = ?", "opponent = ?", "dataset = ?", "settings = ?"]
+    args: list = [board.region, int(board.rounds), board.opponent, board.dataset, int(board.recorded)]
+    if board.time_limit_s is None:
+        where.append("time_limit_s IS NULL")
+    else:
+        where.append("time_limit_s = ?")
+        args.append(int(board.time_limit_s))
+    return where, args

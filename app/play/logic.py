@@ -1,5 +1,6 @@
 """Glue of the Play page that needs no Streamlit: playable locations from the manifest, leak-free
-view images, the model's move, the maps and the tables. Rules live in ``app.play.game``.
+view images, the model's move and the maps. Rules live in ``app.play.game``, links in
+``app.play.links``, tables in ``app.play.tables``.
 
 Leak-free means nothing shown before the reveal can give the place away: views are re-encoded
 JPEGs without metadata (no EXIF GPS, no file name), errors never quote a path, the guess map is
@@ -10,10 +11,9 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
-from urllib.parse import urlencode
 
 import folium
 import numpy as np
@@ -23,36 +23,47 @@ from PIL import Image
 from app.common.formatting import fmt_km
 from app.common.stamps import file_stamp
 from app.maps import builders as maps
-from app.play.game import (MAX_ROUNDS, TIME_LIMITS, VIEW_MODES, GameConfig, GameState, Location, RoundResult,
-                      clean_seed)
-from app.play.leaderboard import RoundRecord
+from app.play.game import Location, RoundResult
 from app.play.places import place_words  # noqa: F401  (re-exported for the page)
-from app.play.regions import WORLD, in_region, parse_region, region_label
+from app.play.regions import WORLD, in_region, parse_region
 from model.data.images import ImageLoadError, open_image
 
 COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
-WINNER_WORDS = {"player": "You", "model": "Model", "tie": "Tie"}
 MODEL_KIND = "best"  # the model plays its expected-score guess: the app's marker kind for that
 REVEAL_LEGEND = ("truth", "guess", MODEL_KIND)
+CONTROLS_PX = 60  # the map's corner controls (zoom buttons, layer switcher) are about 50 px from the edge
 
 
 # ----------------------------------------------------------------------------------- locations
+def _exists(path: str) -> bool:
+    """Whether an image path is there: a file, or a shard sample ``<dir>/<shard>.tar#<key>`` whose shard is."""
+    text = str(path)
+    return Path(text.split(".tar#", 1)[0] + ".tar").is_file() if ".tar#" in text else Path(text).is_file()
+
+
+def _texts(g: pd.DataFrame, col: str) -> tuple[str, ...]:
+    """A per-view text column ("" where empty), or () when the manifest has no such column."""
+    return tuple("" if pd.isna(v) else str(v).strip() for v in g[col]) if col in g else ()
+
+
 def playable_locations(df: pd.DataFrame, train_groups: Iterable[str] = (), *, check_files: bool = True) -> list[Location]:
     """Held-out locations of a manifest: split "test", with coordinates (label-only screenshot rows
     are dropped), group not in ``train_groups`` (what the model trained or was selected on), and
-    image files that exist. Views are ordered by their ``view`` index."""
+    image files that exist (files, or samples of a shard folder). Views are ordered by their ``view``
+    index; each keeps its ``attribution`` and ``source_url`` (extra manifest columns of the demo set)."""
     excluded = {str(g) for g in train_groups}
     t = df[(df["split"] == "test") & df["lat"].notna() & df["lon"].notna()]
     t = t[~t["group_id"].astype(str).isin(excluded)]
     if check_files:
-        t = t[np.array([Path(p).is_file() for p in t["path"]], dtype=bool)]  # an empty list would select no columns
+        t = t[np.array([_exists(p) for p in t["path"]], dtype=bool)]  # an empty list would select no columns
     out = []
     for loc_id, g in t.sort_values(["location_id", "view"]).groupby("location_id", sort=True):
         heads = tuple(None if pd.isna(h) else float(h) for h in g["heading"]) if "heading" in g else ()
         r = g.iloc[0]
         out.append(Location(location_id=str(loc_id), group_id=str(r["group_id"]), lat=float(r["lat"]),
                             lon=float(r["lon"]), country_code=str(r["country_code"]).upper(),
-                            country=str(r["country"]), paths=tuple(str(p) for p in g["path"]), headings=heads))
+                            country=str(r["country"]), paths=tuple(str(p) for p in g["path"]), headings=heads,
+                            credits=_texts(g, "attribution"), source_urls=_texts(g, "source_url")))
     return out
 
 
@@ -63,9 +74,9 @@ def _playable_cached(manifest: str, _stamp: str, train_groups: frozenset[str]) -
     return tuple(playable_locations(read_manifest(manifest), train_groups))
 
 
-def load_playable(train_groups: Iterable[str], manifest: str | os.PathLike | None = None) -> list[Location]:
-    """:func:`playable_locations` of the default manifest (``model.data.manifest.resolve_manifest``),
-    cached per process by manifest path, file stamp (``app.common.stamps``) and training groups."""
+def load_playable(train_groups: Iterable[str], manifest: str | os.PathLike) -> list[Location]:
+    """:func:`playable_locations` of ``manifest`` (the active data set's: ``app.common.datasets``), cached
+    per process by manifest path, file stamp (``app.common.stamps``) and training groups."""
     from model.data.manifest import resolve_manifest
 
     p = resolve_manifest(manifest)
@@ -112,19 +123,23 @@ def view_caption(k: int, n: int, heading: float | None) -> str:
 
 def load_view(path: str, k: int) -> tuple[Image.Image, bytes]:
     """A view as (RGB image for the model, JPEG bytes for the page). The bytes are re-encoded without
-    EXIF or other metadata; errors name the view, never the file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ImageLoadError(f"view {k + 1}: cannot be read ({e.strerror or type(e).__name__})") from None
-    img = open_image(data, f"view {k + 1}")
+    EXIF or other metadata (orientation applied); errors name the view, never the file. ``path`` may be
+    a shard sample (``<dir>/<shard>.tar#<key>``)."""
+    if ".tar#" in str(path):
+        img = open_image(str(path), f"view {k + 1}")
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise ImageLoadError(f"view {k + 1}: cannot be read ({e.strerror or type(e).__name__})") from None
+        img = open_image(data, f"view {k + 1}")
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90)
     return img, buf.getvalue()
 
 
 # ----------------------------------------------------------------------------------- model
-from app.play.opponent import model_move  # noqa: E402,F401  (the model's pin: app.play.opponent)
+from app.play.opponent import model_move  # noqa: F401  (the model's pin: app.play.opponent)
 
 
 # ----------------------------------------------------------------------------------- maps
@@ -166,68 +181,21 @@ def reveal_map(res: RoundResult) -> folium.Map:
         pts.append(res.guess)
     maps.add_marker(m, tl, tn, "truth", f"Actual location: {res.country}", size=26)
     maps.fit_to(m, pts, pad_deg=0.5, max_zoom=10, min_span_deg=4.0)
-    return maps.finish(m)
+    return maps.finish(clear_of_controls(m))
 
 
-# ----------------------------------------------------------------------------------- URLs
-def config_query(cfg: GameConfig) -> dict[str, str]:
-    """The URL query parameters of a game's options (``?seed=...&region=...``): a shareable game."""
-    q = {"seed": cfg.seed, "region": cfg.region, "rounds": str(cfg.n_rounds), "views": cfg.views}
-    if cfg.time_limit_s:
-        q["time"] = str(cfg.time_limit_s)
-    return q
+def clear_of_controls(m: folium.Map, px: int = CONTROLS_PX) -> folium.Map:
+    """Keep ``px`` pixels free around the framed pins (``maps.fit_to``'s frame), so that no pin sits under
+    the zoom buttons (top left) or the layer switcher (top right), as the player's pin did. Returns ``m``."""
+    from app.maps.layers import FitFrame
+
+    for child in m._children.values():
+        if isinstance(child, FitFrame):
+            child.padding = max(int(child.padding), int(px))
+    return m
 
 
-def options_from_query(q: Mapping[str, Any], regions: Iterable[str]) -> dict[str, Any]:
-    """Game options (``GameConfig`` field names) read from URL parameters; invalid or unknown values,
-    and regions not in ``regions`` (the playable ones), are left out."""
-    out: dict[str, Any] = {}
-    if clean_seed(q.get("seed")):
-        out["seed"] = clean_seed(q.get("seed"))
-    if q.get("region") in set(regions):
-        out["region"] = q.get("region")
-    rounds, limit = str(q.get("rounds", "")), str(q.get("time", ""))
-    if rounds.isdigit() and 1 <= int(rounds) <= MAX_ROUNDS:
-        out["n_rounds"] = int(rounds)
-    if q.get("views") in VIEW_MODES:
-        out["views"] = q.get("views")
-    if limit.isdigit() and int(limit) in TIME_LIMITS:
-        out["time_limit_s"] = int(limit)
-    return out
-
-
-def replay_link(entry: Any) -> str:
-    """Relative link to the Play page with a saved game's seed and options (for the leaderboard)."""
-    return "play?" + urlencode({"seed": entry.seed, "region": entry.region, "rounds": entry.rounds,
-                                "views": entry.views})
-
-
-# ----------------------------------------------------------------------------------- tables
-def board_rows(entries: Sequence[Any], names: dict[str, str]) -> list[dict]:
-    """Leaderboard rows for display (``app.play.leaderboard.Entry`` objects, best first)."""
-    return [{"Player": e.player, "Date": e.played_at[:10], "Region": region_label(e.region, names), "Rounds": e.rounds,
-             "Seed": e.seed, "Player points": e.player_score, "Model points": e.model_score, "Margin": e.margin,
-             "Replay": replay_link(e)} for e in entries]
-
-
-
-def result_rows(state: GameState, place: Callable[[RoundResult], str] | None = None) -> pd.DataFrame:
-    """Per-round table of the finished rounds: the place (``place(result)``, default its country),
-    distances (km), points, round winner."""
-    rows = [{"Round": r.index + 1, "Place": place(r) if place else r.country,
-             "Your distance": "no pin" if r.player_km is None else fmt_km(r.player_km), "Your points": r.player_score,
-             "Model distance": fmt_km(r.model_km), "Model points": r.model_score, "Winner": WINNER_WORDS[r.winner]}
-            for r in state.results]
-    return pd.DataFrame(rows, columns=["Round", "Place", "Your distance", "Your points", "Model distance",
-                                       "Model points", "Winner"])
-
-
-def round_records(state: GameState) -> list[RoundRecord]:
-    """The finished rounds as leaderboard records (place, country, both distances and scores)."""
-    return [RoundRecord(r.index, r.truth[0], r.truth[1], r.country_code, r.player_km, r.player_score, r.model_km,
-                        r.model_score) for r in state.results]
-
-
+# ----------------------------------------------------------------------------------- words
 def scoring_note(map_size_km: float | None) -> str:
     """How points are computed in this game, in words."""
     if map_size_km is None:

@@ -13,8 +13,8 @@ scales scores for smaller maps. The world uses ``5000*exp(-d/1492.7)`` (``S`` = 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from model.geo import WORLD_DIAGONAL_KM, haversine_km
 

@@ -6,19 +6,21 @@ win rate). The players' win rate of a group is ``wins / (wins + losses)`` with a
 interval (``app.common.uncertainty.wilson``), which stays inside 0..1 and is honest for small n. A group
 is called for the players (or the model) only when its whole interval lies above (below) 50%;
 a group with fewer than :data:`SMALL_N` decided rounds is labelled indicative whatever it says.
-The rounds come from every saved game: world and regional games alike (a round's winner is
-decided on the same map for both, so rounds of different maps can be pooled).
+The rounds come from the saved games against one opponent (the page keeps opponents apart), world and
+regional games alike (a round's winner is decided on the same map for both, so rounds of different
+maps can be pooled), never from a replayed game (its answers were known).
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from app.common.uncertainty import wilson
 from app.play.regions import CONTINENT_NAMES, continent_of
 
 SMALL_N = 30       # fewer decided rounds than this: "indicative"
+RATE = "Players' win rate (95% interval)"
 CONFIDENCE = 0.95
 
 
@@ -103,6 +105,11 @@ def interval(t: Tally) -> str:
     return "–" if t.low is None else f"{100 * t.low:.0f}–{pct(t.high)}"
 
 
+def rate_words(t: Tally) -> str:
+    """'62% (45–78%)': the players' win rate and its 95% interval; '–' without a decided round."""
+    return "–" if t.win_rate is None else f"{pct(t.win_rate)} ({interval(t)})"
+
+
 def extra_names(records: Iterable) -> dict[str, str]:
     """{country code: English name} of the records' countries (offline, ``model.data.revgeo``)."""
     from model.data.revgeo import country_name
@@ -111,10 +118,10 @@ def extra_names(records: Iterable) -> dict[str, str]:
 
 
 def tally_rows(tallies: Sequence[Tally], by: str) -> list[dict]:
-    """Display rows: group, rounds, wins each way (ties are in the rounds but not the rate), the
-    players' win rate and its 95% interval (whole percents), mean margin (points, players minus
-    model), the verdict, and "indicative" for a small sample."""
+    """Display rows, key columns first (a phone shows the first three): group, the players' win rate with
+    its 95% interval in one column (whole percents), the verdict, rounds, wins each way (ties are in the rounds but not the
+    rate), mean margin (points, players minus model), and "indicative" for a small sample."""
     head = "Country" if by == "country" else "Continent"
-    return [{head: t.label, "Rounds": t.rounds, "Players won": t.player_wins, "Model won": t.model_wins,
-             "Players' win rate": pct(t.win_rate), "95% interval": interval(t), "Mean margin": round(t.mean_margin),
-             "Verdict": t.verdict, "Sample": "indicative" if t.indicative else ""} for t in tallies]
+    return [{head: t.label, RATE: rate_words(t), "Verdict": t.verdict, "Rounds": t.rounds,
+             "Players won": t.player_wins, "Model won": t.model_wins, "Mean margin": round(t.mean_margin),
+             "Sample": "indicative" if t.indicative else ""} for t in tallies]

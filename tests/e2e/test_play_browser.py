@@ -12,11 +12,13 @@ and the offline page come from ``tests/e2e/test_e2e_browser.py``.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from app.play.leaderboard import Leaderboard
 from tests.app.apphelpers import SHARED
@@ -81,7 +83,10 @@ def test_play_a_round_in_the_browser(server, browser, test_places, leaderboard_f
     assert not named, f"test-set countries named on the page before the guess: {named}"
     srcs = page.locator("img[alt^='Street-level photo']").evaluate_all("els => els.map(e => e.src)")
     assert srcs and all("/media/" in s and s.endswith(".jpg") for s in srcs)
-    assert page.get_by_role("button", name="Guess").is_disabled()
+    for src in srcs:  # the served photo carries no EXIF (no GPS, no camera, no time) and no file name
+        body = page.request.get(src).body()
+        assert body[:2] == b"\xff\xd8" and not Image.open(io.BytesIO(body)).getexif() and b"Exif" not in body
+    assert page.get_by_role("button", name="Guess", exact=True).is_disabled()
 
     # first click: the pin is there at once, where the click was
     box = frame.locator(".leaflet-container").bounding_box()
@@ -103,7 +108,7 @@ def test_play_a_round_in_the_browser(server, browser, test_places, leaderboard_f
     page.screenshot(path=str(ARTIFACTS / "e2e_play_guess.png"), full_page=True)
 
     # submit: the reveal has both scores, the three pins and the lines between them
-    page.get_by_role("button", name="Guess").click()
+    page.get_by_role("button", name="Guess", exact=True).click()
     page.get_by_text("Model's score").wait_for()
     page.wait_for_selector(IDLE)
     reveal = page.frame_locator(MAP).first
@@ -145,7 +150,7 @@ def test_play_a_round_in_the_browser(server, browser, test_places, leaderboard_f
     note.wait_for()  # a neutral note, not a green success
     page.wait_for_selector(IDLE)
     page.get_by_text("Humans vs the model").click()
-    page.get_by_text("Saved rounds: 1.").wait_for()
+    page.get_by_text("Saved rounds against shipped model: 1.").wait_for()
     page.locator("[data-testid='stDataFrame']").last.wait_for()
     assert leaderboard_file.is_file()
     top = Leaderboard(leaderboard_file).top()

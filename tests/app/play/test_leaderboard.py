@@ -9,9 +9,17 @@ from contextlib import closing
 
 import pytest
 
-from app.play.leaderboard import (DEFAULT_PATH, SCHEMA_VERSION, Entry, Leaderboard, LeaderboardError, RoundRecord,
-                                  clean_name, default_path)
-
+from app.play.leaderboard import (
+    DEFAULT_PATH,
+    SCHEMA_VERSION,
+    Board,
+    Entry,
+    Leaderboard,
+    LeaderboardError,
+    RoundRecord,
+    clean_name,
+    default_path,
+)
 from tests.shared import REPO
 
 
@@ -89,7 +97,7 @@ def test_persists_across_restarts_and_uses_wal(tmp_path):
     assert [e.player for e in again.top()] == ["ana"]
     with sqlite3.connect(p) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
 def test_path_from_environment(monkeypatch, tmp_path):
@@ -208,3 +216,71 @@ def test_a_version_1_file_is_migrated_without_losing_games(tmp_path):
         assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     again = Leaderboard(p)  # opening a migrated file again changes nothing
     assert again.count() == 3 and len(again.round_records()) == 2
+
+
+def test_every_setting_that_changes_the_score_is_stored_and_boards_keep_games_apart(tmp_path):
+    # issue 22.4: the time limit was not stored, and "All regions" ranked World and Europe totals together
+    b = Leaderboard(tmp_path / "b.sqlite3")
+    game = dict(seed="s", views="all", played_at="")
+    b.add(Entry("w1", "ana", region="world", rounds=5, player_score=20000, model_score=1, time_limit_s=None,
+                opponent="shipped", dataset="demo", **game))
+    b.add(Entry("w2", "bo", region="world", rounds=5, player_score=19000, model_score=1, time_limit_s=None,
+                opponent="shipped", dataset="demo", **game))
+    b.add(Entry("t1", "cy", region="world", rounds=5, player_score=24000, model_score=1, time_limit_s=20,
+                opponent="shipped", dataset="demo", **game))
+    b.add(Entry("o1", "di", region="world", rounds=5, player_score=23000, model_score=1, time_limit_s=None,
+                opponent="geoclip", dataset="demo", **game))
+    b.add(Entry("d1", "ed", region="world", rounds=5, player_score=22000, model_score=1, time_limit_s=None,
+                opponent="shipped", dataset="shared", **game))
+    b.add(Entry("e1", "fi", region="continent:EU", rounds=5, player_score=25000, model_score=1, time_limit_s=None,
+                opponent="shipped", dataset="demo", **game))
+    boards = b.boards()
+    assert len(boards) == 5 and boards[0] == (Board("world", 5, None, "shipped", "demo"), 2)  # most played first
+    assert [e.player for e in b.top(board=Board("world", 5, None, "shipped", "demo"))] == ["ana", "bo"]
+    assert [e.player for e in b.top(board=Board("world", 5, 20, "shipped", "demo"))] == ["cy"]
+    assert [e.player for e in b.top(board=Board("world", 5, None, "geoclip", "demo"))] == ["di"]
+    got = b.top(board=Board("world", 5, 20, "shipped", "demo"))[0]
+    assert (got.time_limit_s, got.opponent, got.dataset, got.recorded, got.replay) == (20, "shipped", "demo", True, False)
+    assert got.board == Board("world", 5, 20, "shipped", "demo")
+
+
+def test_replays_are_marked_and_left_out_of_the_rounds_on_request(tmp_path):
+    b = Leaderboard(tmp_path / "b.sqlite3")
+    b.add(Entry("g1", "ana", "s", "world", 1, 3000, 2000, opponent="shipped"), [rec(0)])
+    b.add(Entry("g2", "ana", "s", "world", 1, 5000, 2000, opponent="shipped", replay=True), [rec(0, me=5000)])
+    b.add(Entry("g3", "bo", "t", "world", 1, 100, 2000, opponent="geoclip"), [rec(0, me=100)])
+    assert [e.replay for e in b.top()] == [True, False, False]
+    assert len(b.round_records()) == 3 and len(b.round_records(replays=False)) == 2
+    assert [r.opponent for r in b.round_records(replays=False)] == ["shipped", "geoclip"]
+    assert [r.player_score for r in b.round_records(opponent="geoclip")] == [100]
+    assert b.played_before(" ana ", "s", "world", "", "all") and not b.played_before("ana", "t", "world", "", "all")
+    assert not b.played_before("", "s", "world", "", "all")
+
+
+V2_SCHEMA = V1_SCHEMA.replace("PRAGMA user_version=1;", """
+CREATE TABLE IF NOT EXISTS rounds (
+    game_id TEXT NOT NULL, idx INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, country_code TEXT NOT NULL,
+    player_km REAL, player_score INTEGER NOT NULL, model_km REAL NOT NULL, model_score INTEGER NOT NULL,
+    PRIMARY KEY (game_id, idx));
+PRAGMA user_version=2;""")
+
+
+def test_a_version_2_file_keeps_its_games_marked_as_lacking_their_settings(tmp_path):
+    p = tmp_path / "v2.sqlite3"
+    with closing(sqlite3.connect(p)) as con:
+        con.executescript(V2_SCHEMA)
+        con.execute("INSERT INTO games (game_id, player, played_at, seed, region, rounds, views, player_score, "
+                    "model_score) VALUES ('old', 'ana', '2026-01-01', 's1', 'world', 5, 'all', 12000, 9000)")
+        con.execute("INSERT INTO rounds VALUES ('old', 0, 45.0, 16.0, 'HR', 10.0, 4000, 20.0, 3000)")
+        con.commit()
+    b = Leaderboard(p)
+    (old,) = b.top()
+    assert (old.player, old.recorded, old.time_limit_s, old.opponent, old.dataset) == ("ana", False, None, "", "")
+    assert b.boards() == [(Board("world", 5, None, "", "", recorded=False), 1)]
+    (r,) = b.round_records()
+    assert (r.country_code, r.opponent, r.recorded, r.replay) == ("HR", "", False, False)
+    b.add(Entry("new", "bo", "s1", "world", 5, 100, 200, time_limit_s=None, opponent="shipped", dataset="demo"))
+    assert len(b.boards()) == 2  # a new game is never ranked with the ones whose settings are unknown
+    with closing(sqlite3.connect(p)) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert Leaderboard(p).count() == 2  # opening it again changes nothing

@@ -6,7 +6,6 @@ the browser test clicks the real map.
 """
 from __future__ import annotations
 
-from tests.shared import REPO
 import json
 import time
 from dataclasses import replace
@@ -17,8 +16,9 @@ from streamlit.testing.v1 import AppTest
 
 from app.play import game as g
 from app.play import logic as pl
-from app.play.leaderboard import Entry, Leaderboard
+from app.play.leaderboard import Board, Entry, Leaderboard
 from tests.app.play.playhelpers import PlayPredictor
+from tests.shared import REPO
 
 MAIN = str(REPO / "app" / "main.py")
 PAGE = "app_pages/play.py"
@@ -190,8 +190,9 @@ def test_full_game_against_the_model(play_env, dataset):
     assert [(r.index, r.country_code, r.player_score, r.model_score) for r in recs] == \
         [(r.index, "HR", r.player_score, r.model_score) for r in state.results]
     board = next(d.value for d in at.dataframe if "Player" in d.value.columns)
-    assert board.iloc[0]["Player"] == "Ana" and board.iloc[0]["Player points"] == t.player
-    assert board.iloc[0]["Seed"] == "zagreb" and board.iloc[0]["Region"] == "Croatia"
+    assert board.iloc[0]["Player"] == "Ana" and board.iloc[0]["Points"] == t.player
+    assert board.iloc[0]["Seed"] == "zagreb"
+    assert at.selectbox(key="play_board_pick").value.region == "country:HR"  # the board names the region
     vs = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)  # humans vs the model
     assert list(vs["Country"]) == ["Croatia"] and list(vs["Rounds"]) == [3]
     assert vs["Sample"][0] == "indicative"
@@ -255,7 +256,7 @@ def test_single_view_with_gradcam_after_the_reveal(play_env):
     at = play()
     state = start(at, views="single", gradcam=True, rounds=1)
     assert len(state.rounds[0].views) == 1
-    assert not at.get("button_group")  # nothing to look around with one view
+    assert not [b for b in at.get("button_group") if b.key.startswith("look_")]  # nothing to look around with
     img = at.get("image")[0].proto.imgs[0]
     assert img.caption.startswith("View 1 of 1") and "Street-level photo" in img.alt
     x = state.current.location
@@ -310,13 +311,14 @@ def test_quit_resets_the_shared_game_and_the_settings(play_env):
     assert at.toggle(key="play_gradcam").value is False
     assert at.text_input(key="play_seed").value not in ("", "shared-9")  # a fresh seed: new places
     again = start(at)
-    assert again.config == g.GameConfig(seed=again.config.seed)  # every option at its default
+    assert again.config == g.GameConfig(seed=again.config.seed, dataset=again.config.dataset)  # defaults
+    assert again.config.dataset.startswith("manifest:")  # the data set played on is part of the game
 
 
 def test_a_saved_game_is_shown_on_the_leaderboard_and_counted_against_the_model(play_env):
-    board = Leaderboard(play_env)  # earlier games: 5 rounds, the most played length
+    board = Leaderboard(play_env)  # earlier games: 5 rounds, the most played board
     for i in range(2):
-        board.add(Entry(f"old-{i}", f"old{i}", "s", "country:HR", 5, 9000 + i, 8000))
+        board.add(Entry(f"old-{i}", f"old{i}", "s", "country:HR", 5, 9000 + i, 8000, opponent="shipped"))
     at = play()
     assert set(next(d.value for d in at.dataframe if "Player" in d.value.columns)["Player"]) == {"old0", "old1"}
     state = start(at, rounds=1)
@@ -328,7 +330,8 @@ def test_a_saved_game_is_shown_on_the_leaderboard_and_counted_against_the_model(
     next(b for b in at.button if b.label == "Save to the leaderboard").click().run()
     ok(at)
     # the board switches to games like the one just saved (it used to stay on the 5-round games)
-    assert at.selectbox(key="play_board_rounds").value == 1
+    picked = at.selectbox(key="play_board_pick").value
+    assert (picked.region, picked.rounds, picked.opponent) == ("world", 1, "shipped")
     shown = next(d.value for d in at.dataframe if "Player" in d.value.columns)
     assert list(shown["Player"]) == ["Newcomer"]
     vs = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
@@ -336,8 +339,11 @@ def test_a_saved_game_is_shown_on_the_leaderboard_and_counted_against_the_model(
     at.segmented_control(key="play_vs_by").set_value("continent").run()
     ok(at)
     assert "Continent" in next(d.value for d in at.dataframe if "Verdict" in d.value.columns).columns
-    board.add(Entry("old-3", "old3", "s", "country:HR", 3, 100, 8000))
-    at.selectbox(key="play_board_region").set_value("country:HR").run()  # no 1-round game there: no error
+    board.add(Entry("old-3", "old3", "s", "country:HR", 3, 100, 8000, opponent="shipped"))
+    at.run()
     ok(at)
-    assert at.selectbox(key="play_board_rounds").options == ["5-round games", "3-round games"]
+    boards = at.selectbox(key="play_board_pick").options
+    assert len(boards) == 3 and any("Croatia · 3 rounds" in b for b in boards), boards
+    at.selectbox(key="play_board_pick").set_value(Board("country:HR", 5, None, "shipped", "")).run()
+    ok(at)
     assert set(next(d.value for d in at.dataframe if "Player" in d.value.columns)["Player"]) == {"old0", "old1"}

@@ -52,14 +52,14 @@ def test_tally_by_country_and_continent():
 def test_display_rows_say_n_and_the_interval_and_mark_small_samples():
     rows = vs.tally_rows(vs.tally(rounds("HR", 2, 1) + rounds("FR", 0, 0, ties=2), "country"), "country")
     hr, fr = rows
-    assert hr["Country"] == "HR" and hr["Rounds"] == 3 and hr["Players' win rate"] == "67%"
     e = wilson(2, 3)
     lo, hi = e.lo, e.hi
-    assert hr["95% interval"] == f"{100 * lo:.0f}–{100 * hi:.0f}%"
+    assert hr["Country"] == "HR" and hr["Rounds"] == 3
+    assert hr[vs.RATE] == f"67% ({100 * lo:.0f}–{100 * hi:.0f}%)"  # the rate and its interval, side by side
     assert hr["Verdict"] == "Too close to call" and hr["Sample"] == "indicative"
-    assert fr["Players' win rate"] == "–" and fr["95% interval"] == "–" and fr["Rounds"] == 2  # only ties
+    assert fr[vs.RATE] == "–" and fr["Rounds"] == 2  # only ties
     big = vs.tally_rows(vs.tally(rounds("US", 10, 40), "country"), "country")[0]
-    assert big["Verdict"] == "Model ahead" and big["Sample"] == "" and big["Players' win rate"] == "20%"
+    assert big["Verdict"] == "Model ahead" and big["Sample"] == "" and big[vs.RATE].startswith("20% (")
     with pytest.raises(ValueError):
         vs.tally([], "planet")
 
