@@ -12,13 +12,15 @@ PORT    ?= 8501
 $(APP_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[app]"
+	$(BIN)/python -m pip install --quiet -e ".[app,published]"
+	$(BIN)/python -m pip install --quiet --no-deps geoclip==1.3.0  # its pins would downgrade transformers
 	touch $(APP_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[app,collect,analysis,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[app,collect,analysis,published,dev]"
+	$(BIN)/python -m pip install --quiet --no-deps geoclip==1.3.0  # GeoCLIP's MLP, location encoder, gallery (MIT)
 	touch $(STAMP) $(APP_STAMP)
 
 install: $(STAMP)

@@ -144,11 +144,20 @@ def summarize(rows: pd.DataFrame) -> dict:
     return {"overall": summarize_group(rows), "by_source": by}
 
 
+SMALL_N = 30  # below this many places a summary's verdict says it is indicative (as app.common.uncertainty)
+NOTICE = 0.02  # a change of accuracy this large is named, even below ``drop`` (one place in 50)
+
+
 def verdicts(s: dict, ratio: float = 1.5, drop: float = 0.10) -> list[str]:
     """Plain-language findings of a :func:`summarize_group` block: a region drawing ``ratio`` times its
-    area share of the heat, and accuracy falling by ``drop`` (absolute) or more when a part is hidden."""
+    area share of the heat, accuracy falling by ``drop`` (absolute) or more when a part is hidden, and any
+    smaller move of :data:`NOTICE` or more named with its size (never called "no change": these means carry
+    no interval; the paired intervals are in Explore's audit tab, ``app.explore.audit_view``). "No sign of
+    these shortcuts" is said only when nothing moved; a sample under :data:`SMALL_N` places says that it
+    is too small to rule them out."""
     out: list[str] = []
-    if s.get("n", 0) == 0:
+    n = int(s.get("n", 0) or 0)
+    if n == 0:
         return out
     for region, what in (("bottom", "the capture car or the watermark"), ("edge", "game UI (compass, minimap)")):
         r = s.get(f"{region}_ratio", 0.0)
@@ -156,13 +165,25 @@ def verdicts(s: dict, ratio: float = 1.5, drop: float = 0.10) -> list[str]:
             part = "bottom band" if region == "bottom" else "edge frame"
             out.append(f"The {part} draws {s[f'{region}_share']:.0%} of the heat for {s[f'{region}_area']:.0%} of the "
                        f"picture ({r:.1f}×): {what} may be doing the work.")
+    moved = False
     for v, what in (("no_bottom", "the bottom band"), ("no_edges", "the edges")):
         a, b = s.get("acc_shown", math.nan), s.get(f"acc_{v}", math.nan)
-        if not (math.isnan(a) or math.isnan(b)) and a - b >= drop:
+        if math.isnan(a) or math.isnan(b):
+            continue
+        if a - b >= drop:
             out.append(f"Hiding {what} costs {100 * (a - b):.0f} points of country accuracy ({a:.0%} → {b:.0%}).")
+        elif abs(a - b) >= NOTICE:
+            moved = True
+            out.append(f"Hiding {what} moves country accuracy by {100 * (b - a):+.0f} points ({a:.0%} → {b:.0%}, "
+                       f"n = {n}): less than {100 * drop:.0f}, but not nothing; read its paired interval before "
+                       "calling it noise.")
+    small = f" With {n} places this is indicative: too few to rule them out." if n < SMALL_N else ""
     if not out:
-        out.append("No region draws much more heat than its area, and hiding the bottom band or the edges costs "
-                   f"less than {drop:.0%} of country accuracy: no sign of these shortcuts in this sample.")
+        out.append("No region draws much more heat than its area, and hiding the bottom band or the edges moves "
+                   f"country accuracy by less than {100 * NOTICE:.0f} points: no sign of these shortcuts in this "
+                   f"sample.{small}")
+    elif small and not moved:
+        out[-1] += small
     return out
 
 
@@ -176,16 +197,26 @@ def source_verdicts(doc: dict, min_n: int = 3) -> list[str]:
     return out
 
 
+def audit_doc(rows: pd.DataFrame, meta: dict) -> dict:
+    """The summary document of an audit (what ``audit.json`` holds): ``meta`` and :func:`summarize`, as plain
+    JSON values. The app keeps a visitor's own runs as (rows, this document) in their session."""
+    from .net.checkpoint import plain
+
+    return plain({**meta, **summarize(rows)})
+
+
 def write_audit(out_dir: str | os.PathLike, rows: pd.DataFrame, meta: dict) -> dict:
-    """Write ``audit.csv`` and ``audit.json`` (``meta`` + the summary) into ``out_dir``; returns the JSON."""
-    from .net.checkpoint import plain, write_json
+    """Write ``audit.csv`` and ``audit.json`` (:func:`audit_doc`) into ``out_dir``, each atomically; returns
+    the JSON. It replaces the audit of that folder, which every reader of the folder then sees: the app
+    writes only on a visitor's explicit choice."""
+    from .net.checkpoint import write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "audit.csv.tmp"
+    tmp = out / f"audit.csv.{os.getpid()}.tmp"
     rows.to_csv(tmp, index=False, float_format="%.6f")
     os.replace(tmp, out / "audit.csv")
-    doc = plain({**meta, **summarize(rows)})
+    doc = audit_doc(rows, meta)
     write_json(out / "audit.json", doc)
     return doc
 

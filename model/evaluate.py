@@ -1,9 +1,13 @@
-"""Evaluate a checkpoint on any manifest:
-``python -m model.evaluate --checkpoint C --data MANIFEST [--split test] --out DIR``.
+"""Evaluate a checkpoint or a predictor on any manifest:
+``python -m model.evaluate --checkpoint C --data MANIFEST [--split test] --out DIR``, or
+``--model NAME`` (``geoclip``, ``streetclip-zeroshot``, ``clip-zeroshot[:<clip backbone>]``, or a
+checkpoint path; docs/predictors.md) with the same metrics and the same per-place answer.
 
 Writes ``DIR/predictions.csv`` (one row per image; per-location fused predictions repeated on
-each of its rows), ``DIR/metrics.json`` (``per_image`` and ``per_location`` blocks),
-``DIR/classification_report_country.csv``, ``DIR/confusion_country.csv`` and ``.png``.
+each of its rows), ``DIR/metrics.json`` (``per_image`` and ``per_location`` blocks; GeoGuessr points
+both as ``geoscore_mean``, 5000*exp(-d/1492.7) unrounded, and ``geoscore_rounded_mean``, rounded per
+guess as the game shows them), ``DIR/classification_report_country.csv``, ``DIR/confusion_country.csv``
+and ``.png``.
 """
 from __future__ import annotations
 
@@ -107,7 +111,7 @@ def main(argv=None) -> dict:
         raise SystemExit(f"error: {e}") from None
     pl = m["per_location"]
     print(json_text({k: pl.get(k) for k in ("n", "country_top1", "country_top3", "cell_top1", "median_km",
-                                            "geoscore_mean", "acc_750km")}))
+                                            "geoscore_mean", "geoscore_rounded_mean", "acc_750km")}))
     print(f"wrote {args.out}/predictions.csv and metrics.json")
     return m
 

@@ -247,6 +247,17 @@ def _jet(v: np.ndarray) -> np.ndarray:
     return np.stack([r, g, b], axis=-1)
 
 
+def colour_scale_css(steps: int = 9) -> str:
+    """The CSS ``linear-gradient`` of the overlay's colour map (:func:`_jet`), low (0, left) to high (1, right):
+    the colour scale shown beside a Grad-CAM overlay."""
+    stops = []
+    for i in range(steps):
+        v = i / (steps - 1)
+        r, g, b = (int(round(c * 255)) for c in _jet(np.array([v]))[0])
+        stops.append(f"rgb({r},{g},{b}) {v:.0%}")
+    return "linear-gradient(to right, " + ", ".join(stops) + ")"
+
+
 def overlay(img: Image.Image, cam: np.ndarray, box: tuple[int, int, int, int], opacity: float = 0.5,
             max_side: int = 900) -> Image.Image:
     """The photo with the CAM (over ``box``) blended in at ``opacity`` (0..1); the parts the model did
@@ -271,5 +282,5 @@ def warm_up(predictor: Any) -> float:
     t0 = time.perf_counter()
     img = Image.new("RGB", (predictor.input_size, predictor.input_size), (128, 128, 128))
     pred = predictor.predict(img, top_k=1)
-    explain(predictor, img, ("cell", int(pred.top[0].cell_id)))
+    explain(predictor, img, ("cell", int(pred.top[0].cell_id)))  # top[0]: M's cell
     return time.perf_counter() - t0

@@ -2,17 +2,18 @@
 
 ``meta`` is ``Predictor.meta`` (backbone, cell scheme, crop, training config, metrics, versions);
 missing fields are reported as unknown rather than guessed. The page shows :func:`headline_table`
-(curated metrics with plain names, n, intervals and explanations) and :func:`training_recipe`;
-:func:`metrics_table` (every scalar, dotted keys) stays for scripts that want the raw dump.
+(curated metrics with plain names, n, intervals and explanations: ``app.about.metrics_card``, re-exported
+here) and :func:`training_recipe`; :func:`metrics_table` (every scalar, dotted keys) stays for scripts that
+want the raw dump.
 """
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from app.about.metrics_card import CURATED, Row, headline_table, heldout_metrics, shipped_intervals
 
 # Friendly names and units of well-known metric keys (the last dotted part); others are shown as is.
 METRIC_LABELS = {
@@ -92,7 +93,7 @@ def metrics_table(metrics: dict | None) -> pd.DataFrame:
 def describe(meta: dict, n_cells: int) -> dict[str, str]:
     """Headline facts: backbone, cells, input, bottom crop, training set-up, library versions."""
     m = flatten(meta)
-    get = lambda *ks: next((m[k] for k in ks if k in m and m[k] not in (None, "")), None)  # noqa: E731
+    get = lambda *ks: next((m[k] for k in ks if k in m and m[k] not in (None, "")), None)
     crop = get("crop", "preprocess.crop")
     size = get("input_size", "preprocess.input_size")
     cfg = {k.split(".", 1)[1]: v for k, v in m.items() if k.startswith("config.")}
@@ -109,7 +110,7 @@ def describe(meta: dict, n_cells: int) -> dict[str, str]:
     return {
         "Backbone": str(get("backbone", "config.backbone") or "unknown"),
         "Cells": f"{n_cells} ({get('cell_scheme', 'cells.scheme', 'config.cells', 'config.scheme') or 'scheme unknown'})",
-        "Input": f"{size} × {size} px centre square" if size else "unknown",
+        "Input": input_words(size, get("resize", "preprocess.resize")),
         "Bottom crop": f"{float(crop):.0%} of the height removed before the model looks" if crop else "none",
         "Training": ", ".join(train_bits) or "see the checkpoint's config",
         "Retrieval": retrieval,
@@ -117,14 +118,30 @@ def describe(meta: dict, n_cells: int) -> dict[str, str]:
     }
 
 
+def input_words(size: Any, resize: Any = None) -> str:
+    """What part of a photo the model looks at: '260 × 260 px: each view's centre square (its shorter side
+    scaled to 260 px; the sides of a wide view are cut off)', or the squash of the whole view."""
+    if not size:
+        return "unknown"
+    if str(resize or "shortest") == "squash":
+        return f"{size} × {size} px: the whole view squashed to a square (its proportions are not kept)"
+    return (f"{size} × {size} px: each view's centre square (its shorter side scaled to {size} px; the left and "
+            "right sides of a wide view are cut off)")
+
+
 def crop_note(meta: dict | None) -> str:
-    """One sentence on whether the model sees the bottom band (from the checkpoint's crop)."""
+    """One sentence on what of a photo the model sees (from the checkpoint's bottom crop and resize mode):
+    never "the whole picture" when it looks at a centre square."""
     if not meta:
         return ""
-    crop = flatten(meta).get("crop", flatten(meta).get("preprocess.crop"))
+    m = flatten(meta)
+    crop = m.get("crop", m.get("preprocess.crop"))
+    squash = str(m.get("resize", m.get("preprocess.resize")) or "shortest") == "squash"
+    sides = "" if squash else " (as it sees every photo: the centre square, so the sides of a wide view are cut off)"
     if crop:
-        return f"This model never sees the bottom {float(crop):.0%} of a photo (cropped in training and prediction)."
-    return "This model sees the whole picture, bottom band included."
+        return (f"This model never sees the bottom {float(crop):.0%} of a photo (cropped in training and "
+                f"prediction){sides}.")
+    return f"Nothing is cropped off the bottom: this model sees the bottom band{sides}."
 
 
 # ----------------------------------------------------------------------------- curated card
@@ -190,135 +207,3 @@ def training_recipe(meta: dict) -> str:
         parts.append(f"{cfg['train_seconds'] / 60:.0f} min of training")
     return "; ".join(parts) + "."
 
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the curated metrics table: where its value sits in ``metrics.json`` and what it means."""
-
-    label: str
-    key: str                 # key inside per_location / per_image (dotted for nested blocks)
-    unit: str                # "%", "km", "pts", "x" (a 0..1 score shown with 2 decimals)
-    means: str
-    image_key: str | None = None   # the per-image twin, if meaningful
-    n_key: str = "n"         # which count the value is over
-
-
-CURATED = (
-    Row("Country accuracy", "country_top1", "%", "Share of places whose most likely country is right.",
-        "country_top1"),
-    Row("Country in the top 3", "country_top3", "%", "The right country is among the model's three likeliest.",
-        "country_top3"),
-    Row("Median error (predicted place)", "median_km", "km", "Half the places are closer than this to the predicted "
-        "place (the likeliest region of the likeliest country).", "median_km", "n_with_coords"),
-    Row("Mean GeoGuessr score (predicted place)", "geoscore_mean", "pts", "Points on the world map, "
-        "5000·exp(−d / 1,492.7 km): 5,000 on the spot, about 2,600 at 1,000 km.", "geoscore_mean", "n_with_coords"),
-    Row("Median error (best guess)", "best_guess.median_km", "km", "The guess that maximises the expected score "
-        "(what the Predict map's E pin and Play's model use).", None, "n_with_coords"),
-    Row("Mean GeoGuessr score (best guess)", "best_guess.geoscore_mean", "pts", "The same, for the best guess.",
-        None, "n_with_coords"),
-    Row("Within 25 km (city)", "acc_25km", "%", "Share of places whose predicted place is this close.",
-        "acc_25km", "n_with_coords"),
-    Row("Within 200 km (region)", "acc_200km", "%", "", "acc_200km", "n_with_coords"),
-    Row("Within 750 km (country)", "acc_750km", "%", "", "acc_750km", "n_with_coords"),
-    Row("Within 2,500 km (continent)", "acc_2500km", "%", "", "acc_2500km", "n_with_coords"),
-    Row("Region (cell) accuracy", "cell_top1", "%", "Share of places whose likeliest cell (one of the model's "
-        "geographic regions) is the right one.", "cell_top1", "n_with_coords"),
-    Row("Reference accuracy", "ref_accuracy_mean", "x", "Mean of exp(−d / 1,160 km), the soft accuracy of the "
-        "US/Canada reference project: 1 on the spot, 0.42 at 1,000 km, 0.05 at 3,500 km.", "ref_accuracy_mean",
-        "n_with_coords"),
-    Row("Macro F1 (countries)", "country_f1_macro", "x", "F1 (the balance of precision and recall) averaged over "
-        "countries, each counting once however few its places: low because the model rarely names small countries.",
-        "country_f1_macro"),
-)
-
-
-def _get(block: dict, key: str):
-    v: object = block
-    for part in key.split("."):
-        v = v.get(part) if isinstance(v, dict) else None
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-def _show(v, unit: str) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    if unit == "%":
-        return f"{100 * v:.1f}%"
-    if unit == "km":
-        return f"{v:,.0f} km"
-    if unit == "pts":
-        return f"{v:,.0f}"
-    return f"{v:.2f}"
-
-
-def heldout_metrics(metrics: dict | None) -> dict:
-    """The test block of a checkpoint's metrics (``metrics["test"]`` of a training run, or the
-    evaluation's own ``{"per_location": ..., "per_image": ...}``); {} if none."""
-    if not isinstance(metrics, dict):
-        return {}
-    return metrics["test"] if isinstance(metrics.get("test"), dict) else metrics
-
-
-def headline_table(metrics: dict | None, intervals: dict[str, str] | None = None) -> pd.DataFrame:
-    """The curated test metrics: one row per :data:`CURATED` metric with a value, columns "Metric",
-    "Per place" (the headline: a place's views fused, each place once), "95% interval" (Wilson for
-    shares from n; ``intervals`` {key: text} for the others, e.g. bootstrap intervals of the errors),
-    "n" (places the figure is over), "Per photo" (each photo on its own) and "What it means"."""
-    t = heldout_metrics(metrics)
-    loc = t.get("per_location") if isinstance(t.get("per_location"), dict) else {}
-    img = t.get("per_image") if isinstance(t.get("per_image"), dict) else {}
-    intervals = intervals or {}
-    rows = []
-    for r in CURATED:
-        v = _get(loc, r.key)
-        if v is None:
-            continue
-        n = _get(loc, r.n_key) or _get(loc, "n")
-        ci = intervals.get(r.key, "")
-        if not ci and r.unit == "%" and n:
-            from app.common.uncertainty import wilson
-
-            e = wilson(round(v * n), int(n))
-            ci = f"{100 * e.lo:.1f}–{100 * e.hi:.1f}%"
-        rows.append({"Metric": r.label, "Per place": _show(v, r.unit), "95% interval": ci,
-                     "n": f"{int(n):,}" if n else "", "Per photo": _show(_get(img, r.image_key), r.unit)
-                     if r.image_key else "", "What it means": r.means})
-    return pd.DataFrame(rows, columns=["Metric", "Per place", "95% interval", "n", "Per photo", "What it means"])
-
-
-def shipped_intervals(checkpoint: str | os.PathLike) -> dict[str, str]:
-    """Bootstrap 95 % intervals (text, keyed like :data:`CURATED`) of the median errors and mean scores,
-    from the evaluation shipped beside ``checkpoint`` (``app.common.shipped``) when it was made with
-    these very checkpoint bytes; {} otherwise (the table then shows intervals for shares only)."""
-    import gzip
-
-    import numpy as np
-
-    from app.common import shipped
-    from app.common import uncertainty as un
-
-    folder = shipped.sidecar_dir(checkpoint)
-    info = shipped.read_info(folder)
-    try:
-        if not info or info.get("checkpoint_sha256") != shipped.content_hash(checkpoint):
-            return {}
-        with gzip.open(folder / "predictions.csv.gz", "rt") as f:
-            pred = pd.read_csv(f, usecols=["location_id", "loc_distance_km", "loc_score", "loc_best_distance_km",
-                                           "loc_best_score"])
-    except (OSError, ValueError, KeyError):
-        return {}
-    loc = pred.drop_duplicates("location_id")
-    km = lambda v: f"{v:,.0f} km"  # noqa: E731
-    pts = lambda v: f"{v:,.0f}"  # noqa: E731
-    out = {}
-    for key, col, stat, fmt in (("median_km", "loc_distance_km", np.median, km),
-                                ("geoscore_mean", "loc_score", np.mean, pts),
-                                ("best_guess.median_km", "loc_best_distance_km", np.median, km),
-                                ("best_guess.geoscore_mean", "loc_best_score", np.mean, pts)):
-        e = un.bootstrap(loc[col].to_numpy(float), stat)
-        out[key] = un.interval_text(e, fmt).replace("95% CI ", "")
-    from model.geo import reference_accuracy
-
-    e = un.bootstrap(reference_accuracy(loc["loc_distance_km"].dropna().to_numpy(float)))
-    out["ref_accuracy_mean"] = un.interval_text(e, lambda v: f"{v:.2f}").replace("95% CI ", "")
-    return out

@@ -2,6 +2,11 @@
 :func:`model.data.images.open_image` (clear messages for corrupt, unsupported and huge files) and
 checked for EXIF GPS; and the smaller copies the pages display.
 
+Decoded only as large as the pages need (:data:`DECODE_MIN_SIDE`): a 6000x6000 photo is decoded at
+1500x1500 (JPEG draft mode, 6.75 MB of pixels instead of 108 MB); the model sees a 260-px square and the
+page shows at most 900 px, and a 2:1 panorama of that short side still gives its perspective views their
+full 640 px. At most :data:`MAX_FILES` photos make one place.
+
 Predict loads uploads and test-set files; Explore's detail panel loads a location's files.
 """
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any, Sequence
 
 from PIL import Image
 
-from model.data.images import ImageLoadError, exif_gps, open_image
+from model.data.images import ORIGINAL_SIZE, ImageLoadError, exif_gps, open_image
 
 # What the uploader takes: Pillow decodes them all; multi-frame files (animated GIF/WebP, TIFF pages) give
 # their first frame, with a note. The uploader accepts any file so that a refusal is a message on the page.
@@ -21,6 +26,8 @@ PHOTO_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "A
                  "BMP": "BMP", "TIFF": "TIFF"}
 FORMATS_TEXT = "JPEG, PNG, WebP, AVIF, GIF (first frame), BMP or TIFF"
 SUPPORTED_EXT = ("jpg", "jpeg", "jfif", "png", "webp", "avif", "gif", "bmp", "tif", "tiff")
+DECODE_MIN_SIDE = 1024  # px: a larger photo is decoded reduced by 2, 4 or 8 down to no less than this short side
+MAX_FILES = 12  # photos per place (each a view, or split into views); more are refused with a message
 
 
 @dataclass
@@ -35,6 +42,12 @@ class LoadedViews:
     gps: tuple[float, float] | None = None
     gps_from: str = ""
     notes: list[str] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # per image: the file's own (width, height) px
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the decoded pixels and the files' bytes."""
+        return sum(im.width * im.height * len(im.getbands()) for im in self.images) + sum(len(b) for b in self.blobs)
 
 
 def not_a_photo(name: str, data: bytes) -> str | None:
@@ -77,21 +90,28 @@ def _probe(data: bytes) -> tuple[str | None, int]:
         return None, 0
 
 
-def load_uploads(files: Sequence[tuple[str, bytes]]) -> LoadedViews:
+def load_uploads(files: Sequence[tuple[str, bytes]], min_side: int | None = DECODE_MIN_SIDE,
+                 max_files: int = MAX_FILES) -> LoadedViews:
     """Decode uploaded files ``(name, bytes)``; bad ones become messages in ``errors``, never exceptions.
 
     Any extension is tried (the content decides); HEIC, videos, PDFs and SVGs get a message that
     says what to do. The first file with EXIF GPS coordinates sets ``gps`` (lat, lon degrees) and
-    ``gps_from``.
+    ``gps_from``. Large photos are decoded reduced to a short side of at least ``min_side`` px (None:
+    full size); ``sizes`` keeps each file's own size. Files after the first ``max_files`` are refused.
     """
     out = LoadedViews()
+    if len(files) > max_files:
+        extra = [n for n, _ in files[max_files:]]
+        out.errors.append(f"At most {max_files} photos make one place: {', '.join(extra[:5])}"
+                          f"{' ...' if len(extra) > 5 else ''} not used ({len(extra)} more).")
+        files = files[:max_files]
     for name, data in files:
         why = not_a_photo(name, data) if data else None
         if why:
             out.errors.append(f"{name}: {why}.")
             continue
         try:
-            img = open_image(data, name)
+            img = open_image(data, name, min_side=min_side)
         except ImageLoadError as e:
             msg = str(e).replace("(use JPEG, PNG or WebP)", f"(use {FORMATS_TEXT})")
             ext = Path(name).suffix.lower().lstrip(".")
@@ -109,6 +129,7 @@ def load_uploads(files: Sequence[tuple[str, bytes]]) -> LoadedViews:
         out.images.append(img)
         out.names.append(name)
         out.blobs.append(data)
+        out.sizes.append(tuple(img.info.get(ORIGINAL_SIZE, img.size)))
         if out.gps is None:
             g = exif_gps(data)
             if g is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.common.formatting import place_label
@@ -26,13 +27,39 @@ class Truth:
     source: str  # e.g. "EXIF GPS of the photo", "test set", "Street View panorama"
 
 
+def m_guess(pred: Any) -> Any:
+    """M's cell (``Prediction.m_guess``: the likeliest cell of the likeliest country, ``top[0]``)."""
+    return getattr(pred, "m_guess", None) or pred.top[0]
+
+
+def country_probs(pred: Any) -> dict[str, float]:
+    """Probability (0..1) of each country the answer lists, by ISO code."""
+    return {str(c): float(p) for c, _n, p in pred.country_probs}
+
+
+def _ranker(pred: Any):
+    """cell_id -> rank by probability over every cell (1 = likeliest) when the answer carries its cell
+    probabilities, else the rank among the listed guesses."""
+    probs = getattr(pred, "cell_probs", None)
+    if probs is not None and len(probs):
+        p = np.asarray(probs, dtype=float)
+        return lambda g: int((p > p[int(g.cell_id)]).sum()) + 1
+    listed = sorted(float(g.prob) for g in pred.top)[::-1]
+    return lambda g: 1 + sum(q > float(g.prob) for q in listed)
+
+
 def guess_rows(pred: Any, truth: Truth | None, top_n: int) -> list[dict]:
-    """The top-N guesses as dicts: rank, place, region, country, code, prob, lat, lon, and with a
-    truth also ``km`` (distance to it) and ``score`` (GeoGuessr world-map points)."""
+    """The ``top_n`` likeliest guesses, likeliest first, as dicts, with M's row added last when M is not
+    among them: ``rank`` (by probability over all cells, 1 = likeliest), place, region, country, code,
+    ``country_prob`` (that country's probability, 0..1), prob, lat, lon, ``is_m`` (the model's guess M),
+    and with a truth ``km`` (distance to it) and ``score`` (GeoGuessr world-map points)."""
+    m = m_guess(pred)
+    rank, cp = _ranker(pred), country_probs(pred)
     rows = []
-    for i, g in enumerate(list(pred.top)[: max(1, top_n)]):
-        r = {"rank": i + 1, "place": g.name, "region": g.admin1, "country": g.country,
-             "code": g.country_code, "prob": float(g.prob), "lat": float(g.lat), "lon": float(g.lon)}
+    for g in _listed(pred, top_n):
+        r = {"rank": rank(g), "place": g.name, "region": g.admin1, "country": g.country, "code": g.country_code,
+             "country_prob": cp.get(str(g.country_code), 0.0), "prob": float(g.prob), "lat": float(g.lat),
+             "lon": float(g.lon), "is_m": g is m}
         if truth is not None:
             d = float(haversine_km(g.lat, g.lon, truth.lat, truth.lon))
             r["km"], r["score"] = d, int(round(geoscore(d)))
@@ -41,25 +68,43 @@ def guess_rows(pred: Any, truth: Truth | None, top_n: int) -> list[dict]:
 
 
 def guess_table(rows: list[dict]) -> pd.DataFrame:
-    """Display table of :func:`guess_rows`: rank, one 'Place' column (place, region when it adds
-    something, country), probability in %, and with a truth the distance (km) and score. Narrow
-    enough for the side panel: nothing important hides behind a horizontal scroll."""
+    """Display table of :func:`guess_rows`, the numbers first so that a phone shows them: '#' (the
+    probability rank, 'M' marks the model's guess), probability in %, with a truth the distance (km) and
+    score, then 'Place' (place, region when it adds something) and 'Country' (with its probability)."""
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    out = pd.DataFrame({"#": df["rank"],
-                        "Place": [place_label(p, r, c) for p, r, c in zip(df["place"], df["region"], df["country"])],
+    is_m = df["is_m"] if "is_m" in df else pd.Series(False, index=df.index)
+    out = pd.DataFrame({"#": [f"{r} · M" if m else str(r) for r, m in zip(df["rank"], is_m)],
                         "Probability": (df["prob"] * 100).round(1)})
     if "km" in df:
         out["Distance (km)"] = df["km"].round(0).astype(int)
         out["Score"] = df["score"]
+    out["Place"] = [place_label(p, r) for p, r in zip(df["place"], df["region"])]
+    cprob = df["country_prob"] if "country_prob" in df else pd.Series(float("nan"), index=df.index)
+    out["Country"] = [str(c) if pd.isna(q) else f"{c} ({q:.0%})" for c, q in zip(df["country"], cprob)]
     return out
+
+
+def m_note(pred: Any) -> str | None:
+    """Why M is not the likeliest cell, when it is not (else None): M is the likeliest cell of the likeliest
+    country, and the likeliest cell lies in a country that is less likely in all."""
+    m = m_guess(pred)
+    rank = _ranker(pred)
+    if rank(m) == 1:
+        return None
+    first = max(pred.top, key=lambda g: float(g.prob))
+    cp = country_probs(pred)
+    return (f"M, the model's guess, is #{rank(m)} ({float(m.prob):.1%}): the likeliest place in the likeliest "
+            f"country, {pred.country} ({cp.get(str(pred.country_code), 0.0):.0%} over all its cells). The single "
+            f"likeliest place, #1 {place_label(first.name, first.admin1, first.country)} ({float(first.prob):.1%}), "
+            f"lies in {first.country}, {cp.get(str(first.country_code), 0.0):.0%} in all.")
 
 
 def summary(pred: Any, truth: Truth | None) -> dict:
     """Headline numbers: country, region, confidence (top cell and top country, 0..1), expected
     error (km) and, with a truth, distance (km) and score of the predicted and expected-score guesses."""
-    top = pred.top[0]
+    top = m_guess(pred)
     cprob = float(pred.country_probs[0][2]) if len(pred.country_probs) else float(top.prob)
     out = {"country": pred.country, "country_code": pred.country_code, "region": top.admin1,
            "place": top.name, "cell_prob": float(top.prob), "country_prob": cprob,
@@ -74,10 +119,20 @@ def summary(pred: Any, truth: Truth | None) -> dict:
 
 def target_options(pred: Any, top_n: int) -> list[tuple[str, tuple[str, Any]]]:
     """Grad-CAM targets offered to the user: (label, target) with target ``("cell", id)`` or
-    ``("country", code)``: the predicted cell, the predicted country, then each top-N guess."""
-    top = list(pred.top)
-    opts = [(f"Predicted cell: {top[0].name}, {top[0].country}", ("cell", int(top[0].cell_id))),
+    ``("country", code)``: the predicted cell (M's), the predicted country, then the other top-N guesses
+    by probability, named by their rank (as in the table and on the map)."""
+    m = m_guess(pred)
+    opts = [(f"Predicted cell (M): {m.name}, {m.country}", ("cell", int(m.cell_id))),
             (f"Predicted country: {pred.country}", ("country", pred.country_code))]
-    for i, g in enumerate(top[1:max(1, top_n)], start=2):
-        opts.append((f"Guess #{i}: {g.name}, {g.country} ({g.prob:.1%})", ("cell", int(g.cell_id))))
+    for r, g in zip(guess_rows(pred, None, top_n), _listed(pred, top_n)):
+        if not r["is_m"]:
+            opts.append((f"Guess #{r['rank']}: {g.name}, {g.country} ({g.prob:.1%})", ("cell", int(g.cell_id))))
     return opts
+
+
+def _listed(pred: Any, top_n: int) -> list[Any]:
+    """The guesses of :func:`guess_rows` in its order (the Guess objects): the ``top_n`` likeliest listed ones
+    (a stable sort: M first among equals), then M if it is not among them."""
+    m = m_guess(pred)
+    guesses = sorted(pred.top, key=lambda g: -float(g.prob))[: max(1, top_n)]
+    return guesses if any(g is m for g in guesses) else guesses + [m]

@@ -10,7 +10,10 @@ When Explore needs an evaluation it has not cached yet, :func:`install_matching`
 one into the page's cache folder (``app.explore.data.eval_dir_for``) if and only if both hashes and
 the split match; any other checkpoint or data set is evaluated afresh, with the progress bar. A copy
 installed earlier is replaced when the sidecar has been regenerated since (:func:`refresh_install`).
-The About page reads the same sidecar for the intervals of its model card.
+On a machine without any data,
+Explore opens the sidecar itself, read in place and never written (:func:`shipped_folder`: only when it
+was made with these checkpoint bytes); :func:`matching_manifest` finds a local manifest with the bytes it
+was made from, whose folder then holds its images. The About page reads the same sidecar for the intervals of its model card.
 
 Regenerate the shipped files (``make shipped-eval``)::
 
@@ -92,6 +95,45 @@ def mismatch(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: 
         return "the checkpoint changed since its evaluation was shipped"
     if info.get("manifest_sha256") != content_hash(manifest):
         return "the data set (manifest) differs from the one the shipped evaluation used"
+    return None
+
+
+def unusable(checkpoint: str | os.PathLike) -> str | None:
+    """Why the evaluation shipped beside ``checkpoint`` cannot be opened as that checkpoint's (none, of
+    another format, or made with other checkpoint bytes), or None when it can. A predictor name (no file)
+    has none."""
+    if not Path(checkpoint).is_file():
+        return "this model is not a checkpoint file, and no evaluation is shipped with it"
+    folder = sidecar_dir(checkpoint)
+    info = read_info(folder)
+    if not info:
+        return "no evaluation is shipped with this checkpoint"
+    if info.get("format") != SHIPPED_FORMAT or not (folder / "predictions.csv.gz").is_file():
+        return "the shipped evaluation is incomplete or of another format"
+    if info.get("checkpoint_sha256") != content_hash(checkpoint):
+        return "the checkpoint changed since its evaluation was shipped"
+    return None
+
+
+def shipped_folder(checkpoint: str | os.PathLike) -> Path | None:
+    """The sidecar folder of ``checkpoint`` when it can be opened in place, read-only, as the checkpoint's
+    own evaluation (:func:`unusable` is None): what Explore shows on a machine without any data."""
+    return sidecar_dir(checkpoint) if unusable(checkpoint) is None else None
+
+
+def matching_manifest(folder: str | os.PathLike, candidates: Sequence[str | os.PathLike]) -> Path | None:
+    """The first of ``candidates`` (manifest paths) whose bytes are the manifest the sidecar ``folder`` was
+    made from (its ``manifest_sha256``): the images of the shipped evaluation are then on this machine,
+    relative to that manifest's folder. None when no candidate is that file."""
+    want = read_info(folder).get("manifest_sha256")
+    for c in candidates:
+        p = Path(c)
+        p = p / "manifest.csv" if p.is_dir() else p
+        try:
+            if want and p.is_file() and content_hash(p) == want:
+                return p.resolve()
+        except OSError:
+            continue
     return None
 
 

@@ -79,8 +79,8 @@ def findings(g: dict, who: str = "") -> list[str]:
 
 def by_source_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per source plus "All": Source, Locations, accuracy as shown / bottom hidden / edges
-    hidden (whole percents), the two changes with their 95 % intervals (points), heat shares, and
-    ``Sample`` ("indicative" below ``SMALL_N`` locations)."""
+    hidden (whole percents; the hidden ones with the change in points and its 95 % interval, compact:
+    "44% (−3; −8 to +1)"), heat shares, and ``Sample`` ("indicative" below ``SMALL_N`` locations)."""
     from app.explore.stats import source_label
 
     parts = [("All sources", rows)] + [(source_label(s), g) for s, g in rows.groupby("source", sort=True)]
@@ -90,8 +90,9 @@ def by_source_table(rows: pd.DataFrame) -> pd.DataFrame:
         row = {"Source": name, "Locations": f["n"], "Accuracy shown": un.pct(f["acc_shown"].value)}
         for v, label in (("no_bottom", "Bottom hidden"), ("no_edges", "Edges hidden")):
             ch = f[f"change_{v}"]
-            ci = un.interval_text(ch, un.points).replace("95% CI ", "")
-            row[label] = f"{un.pct(f[f'acc_{v}'].value)} ({un.points(ch.value)}" + (f", CI {ci})" if ci else ")")
+            ci = un.interval_text(ch, un.points).replace("95% CI ", "").replace(" pts", "")
+            row[label] = f"{un.pct(f[f'acc_{v}'].value)} ({un.points(ch.value).replace(' pts', '')}" + \
+                (f"; {ci})" if ci else ")")
         row["Bottom heat"] = un.pct(f["bottom_share"].value)
         row["Edge heat"] = un.pct(f["edge_share"].value)
         row["Sample"] = "indicative" if f["n"] < un.SMALL_N else "ok"

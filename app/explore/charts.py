@@ -7,6 +7,7 @@
 - :func:`similarity_heatmap`: cosine similarity of countries, n on the axes.
 - :func:`embedding_chart`: 2-D country embedding coloured by continent.
 - :func:`buckets_chart`: locations per error bucket.
+- :func:`forecast_chart`: the model's forecast of its error against the actual error, by bins.
 """
 from __future__ import annotations
 
@@ -131,3 +132,30 @@ def buckets_chart(counts: pd.DataFrame) -> alt.Chart:
         tooltip=[alt.Tooltip("label:N", title="Error"), alt.Tooltip("n:Q", title="Locations"),
                  alt.Tooltip("share:Q", format=".0%", title="Share")],
     ).properties(height=alt.Step(22))
+
+
+def forecast_chart(bins: pd.DataFrame, unit: str = "km") -> alt.LayerChart:
+    """Mean actual figure per forecast bin (``app.explore.error_calibration.forecast_bins``) at the bin's mean
+    forecast, with its 95 % interval and n above it, against the diagonal (forecast = actual)."""
+    df = bins.copy()
+    df["label"] = [f"n={int(v)}" for v in df["n"]]
+    top = float(max(df[["hi", "actual_hi", "forecast"]].max().max(), 1.0)) * 1.08 if len(df) else 1.0
+    scale = alt.Scale(domain=[0, top], nice=False)
+    what = "error (km)" if unit == "km" else "score (points)"
+    fmt = ",.0f"
+    x = alt.X("forecast:Q", title=f"The model's expected {what}, bin mean", scale=scale, axis=alt.Axis(format=fmt))
+    y = alt.Y("actual:Q", title=f"Actual {what}, bin mean", scale=scale, axis=alt.Axis(format=fmt, minExtent=50))
+    tip = [alt.Tooltip("n:Q", title="places"), alt.Tooltip("lo:Q", format=fmt, title="forecast from"),
+           alt.Tooltip("hi:Q", format=fmt, title="to"), alt.Tooltip("forecast:Q", format=fmt, title="mean forecast"),
+           alt.Tooltip("actual:Q", format=fmt, title="mean actual"),
+           alt.Tooltip("actual_lo:Q", format=fmt, title="95% CI from"), alt.Tooltip("actual_hi:Q", format=fmt, title="to"),
+           alt.Tooltip("actual_median:Q", format=fmt, title="median actual")]
+    diag = alt.Chart(pd.DataFrame({"forecast": [0.0, top], "actual": [0.0, top]})).mark_line(
+        strokeDash=[5, 4], color="#888").encode(x=x, y=y)
+    bars = alt.Chart(df).mark_rule(color="#4c78a8", strokeWidth=2).encode(
+        x=x, y=alt.Y("actual_lo:Q", scale=scale), y2="actual_hi:Q", tooltip=tip)
+    dots = alt.Chart(df).mark_circle(color="#1f4e79", size=90, opacity=1).encode(x=x, y=y, tooltip=tip)
+    label = alt.Chart(df).encode(x=x, y=alt.Y("actual_hi:Q", scale=scale), text="label:N")
+    halo = label.mark_text(dy=-10, fontSize=11, stroke="white", strokeWidth=4, strokeJoin="round")
+    text = label.mark_text(dy=-10, fontSize=11, color="#333")
+    return alt.layer(diag, bars, dots, halo, text).properties(height=360)

@@ -42,9 +42,15 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else ROOT / "data" / "cache"
 
 
+def _model_stamp(model: str | os.PathLike) -> str:
+    """The file stamp of a checkpoint, or the name itself of a predictor that is no file (``geoclip``)."""
+    return file_stamp(model) if Path(model).is_file() else f"predictor:{model}"
+
+
 def eval_key(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: str) -> str:
-    """Cache key of an evaluation: hash of the checkpoint's and the manifest's stamps and the split."""
-    text = f"v{EVAL_FORMAT}\n{file_stamp(checkpoint)}\n{file_stamp(manifest)}\n{split}"
+    """Cache key of an evaluation: hash of the checkpoint's (or predictor name's) and the manifest's stamps
+    and the split: one cached evaluation per model, data set and split."""
+    text = f"v{EVAL_FORMAT}\n{_model_stamp(checkpoint)}\n{file_stamp(manifest)}\n{split}"
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -53,9 +59,18 @@ def eval_dir_for(checkpoint: str | os.PathLike, manifest: str | os.PathLike, spl
     return cache_root() / "eval" / eval_key(checkpoint, manifest, split)
 
 
+PREDICTIONS = ("predictions.csv", "predictions.csv.gz")  # an evaluation run's, the shipped sidecar's
+
+
+def predictions_file(folder: str | os.PathLike) -> Path | None:
+    """The predictions of an evaluation folder: ``predictions.csv``, else ``predictions.csv.gz`` (the
+    evaluation shipped beside a checkpoint, read in place); None if neither."""
+    return next((Path(folder) / n for n in PREDICTIONS if (Path(folder) / n).is_file()), None)
+
+
 def has_evaluation(folder: str | os.PathLike | None) -> bool:
-    """True if ``folder`` holds a ``predictions.csv``."""
-    return folder is not None and (Path(folder) / "predictions.csv").is_file()
+    """True if ``folder`` holds a ``predictions.csv`` (or ``predictions.csv.gz``)."""
+    return folder is not None and predictions_file(folder) is not None
 
 
 def select_split(df: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -117,12 +132,13 @@ class Evaluation:
 
 
 def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
-    """``predictions.csv`` with rank columns as lists of strings and text columns as strings."""
+    """``predictions.csv`` (or ``.csv.gz``) with rank columns as lists of strings and text columns as strings."""
     df = pd.read_csv(path, dtype={"image": str, "location_id": str, "source": str, "split": str,
                                   "true_country": str, "true_admin1": str, "pred_country": str,
                                   "loc_pred_country": str}, keep_default_na=False,
                      na_values={c: [""] for c in ("true_lat", "true_lon", "distance_km", "loc_distance_km", "score",
-                                                  "loc_score", "loc_best_distance_km", "loc_best_score")})
+                                                  "loc_score", "loc_best_distance_km", "loc_best_score",
+                                                  "expected_km", "loc_expected_km", "loc_best_expected_score")})
     for c in RANK_COLUMNS:
         if c in df:
             df[c] = df[c].map(_ranks)
@@ -143,9 +159,11 @@ def location_table(images: pd.DataFrame, base: Path | None = None) -> pd.DataFra
 
     Columns: location_id, source, split, n_views, images / paths (lists, paths absolute via the
     manifest folder ``base``), true_lat/lon/country/admin1/cell, pred_lat/lon/country/cell,
-    best_lat/lon (expected-score guess), distance_km, best_distance_km, score, confidence (top country,
-    0..1), cell_confidence (top cell), country_rank / cell_rank (lists), correct (country right),
-    cell_correct, bucket (error bucket index, -1 without coordinates).
+    best_lat/lon (expected-score guess), distance_km, best_distance_km, score, best_score, confidence (top
+    country, 0..1), cell_confidence (top cell), country_rank / cell_rank (lists), correct (country right),
+    cell_correct, bucket (error bucket index, -1 without coordinates), expected_km (the model's expected
+    error of M: ``loc_expected_km``; a file without it gives the per-image figure of one-view places only,
+    NaN for the others) and expected_score (E's expected score, ``loc_best_expected_score``).
     """
     from app.explore.stats import bucket_index
 
@@ -170,12 +188,14 @@ def location_table(images: pd.DataFrame, base: Path | None = None) -> pd.DataFra
         "pred_cell": col("loc_pred_cell", "pred_cell", -1),
         "best_lat": col("loc_best_lat", "loc_pred_lat"), "best_lon": col("loc_best_lon", "loc_pred_lon"),
         "distance_km": col("loc_distance_km", "distance_km"), "best_distance_km": col("loc_best_distance_km"),
-        "score": col("loc_score", "score"),
+        "score": col("loc_score", "score"), "best_score": col("loc_best_score"),
+        "expected_score": col("loc_best_expected_score"),
         "confidence": col("loc_country_confidence", "country_confidence"),
         "cell_confidence": col("loc_confidence", "confidence"),
         "country_rank": col("loc_country_rank", "country_rank", None),
         "cell_rank": col("loc_cell_rank", "cell_rank", None),
     }).reset_index()
+    out["expected_km"] = _expected_km(first, g.size()).to_numpy()
     out["paths"] = [[resolve_image(i, base) for i in ims] for ims in out["images"]]
     for c in ("country_rank", "cell_rank"):
         out[c] = [v if isinstance(v, list) else [] for v in out[c]]
@@ -183,6 +203,22 @@ def location_table(images: pd.DataFrame, base: Path | None = None) -> pd.DataFra
     out["cell_correct"] = out["true_cell"].astype(int) == out["pred_cell"].astype(int)
     out["bucket"] = bucket_index(out["distance_km"].to_numpy(float))
     return out
+
+
+def _expected_km(first: pd.DataFrame, n_views: pd.Series) -> pd.Series:
+    """Per place (index of ``first``): ``loc_expected_km``, else the image's own ``expected_km`` where the
+    place has one view (the same answer), else NaN: a fused place's expected error is not in older files."""
+    if "loc_expected_km" in first:
+        return pd.to_numeric(first["loc_expected_km"], errors="coerce")
+    if "expected_km" not in first:
+        return pd.Series(np.nan, index=first.index)
+    e = pd.to_numeric(first["expected_km"], errors="coerce")
+    return e.where(n_views.reindex(first.index).to_numpy() == 1)
+
+
+def pixels_here(paths: list[str] | tuple[str, ...]) -> bool:
+    """True when every image of a place (absolute paths) is a file on this machine."""
+    return bool(paths) and all(Path(p).is_absolute() and Path(p).is_file() for p in paths)
 
 
 def _read_json(p: Path) -> dict:
@@ -193,26 +229,28 @@ def _read_json(p: Path) -> dict:
 
 
 def folder_stamp(folder: str | os.PathLike) -> str:
-    """Stamp of an evaluation folder (its predictions.csv and source.json): the loading cache key."""
+    """Stamp of an evaluation folder (its predictions, source.json and metrics.json): the loading cache key."""
     f = Path(folder)
-    return "|".join(file_stamp(f / n) for n in ("predictions.csv", "source.json", "metrics.json") if (f / n).is_file())
+    return "|".join(file_stamp(f / n) for n in (*PREDICTIONS, "source.json", "metrics.json") if (f / n).is_file())
 
 
 def load_evaluation(folder: str | os.PathLike, manifest: str | os.PathLike | None = None) -> Evaluation:
     """Load an evaluation folder; image paths resolve against ``manifest``'s folder (default: the
-    manifest named in source.json). Cached in memory per folder stamp."""
+    manifest named in source.json). Cached in memory per folder stamp and shared by every session: never
+    modify what it returns."""
     return _load(str(Path(folder).resolve()), folder_stamp(folder), str(manifest) if manifest else "")
 
 
 @lru_cache(maxsize=8)
 def _load(folder: str, _stamp: str, manifest: str) -> Evaluation:
     f = Path(folder)
-    if not has_evaluation(f):
+    pred = predictions_file(f)
+    if pred is None:
         raise FileNotFoundError(f"no predictions.csv in {f}")
     info = _read_json(f / "source.json")
     man = manifest or info.get("manifest", "")
     base = Path(man).parent if man else None
-    images = read_predictions(f / "predictions.csv")
+    images = read_predictions(pred)
     rep_p = f / "classification_report_country.csv"
     report = pd.read_csv(rep_p, keep_default_na=False) if rep_p.is_file() else None
     return Evaluation(folder=f, images=images, locations=location_table(images, base),

@@ -105,13 +105,33 @@ def accuracy_color(v: float) -> str:
     return maps.mix_color(v, ACC_LOW, ACC_HIGH)
 
 
+def accuracy_shading(per_country: pd.DataFrame) -> dict[str, dict]:
+    """{ISO2: {"fill", "value", "tip"}} of :func:`accuracy_map`: the colour of each country's accuracy and a
+    tooltip with the page's own name of the country (``country_name``: "Türkiye", as in the table beside the
+    map, not the map file's "Turkey"), its accuracy and n."""
+    from app.maps.layers import country_names
+
+    drawn = country_names()
+    out = {}
+    for r in per_country.itertuples():
+        code = str(r.country).upper()
+        if code in drawn and r.accuracy == r.accuracy:
+            name = country_name(code) or drawn[code]
+            out[code] = {"fill": accuracy_color(float(r.accuracy)), "value": f"{float(r.accuracy):.0%}",
+                         "tip": f"{html.escape(name)}: country accuracy {float(r.accuracy):.0%} (n={int(r.n)})"}
+    return out
+
+
 def accuracy_map(per_country: pd.DataFrame, *, online_tiles: bool = True) -> folium.Map:
     """Choropleth of per-country accuracy (red 0 % ... green 100 %, :func:`accuracy_color`) from
-    ``app.explore.stats.per_country``; the tooltip gives the country and its accuracy (n: in the table)."""
+    ``app.explore.stats.per_country`` (:func:`accuracy_shading`)."""
+    from app.maps.layers import countries_layer
+
     m = maps.base_map(online_tiles=online_tiles)
-    vals = {str(r.country): float(r.accuracy) for r in per_country.itertuples()}
-    maps.add_country_choropleth(m, vals, name="country accuracy", fmt=lambda v: f"{v:.0%}", vmax=1.0,
-                                min_value=-1.0, low=ACC_LOW, high=ACC_HIGH)
+    shading = accuracy_shading(per_country)
+    if shading:
+        countries_layer(name="country accuracy", values=shading,
+                        style={"color": "#7f2704", "weight": 0.8, "fillOpacity": 0.4}).add_to(m)
     return maps.finish(m)
 
 
@@ -139,8 +159,10 @@ def clicked_location(state: dict | None, locs: pd.DataFrame, max_km: float = 1.0
 
 
 def bucket_legend() -> str:
-    """HTML legend of the error buckets (``st.markdown(..., unsafe_allow_html=True)``)."""
-    items = [f'<span style="display:inline-block;width:11px;height:11px;border-radius:50%;background:{c};'
-             f'border:1px solid #555;margin:0 4px 0 10px;vertical-align:middle"></span>{html.escape(lab)}'
+    """HTML legend of the error buckets (``st.markdown(..., unsafe_allow_html=True)``): each item stays on one
+    line ("750–2,500 km (continent)" never breaks inside); the items wrap between them."""
+    items = [f'<span class="geo-legend-item" style="white-space:nowrap;display:inline-block;margin-right:10px">'
+             f'<span style="display:inline-block;width:11px;height:11px;border-radius:50%;background:{c};'
+             f'border:1px solid #555;margin:0 4px 0 0;vertical-align:middle"></span>{html.escape(lab)}</span>'
              for c, lab in zip(BUCKET_COLORS, BUCKET_LABELS)]
-    return '<div style="font-size:0.85rem">' + "".join(items) + "</div>"
+    return '<div style="font-size:0.85rem">' + " ".join(items) + "</div>"

@@ -1,28 +1,30 @@
-"""Streamlit sections of the Explore page shared by its tabs: the selection, the filters, the headline
-numbers and the detail panel of the selected location (the data source is ``app.explore.source``).
-The logic lives in the pure modules of ``app.explore`` and ``app.common``.
+"""Streamlit sections of the Explore page shared by its tabs: the selection, the filters and the headline
+numbers (the data source is ``app.explore.source``, the detail panel ``app.explore.detail``). The logic
+lives in the pure modules of ``app.explore`` and ``app.common``.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.common import results as rs
 from app.common import uncertainty as un
 from app.common.formatting import fmt_km
-from app.common.photos import load_paths, thumbnail
-from app.common.result_map import prediction_map
 from app.explore import stats as xs
-from model import explain as ex
-from model.locks import model_lock
-from model.geo import geoscore
 from model.data.revgeo import country_name
+from model.geo import geoscore
 
 SEL = "explore_sel"  # session key: the selected location_id
+# Streamlit (1.67) keeps pills and multiselect chips on one line that scrolls sideways, hiding the chips that do not
+# fit: the filters' own rows wrap instead, so every chosen source and country reads whole (tests/e2e checks it).
+WRAP_CSS = ("<style>.st-key-ex_f_source div:has(> button){flex-wrap:wrap;overflow-x:visible;row-gap:.4rem}"
+            ".st-key-ex_f_country [data-testid=stMultiSelectTagsContainer],"
+            ".st-key-ex_f_country [data-testid=stMultiSelectTagsContainer] > span{flex-wrap:wrap;overflow-x:visible}"
+            "</style>")
 
 
 def select(loc_id: str | None) -> None:
@@ -45,20 +47,36 @@ def progress_callback(bar: Any, what: str) -> Callable[[int, int, str], None]:
 
 
 def filters(locs: pd.DataFrame) -> xs.Filters:
-    """Filter widgets (country, source, right/wrong, error range, confidence)."""
-    c = st.columns([2.2, 1.8, 1.3, 2.2, 1.8])
+    """Filter widgets: country (actual), country guess (all / right / wrong), confidence; then the sources as
+    pills (each readable whole, wrapping on a phone) and the error range. Wide enough at 1400 px for every
+    chip and option to read whole; the columns stack at phone width."""
+    st.html(WRAP_CSS)
+    c = st.columns([3, 2, 3])
     codes = sorted(set(locs["true_country"]) - {""}, key=lambda k: country_name(k))
-    countries = c[0].multiselect("Country (actual)", codes, format_func=lambda k: f"{country_name(k)} ({k})",
+    countries = c[0].multiselect("Country (actual)", codes, format_func=lambda k: country_name(k) or k,
                                  key="ex_f_country", placeholder="All countries")
-    sources = c[1].multiselect("Source", sorted(set(locs["source"]), key=xs.source_label), key="ex_f_source",
-                               placeholder="All sources", format_func=xs.source_label)
-    rw = c[2].selectbox("Country guess", xs.RIGHT_WRONG, key="ex_f_rw")
-    lo, hi = c[3].select_slider("Error range", xs.ERROR_STOPS, value=(xs.ERROR_STOPS[0], xs.ERROR_STOPS[-1]),
-                                key="ex_f_err", help="Distance from the model's guess to the actual place")
-    clo, chi = c[4].slider("Confidence", 0, 100, (0, 100), 5, key="ex_f_conf", format="%d%%",
+    rw = c[1].segmented_control("Country guess", xs.RIGHT_WRONG, key="ex_f_rw", default=xs.RIGHT_WRONG[0],
+                                format_func=lambda k: k.split()[0], help="All places, or only those whose "
+                                "country the model got right (or wrong)") or xs.RIGHT_WRONG[0]
+    clo, chi = c[2].slider("Confidence", 0, 100, (0, 100), 5, key="ex_f_conf", format="%d%%",
                            help="Probability the model gave its top country")
+    c = st.columns([5, 3])
+    sources = c[0].pills("Source (none picked: every source)", sorted(set(locs["source"]), key=xs.source_label),
+                         selection_mode="multi", key="ex_f_source", format_func=xs.source_label) or []
+    lo, hi = c[1].select_slider("Error range", xs.ERROR_STOPS, value=(xs.ERROR_STOPS[0], xs.ERROR_STOPS[-1]),
+                                key="ex_f_err", help="Distance from the model's guess to the actual place")
     mn, mx = xs.error_range(lo, hi)
     return xs.Filters(tuple(countries), tuple(sources), rw, mn, mx, clo / 100, chi / 100)
+
+
+def drop_hidden_selection(view: pd.DataFrame) -> str | None:
+    """Close the selected place when the filters hide it (no detail, no line on the map); returns the
+    sentence that says so, or None when nothing was closed."""
+    sel = st.session_state.get(SEL)
+    if sel and not (view["location_id"] == sel).any():
+        select(None)
+        return f"The place you had open ({sel}) is hidden by the filters: it was closed."
+    return None
 
 
 def headline(view: pd.DataFrame, total: int) -> None:
@@ -72,8 +90,8 @@ def headline(view: pd.DataFrame, total: int) -> None:
     best = pd.to_numeric(view.get("best_distance_km", pd.Series(dtype=float)), errors="coerce").dropna()
     e_note = (f" The expected-score guess (E, what Play's model plays): median {fmt_km(float(best.median()))}, "
               f"mean score {float(np.mean(geoscore(best.to_numpy()))):,.0f}.") if len(best) else ""
-    km = lambda v: fmt_km(v)  # noqa: E731
-    pts = lambda v: f"{v:,.0f}"  # noqa: E731
+    km = lambda v: fmt_km(v)
+    pts = lambda v: f"{v:,.0f}"
     st.markdown(f"**{len(view):,} of {total:,} locations** pass the filters: {len(lab):,} with a known country, "
                 f"{len(d):,} with coordinates (distances and scores are over these).")
     m = st.columns([1, 1.2, 1.1, 1])
@@ -103,81 +121,3 @@ def location_picker(view: pd.DataFrame, key: str) -> None:
     st.session_state[key] = cur if cur in ids else ""  # follow selections made on the map or in the table
     st.selectbox("Open a location (worst errors first)", ids, key=key, format_func=lambda i: labels.get(i, "—"),
                  on_change=lambda: select(st.session_state[key] or None))
-
-
-def _live(predictor: Any, row: pd.Series) -> tuple[Any, Any]:
-    """(LoadedViews, Prediction of the loaded model) of a location, kept in session state."""
-    k = (str(predictor.path), row["location_id"])
-    got = st.session_state.get("_ex_live")
-    if not got or got[0] != k:
-        views = load_paths(row["paths"])
-        pred = None
-        if views.images:
-            with model_lock(predictor):
-                pred = predictor.predict(views.images, top_k=10)
-        got = (k, views, pred)
-        st.session_state["_ex_live"] = got
-    return got[1], got[2]
-
-
-def detail(predictor: Any, locs: pd.DataFrame, key: str) -> None:
-    """Detail of the selected location: all views (with Grad-CAM on demand), top-N guesses and map."""
-    from app.common.widgets import show_map
-
-    row = selected_row(locs)
-    if row is None:
-        return
-    st.divider()
-    hd, close = st.columns([6, 1], vertical_alignment="center")
-    hd.subheader(f"{country_name(row['true_country']) or '?'} → {country_name(row['pred_country']) or '?'}: "
-                 f"{fmt_km(float(row['distance_km']))}")
-    close.button("Close", key=f"{key}_close", on_click=select, args=(None,), icon=":material/close:")
-    views, pred = _live(predictor, row)
-    for msg in views.errors:
-        st.error(msg)
-    if pred is None:
-        st.error("None of this location's images could be loaded.")
-        return
-    truth = None if pd.isna(row["true_lat"]) else rs.Truth(float(row["true_lat"]), float(row["true_lon"]), "test set")
-    st.caption(f"{xs.source_label(row['source'])} · location {row['location_id']} · {len(views.images)} view(s) · "
-               f"{row['true_admin1'] or 'region unknown'}. Top-N, map and Grad-CAM come from the loaded model.")
-    top_n = st.slider("Top-N guesses", 1, 10, 5, key=f"{key}_topn")
-    c1, c2 = st.columns([3, 2])
-    with c1:
-        show_map(prediction_map(pred, truth, top_n, cells=predictor.cells.table), key=f"{key}_map", height=420,
-                 legend=["truth", "model", "best", "candidate"] if truth else ["model", "best", "candidate"])
-    with c2:
-        st.dataframe(rs.guess_table(rs.guess_rows(pred, truth, top_n)).drop(columns=["Region"], errors="ignore"),
-                     hide_index=True, key=f"{key}_top",
-                     column_config={"Probability": st.column_config.NumberColumn(format="%.1f%%")})
-    _views_and_cam(predictor, views, pred, top_n, key, row["location_id"])
-
-
-def _views_and_cam(predictor: Any, views: Any, pred: Any, top_n: int, key: str, loc: str) -> None:
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    on = c1.toggle("Grad-CAM overlay", key=f"{key}_cam")
-    opts = rs.target_options(pred, top_n)
-    pick = c2.selectbox("Explain", range(len(opts)), format_func=lambda i: opts[i][0], key=f"{key}_target",
-                        disabled=not on)
-    cols = st.columns(max(2, min(4, len(views.images))))
-    if not on:
-        for i, img in enumerate(views.images):
-            cols[i % len(cols)].image(thumbnail(img), caption=views.names[i], width="stretch")
-        return
-    label, target = opts[int(pick) if pick is not None else 0]
-    ck = (str(predictor.path), loc, target)
-    cam = st.session_state.get("_ex_cam")
-    if not cam or cam[0] != ck:
-        with st.spinner("Computing Grad-CAM…"):
-            cam = (ck, ex.explain(predictor, views.images, target))
-        st.session_state["_ex_cam"] = cam
-    e = cam[1]
-    for i, img in enumerate(views.images):
-        cols[i % len(cols)].image(ex.overlay(img, e.cams[i], e.boxes[i], 0.5), caption=f"{views.names[i]}: {label}",
-                                  width="stretch")
-    r = ex.shortcut_readout(sum(e.cams) / len(e.cams))
-    m1, m2 = st.columns(2)
-    m1.metric("Heat in the bottom band", f"{r.bottom_share:.0%}", help=f"{r.bottom_area:.0%} of the model's view")
-    m2.metric("Heat at the edges", f"{r.edge_share:.0%}", help=f"{r.edge_area:.0%} of the model's view")
-    for msg in r.flags():
-        st.warning(msg)

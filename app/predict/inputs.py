@@ -13,11 +13,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.common.photos import FORMATS_TEXT, LoadedViews, load_uploads
+from app.common.photos import LoadedViews
 from app.common.results import Truth
 from app.predict.logic import OutOfRange, parse_latlon, testset_label, views_key
 from app.predict.prepare import MODE_LABELS, needs_split_choice, prepare_views
+from app.predict.session import session_store
 from app.predict.sources import StreetViewRequest, error_message, fetch_streetview, find_api_key, request_from_link
+from app.predict.upload import decoded, upload_input
 
 SOURCES = ["Upload", "Camera", "Test set", "Street View"]
 
@@ -31,55 +33,13 @@ class PageInput:
     truth: Truth | None
     label: str
     from_exif: bool = False
-
-
-def _decoded(files: list[tuple[str, bytes]], tag: str) -> LoadedViews:
-    """Decode once per distinct input (kept in session state; reruns reuse it)."""
-    k = views_key([b for _, b in files], tag + "|".join(n for n, _ in files))
-    cached = st.session_state.get("_decoded")
-    if cached and cached[0] == k:
-        return cached[1]
-    lv = load_uploads(files)
-    st.session_state["_decoded"] = (k, lv)
-    return lv
+    hidden_truth: Truth | None = None  # a known location kept from the page until the user reveals it
 
 
 def _from_files(files: list[tuple[str, bytes]], label: str, tag: str) -> PageInput | None:
-    lv = _decoded(files, tag)
+    lv = decoded(files, tag)
     truth = Truth(lv.gps[0], lv.gps[1], f"EXIF GPS of {lv.gps_from}") if lv.gps else None
     return PageInput(key=views_key(lv.blobs, tag), views=lv, truth=truth, label=label, from_exif=lv.gps is not None)
-
-
-KEPT = "_kept_upload"  # the uploaded files, kept while another photo source is open (the widget forgets them)
-
-
-def _remember_upload() -> None:
-    """on_change of the uploader: keep what it holds now (nothing after the user removes the files)."""
-    files = st.session_state.get("upload_files") or []
-    st.session_state[KEPT] = [(f.name, f.getvalue()) for f in files] or None
-
-
-def _forget_upload() -> None:
-    st.session_state[KEPT] = None
-
-
-def upload_input() -> PageInput | None:
-    files = st.file_uploader(f"Photo of a place, or several views of the same place (fused into one prediction): "
-                             f"{FORMATS_TEXT}; 360° panoramas and wide photos are split into views",
-                             accept_multiple_files=True, key="upload_files", max_upload_size=50,
-                             on_change=_remember_upload,
-                             help="Up to 50 MB and 60 megapixels each. Photos stay on this machine.")
-    if files:
-        got = [(f.name, f.getvalue()) for f in files]
-        st.session_state[KEPT] = got
-    else:
-        got = st.session_state.get(KEPT)
-        if not got:
-            return None
-        c1, c2 = st.columns([4, 1], vertical_alignment="center")
-        c1.caption(f"Still using what you uploaded before: {', '.join(n for n, _ in got)}.")
-        c2.button("Remove", key="upload_forget", on_click=_forget_upload, icon=":material/close:")
-    return _from_files(got, f"{len(got)} uploaded file(s)", "upload")
 
 
 def camera_input() -> PageInput | None:
@@ -112,9 +72,13 @@ def test_input() -> PageInput | None:
     st.session_state["_test_n"] = len(locs)
     if st.session_state.get("test_idx", 0) >= len(locs):
         st.session_state["test_idx"] = 0
+    blind = st.toggle("Hide the answers", key="test_blind",
+                      help="Pick a place without being told where it is, as in a game: the list shows numbers only, "
+                           "and the map, distances and scores leave the actual location out until you reveal it.")
     c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
-    i = c1.selectbox("Test-set location (held out from training; the map shows the answer)", range(len(locs)),
-                     format_func=lambda j: testset_label(j, locs.iloc[j]), key="test_idx")
+    i = c1.selectbox("Test-set location (held out from training; " + ("answers hidden)" if blind else
+                                                                     "the map shows the answer)"), range(len(locs)),
+                     format_func=lambda j: testset_label(j, locs.iloc[j], hidden=blind), key="test_idx")
     c2.button("Random", icon=":material/casino:", on_click=_random_test, width="stretch")
     row = locs.iloc[int(i)]
     paths = list(row["paths"])
@@ -126,11 +90,13 @@ def test_input() -> PageInput | None:
             files.append((Path(path).name, Path(path).read_bytes()))
         except OSError:
             missing.append(f"{Path(path).name}: cannot read the test image")
-    lv = _decoded(files, "test")
+    lv = decoded(files, "test")
     lv.errors = missing + [e for e in lv.errors if e not in missing]
-    return PageInput(key=views_key(lv.blobs, "test"), views=lv,
-                     truth=Truth(float(row["lat"]), float(row["lon"]), "test set"),
-                     label=f"test-set location #{int(i) + 1}")
+    truth = Truth(float(row["lat"]), float(row["lon"]), "test set")
+    shown = not blind or st.toggle("Reveal the actual location", key=f"test_reveal_{int(i)}",
+                                   help="Shows where this place is: on the map, with distances and scores.")
+    return PageInput(key=views_key(lv.blobs, "test"), views=lv, truth=truth if shown else None,
+                     label=f"test-set location #{int(i) + 1}", hidden_truth=None if shown else truth)
 
 
 def _secrets():
@@ -168,7 +134,7 @@ def streetview_input() -> PageInput | None:
     got = st.session_state.get("sv_result")
     if not got:
         return None
-    lv = _decoded([("streetview.jpg", got["bytes"])], "streetview")
+    lv = decoded([("streetview.jpg", got["bytes"])], "streetview")
     st.caption(f"Street View panorama {got['pano']} ({got['date'] or 'date unknown'}), heading {got['heading']:g}°, "
                f"pitch {got['pitch']:g}°, fov {got['fov']:g}°. {got['copyright']}")
     return PageInput(key=views_key(lv.blobs, "streetview"), views=lv,
@@ -224,7 +190,7 @@ def choose_input() -> PageInput | None:
         return test_input()
     if src == "Street View":
         return streetview_input()
-    return upload_input()
+    return upload_input(_from_files)
 
 
 def prepared_input(inp: PageInput, input_size: int) -> PageInput | None:
@@ -239,12 +205,10 @@ def prepared_input(inp: PageInput, input_size: int) -> PageInput | None:
                                          "becomes 4 perspective views; a photo wider than 1.6:1 becomes square tiles; "
                                          "the model otherwise sees only the centre square.") or "auto"
     k = f"{inp.key}|{mode}|{input_size}"
-    cached = st.session_state.get("_prepared")
-    if cached and cached[0] == k:
-        prep = cached[1]
-    else:
-        prep = prepare_views(inp.views, input_size, mode)
-        st.session_state["_prepared"] = (k, prep)
+    store = session_store()
+    prep = store.get("prepared", k)
+    if prep is None:
+        prep = store.put("prepared", k, prepare_views(inp.views, input_size, mode))
     for msg in prep.refused:
         st.error(msg, icon=":material/photo_size_select_small:")
     for msg in prep.warnings:

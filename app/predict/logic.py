@@ -54,11 +54,15 @@ def check_latlon(lat: float, lon: float) -> None:
         raise OutOfRange(f"coordinates out of range: {' and '.join(bad)}")
 
 
-def testset_label(i: int, row: Any) -> str:
-    """A test-set location for people: '#3: Croatia, Splitsko-Dalmatinska (4 views)'."""
+def testset_label(i: int, row: Any, hidden: bool = False) -> str:
+    """A test-set location for people: '#3: Croatia, Splitsko-Dalmatinska (4 views)', or with ``hidden``
+    (the answer kept back) 'Test place #3 (4 views)'."""
     n = len(row["paths"])
+    views = f"{n} view{'s' if n != 1 else ''}"
+    if hidden:
+        return f"Test place #{i + 1} ({views})"
     where = place_label(str(row.get("country", "") or ""), str(row.get("admin1", "") or ""))
-    return f"#{i + 1}: {where or 'unknown country'} ({n} view{'s' if n != 1 else ''})"
+    return f"#{i + 1}: {where or 'unknown country'} ({views})"
 
 
 def country_prob(pred: Any, code: str) -> float:

@@ -30,6 +30,11 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # per source photo: whole | tiles | panorama
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the views' pixels."""
+        return sum(im.width * im.height * len(im.getbands()) for im in self.images)
+
 
 def needs_split_choice(lv: LoadedViews) -> bool:
     """True when a photo is wide or tagged as a panorama: the page then offers the split modes."""
@@ -57,25 +62,35 @@ def prepare_views(lv: LoadedViews, input_size: int, mode: str = "auto") -> Prepa
     out = Prepared()
     for i, (img, name) in enumerate(zip(lv.images, lv.names)):
         blob = lv.blobs[i] if i < len(lv.blobs) else None
-        w, h = img.size
-        first = size_problem(min(w, h), input_size, f"{name} ({w}x{h} px)")
+        w, h = lv.sizes[i] if i < len(lv.sizes) else img.size  # the file's own size (it may be decoded reduced)
+        scale = w / max(img.width, 1)
+        first = size_problem(min(img.size) * scale, input_size, f"{name} ({w}x{h} px)")
         if first and first[0] == "refuse":
             out.refused.append(first[1])
             continue
         g = _gpano(blob)
         s = split_photo(img, name, mode=mode, gpano=g)
-        what = {"panorama": f"{name}: each of its perspective views (the panorama holds {s.detail_px} px across one)",
-                "tiles": f"{name}: each of its {s.detail_px}x{s.detail_px}-px tiles",
+        detail = round(s.detail_px * scale)  # in the file's own pixels
+        what = {"panorama": f"{name}: each of its perspective views (the panorama holds {detail} px across one)",
+                "tiles": f"{name}: each of its {detail}x{detail}-px tiles",
                 "whole": f"{name} ({w}x{h} px)"}[s.kind]
-        prob = size_problem(s.detail_px, input_size, what)
+        prob = size_problem(detail, input_size, what)
         if prob and prob[0] == "refuse":
             out.refused.append(prob[1])
             continue
         if prob:
             out.warnings.append(prob[1])
         if s.note:
-            out.notes.append(s.note)
+            out.notes.append(_own_size(s.note, img.size, (w, h)))
         out.images += s.views
         out.names += s.labels
         out.kinds.append(s.kind)
     return out
+
+
+def _own_size(note: str, decoded: tuple[int, int], own: tuple[int, int]) -> str:
+    """A split note that states the file's own size, not the reduced size it was decoded at."""
+    if decoded == own:
+        return note
+    dw, dh = decoded
+    return note.replace(f"({dw}x{dh}", f"({own[0]}x{own[1]}", 1).replace(f"{dh}x{dh} px", f"{own[1]}x{own[1]} px")

@@ -46,15 +46,33 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = None) -> Image.Image:
+def reduce_factor(width: int, height: int, min_side: int | None) -> int:
+    """The largest of 1, 2, 4, 8 that keeps the short side of a ``width`` x ``height`` image at least
+    ``min_side`` px once divided by it (1 when ``min_side`` is None or the image is not that large)."""
+    if not min_side:
+        return 1
+    short = min(width, height)
+    return next((k for k in (8, 4, 2) if short // k >= min_side), 1)
+
+
+ORIGINAL_SIZE = "original_size"  # Image.info key: (width, height) px of the file before a reduced decode
+
+
+def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = None, *,
+               min_side: int | None = None) -> Image.Image:
     """Load an image file, bytes or file object as an RGB PIL image (EXIF orientation applied).
+
+    ``min_side``: decode a large image reduced by 2, 4 or 8 (:func:`reduce_factor`) so that its short side
+    stays at least ``min_side`` px: a JPEG is decoded at that scale (Pillow's draft mode: the full-size
+    pixels never exist), another format is decoded then reduced (box filter). ``img.info["original_size"]``
+    then holds the file's own (width, height). None (the default) decodes at full size, as training does.
 
     Raises :class:`ImageLoadError` for unreadable, truncated, unsupported or oversized input.
     A ``"<dir>/<shard>.tar#<key>"`` path (a shard table's ``path``) is read from its shard
     (:func:`model.shards.open_sample`).
     """
     if isinstance(src, (str, os.PathLike)) and ".tar#" in str(src):
-        return open_image(_sample_bytes(src), name=name or _sample_label(src))
+        return open_image(_sample_bytes(src), name=name or _sample_label(src), min_side=min_side)
     label = name or (str(src) if isinstance(src, (str, os.PathLike)) else "uploaded image")
     try:
         if isinstance(src, (str, os.PathLike)):
@@ -85,9 +103,17 @@ def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = No
                 raise ImageLoadError(f"{label}: {w}x{h} pixels is too large (limit {MAX_PIXELS / 1e6:.0f} MP)")
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
+            k = reduce_factor(w, h, min_side)
+            if k > 1 and img.format == "JPEG":
+                img.draft(img.mode if img.mode in ("RGB", "L") else None, ((w + k - 1) // k, (h + k - 1) // k))
             img.load()
             img = ImageOps.exif_transpose(img) or img
-            return to_rgb(img)
+            out = to_rgb(img)
+            if k > 1 and min(out.size) // k >= min_side:  # not reduced while decoding (not a JPEG): reduce now
+                out = out.reduce(k)
+            if k > 1:
+                out.info[ORIGINAL_SIZE] = (w, h)
+            return out
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

@@ -66,6 +66,7 @@ def predictions_table(df: pd.DataFrame, out: dict[str, np.ndarray], cells, top_k
             "loc_best_lat": L.best_lat, "loc_best_lon": L.best_lon, "loc_best_distance_km": bdist,
             "loc_best_score": geoscore(bdist) if has else np.nan,
             "loc_best_expected_score": L.best_expected_score,
+            "loc_expected_score": L.expected_score, "loc_expected_km": L.expected_km,  # M's, views fused
             "cell_rank": [int(c) for c in top], "country_rank": list(d.country_probs.index[:top_k]),
             "loc_cell_rank": [int(c) for c in L.order[:top_k]],
             "loc_country_rank": list(L.country_probs.index[:top_k]),

@@ -158,6 +158,27 @@ class Prediction:
         """Probability of the predicted cell (top[0])."""
         return self.top[0].prob if self.top else 0.0
 
+    @property
+    def m_guess(self) -> Guess:
+        """M's cell: the likeliest cell of the likeliest country (``top[0]``; not always the likeliest cell)."""
+        return self.top[0]
+
+    def prob_rank(self, cell_id: int) -> int:
+        """Rank of cell ``cell_id`` by probability over all cells (1 = the likeliest; ties share the better rank)."""
+        p = np.asarray(self.cell_probs, dtype=float)
+        return int((p > p[int(cell_id)]).sum()) + 1
+
+    @property
+    def m_is_likeliest(self) -> bool:
+        """True when M's cell is also the single likeliest cell (false at 13 of the 195 test places)."""
+        return self.prob_rank(self.m_guess.cell_id) == 1
+
+    def by_probability(self, n: int | None = None) -> list[Guess]:
+        """The listed guesses (``top``) in order of probability, likeliest first (M where its probability puts
+        it), at most ``n``. ``top`` holds M and the likeliest other cells, so the first ``len(top) - 1`` are the
+        likeliest cells of all."""
+        return sorted(self.top, key=lambda g: -g.prob)[:n]
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("cell_probs")

@@ -10,6 +10,7 @@ from .registry import (
                        MODEL_ENV,
                        PREDICTORS,
                        Availability,
+                       PredictorSpec,
                        app_model,
                        availability,
                        get_spec,
@@ -18,7 +19,8 @@ from .registry import (
                        load_predictor,
                        predictor_names,
 )
-from .weights import WeightsInfo, WeightsMissing, download
+from .download import ProgressFn, download
+from .weights import WeightsInfo, WeightsMissing
 
 __all__ = [
                        "MODEL_ENV",
@@ -26,6 +28,8 @@ __all__ = [
                        "Availability",
                        "GeoPredictor",
                        "NetPredictor",
+                       "PredictorSpec",
+                       "ProgressFn",
                        "WeightsInfo",
                        "WeightsMissing",
                        "app_model",

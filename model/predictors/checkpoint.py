@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.evaluation.outputs import network_outputs
-from model.predict import Predictor
+from .predictor import Predictor
 
 # backbone entry (prefix) -> the licence of its pretrained weights, which a checkpoint inherits
 _BACKBONE_LICENCES = {

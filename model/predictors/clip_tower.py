@@ -9,6 +9,8 @@ local cache only, after :func:`model.predictors.weights.require` checked the fil
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -59,9 +61,37 @@ def load_clip(info: WeightsInfo, vision_only: bool = False) -> tuple[nn.Module, 
     ``vision_only``: a ``CLIPVisionModelWithProjection`` (vision tower + projection: the text tower's
     weights are never read into memory); else the whole ``CLIPModel``. Raises
     :class:`~model.predictors.weights.WeightsMissing` when files are missing."""
-    from transformers import CLIPConfig, CLIPModel, CLIPVisionModelWithProjection
+    from model.net.backbones.registry import PretrainedWeightsMissing
+
+    from .weights import WeightsMissing
 
     require(info)
+    try:
+        with _no_loading_bars():
+            return _load(info, vision_only)
+    except WeightsMissing:
+        raise
+    except PretrainedWeightsMissing as e:  # the cache passed the file check but would not load
+        raise WeightsMissing(info, ["a loadable copy of the weights"]) from e
+
+
+@contextlib.contextmanager
+def _no_loading_bars():
+    """transformers draws a "Loading weights" bar per model; a predictor's load is one step of its own."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
+def _load(info: WeightsInfo, vision_only: bool) -> tuple[nn.Module, ClipImageTower]:
+    from transformers import CLIPConfig, CLIPModel, CLIPVisionModelWithProjection
+
     if vision_only:
         cfg = _config(info)
         vcfg = cfg.vision_config

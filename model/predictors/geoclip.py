@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -51,20 +52,42 @@ CHUNK = 10_000  # gallery points per location-encoder batch
 
 
 def wheel() -> dict:
-    """The installed geoclip's files: ``dir`` (its ``model`` folder), ``version``, ``mlp``, ``location``,
-    ``logit_scale`` (weight files) and ``gallery`` (the GPS CSV). WeightsMissing when not installed."""
+    """The installed geoclip's files, found without importing it (its import pulls in half of transformers):
+    ``dir`` (its ``model`` folder), ``version``, ``mlp``, ``location``, ``logit_scale`` (weight files) and
+    ``gallery`` (the GPS CSV). WeightsMissing (with the pip command) when it or geopy is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+
+    spec = find_spec("geoclip")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsMissing(PACKAGE, ["the geoclip package"])
+    if find_spec("geopy") is None:  # geoclip/__init__ imports geopy (its training helpers)
+        raise WeightsMissing(PACKAGE, ["geopy, which import geoclip needs"])
+    d = Path(list(spec.submodule_search_locations)[0]) / "model"
+    files = {"dir": d, "mlp": d / "weights" / "image_encoder_mlp_weights.pth",
+             "location": d / "weights" / "location_encoder_weights.pth",
+             "logit_scale": d / "weights" / "logit_scale_weights.pth",
+             "gallery": d / "gps_gallery" / "coordinates_100K.csv"}
+    gone = [str(p) for k, p in files.items() if k != "dir" and not p.is_file()]
+    if gone:
+        raise WeightsMissing(PACKAGE, gone)
     try:
-        import geoclip  # noqa: F401  (geoclip/__init__ imports geopy)
-        from geoclip.model.misc import file_dir
+        files["version"] = version("geoclip")
+    except PackageNotFoundError:
+        files["version"] = "unknown"
+    return files
+
+
+def _geoclip_modules():
+    """GeoCLIP's ``LocationEncoder`` and ``load_gps_data`` (importing geoclip, quietly)."""
+    try:
+        with warnings.catch_warnings():  # its random-Fourier-feature module uses the deprecated torch.jit.script
+            warnings.simplefilter("ignore", FutureWarning)
+            from geoclip.model.location_encoder import LocationEncoder
+            from geoclip.model.misc import load_gps_data
     except ImportError as e:
         raise WeightsMissing(PACKAGE, [str(e)]) from e
-    from importlib.metadata import version
-
-    d = Path(file_dir)
-    return {"dir": d, "version": version("geoclip"), "mlp": d / "weights" / "image_encoder_mlp_weights.pth",
-            "location": d / "weights" / "location_encoder_weights.pth",
-            "logit_scale": d / "weights" / "logit_scale_weights.pth",
-            "gallery": d / "gps_gallery" / "coordinates_100K.csv"}
+    return LocationEncoder, load_gps_data
 
 
 def _sha(path: Path) -> str:
@@ -81,18 +104,16 @@ def image_mlp(path: Path) -> nn.Sequential:
 def gallery_embeddings(files: dict, runtime: Runtime = CPU) -> dict[str, torch.Tensor]:
     """``{"feats": (N, 512) unit vectors, "gps": (N, 2) degrees}`` of the wheel's gallery, from the disk
     cache or computed once with the wheel's location encoder on ``runtime``'s device, in float32."""
-    from geoclip.model.location_encoder import LocationEncoder
-    from geoclip.model.misc import load_gps_data
-
     key = hashlib.sha256((_sha(files["location"]) + _sha(files["gallery"]) + files["version"]).encode())
     name = f"geoclip/gallery-{key.hexdigest()[:24]}-{str(GALLERY_DTYPE).split('.')[-1]}.pt"
 
     def build() -> dict[str, torch.Tensor]:
+        LocationEncoder, load_gps_data = _geoclip_modules()
         t0 = time.perf_counter()
         enc = LocationEncoder(from_pretrained=True).eval().to(runtime.device)  # the wheel's weights
         gps = load_gps_data(str(files["gallery"]))
         log.info("encoding GeoCLIP's %d-point gallery once on %s (cached afterwards)", len(gps), runtime.device)
-        with torch.inference_mode(), torch.autocast(runtime.device.type, enabled=False):
+        with torch.no_grad(), torch.autocast(runtime.device.type, enabled=False):
             feats = torch.cat([F.normalize(enc(c.to(runtime.device)).float(), dim=1).cpu()
                                for c in gps.split(CHUNK)])
         log.info("gallery encoded in %.1f s", time.perf_counter() - t0)

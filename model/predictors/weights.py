@@ -4,8 +4,8 @@ Nothing is ever downloaded without asking: a predictor checks its files in the H
 (``$HF_HUB_CACHE`` or ``$HF_HOME/hub``, read at call time; no network access, so nothing hangs retrying
 offline) before loading, and a miss raises :class:`WeightsMissing` whose message says what would be
 downloaded (repository, approximate size, licence) and the exact command. ``GEOLOC_DOWNLOAD_WEIGHTS=1``
-(and ``HF_HUB_OFFLINE`` unset) lets the loader download instead; :func:`download` is what an app's
-"download" button calls, only when the user asks.
+(and ``HF_HUB_OFFLINE`` unset) lets the loader download instead;
+:func:`model.predictors.download.download` is what an app's "download" button calls, only when the user asks.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from model.net.backbones.hf import hf_cache_dir
 from model.net.backbones.registry import DOWNLOAD_ENV, PretrainedWeightsMissing, downloads_allowed
@@ -117,18 +116,3 @@ def weights_sha256(repo: str) -> str:
 def local_files_only() -> bool:
     """What loaders pass to ``from_pretrained``: True unless downloads are allowed."""
     return not downloads_allowed()
-
-
-def download(info: WeightsInfo, tqdm_class: Any = None) -> str:
-    """Fetch ``info``'s files into the hub cache (what the command in its message does) and return the
-    snapshot folder; ``tqdm_class`` draws the progress (e.g. an app's progress bar). For the user's
-    explicit request only; OSError with the reason when the hub cannot be reached."""
-    if not info.repo:
-        raise OSError(f"{info.what} is a Python package: run {info.command}")
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(info.repo, allow_patterns=list(info.include) or None, cache_dir=hf_cache_dir(),
-                                 tqdm_class=tqdm_class)
-    except Exception as e:  # offline mode, no network, HTTP errors: one clear message
-        raise OSError(f"could not download {info.repo}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from e

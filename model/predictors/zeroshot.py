@@ -92,7 +92,7 @@ def _tokenizer(info: WeightsInfo, vocab_size: int):
     return tok
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: these become buffers that Grad-CAM differentiates through
 def text_embeddings(model: nn.Module, tok, prompts: list[str], batch_size: int = 64) -> torch.Tensor:
     """Unit text embeddings (n, P) float32 of ``prompts`` through ``model`` (a ``CLIPModel``), in batches
     of similar length (less padding); truncated to the text tower's positions (77)."""

@@ -11,13 +11,15 @@ import pytest
 
 from app.explore.maps import errors_map
 from app.maps.builders import map_html
+from tests.app.explore.conftest import ten_locations
 
 pytestmark = pytest.mark.e2e
 STATIC = REPO / "app" / "static"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
-def test_clustered_map_renders_offline(locs, tmp_path):
+def test_clustered_map_renders_offline(tmp_path):
+    locs = ten_locations()
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
     sync_api = pytest.importorskip("playwright.sync_api")

@@ -145,3 +145,15 @@ def test_cli_with_the_real_model(real_predictor, shared_manifest_path, tmp_path,
     assert '"bottom_share"' in out and "wrote" in out
     o = doc["overall"]
     assert 0 <= o["bottom_share"] <= 1 and 0 <= o["edge_share"] <= 1 and o["acc_shown"] in (0.0, 1.0)
+
+
+def test_verdicts_name_a_ten_point_move_and_small_samples():
+    """Issue 22.11: a move just under the 10-point line was summed up as no sign of a shortcut; a move of 9
+    points is named with its size, and a 3-place sample says it is too small to rule anything out."""
+    base = {"n": 241, "bottom_ratio": 0.9, "edge_ratio": 0.8, "acc_shown": 0.47}
+    found = " ".join(au.verdicts({**base, "acc_no_bottom": 0.38, "acc_no_edges": 0.465}))
+    assert "moves country accuracy by -9 points" in found and "no sign" not in found
+    calm = au.verdicts({**base, "acc_no_bottom": 0.465, "acc_no_edges": 0.47})
+    assert len(calm) == 1 and "no sign" in calm[0] and "indicative" not in calm[0]
+    tiny = au.verdicts({**base, "n": 3, "acc_no_bottom": 0.47, "acc_no_edges": 0.47})
+    assert "too few to rule them out" in tiny[0]

@@ -109,3 +109,28 @@ def test_data_statistics_follow_an_edited_manifest(tmp_path, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert any(" of 5 places in " in m.value for m in at.markdown), [m.value[:80] for m in at.markdown]
+
+
+def test_the_card_never_says_whole_picture_beside_its_centre_square():
+    """Issue 22.11: the card said "sees the whole picture, bottom band included" next to its own "260 x 260 px
+    centre square"; the model sees the centre square of each view (the sides of a wide view are cut off)."""
+    meta = {"input_size": 260, "crop": 0.0}
+    facts = model_card.describe(meta, 149)
+    note = model_card.crop_note(meta)
+    assert "whole picture" not in note and "centre square" in note and "bottom band" in note
+    assert "centre square" in facts["Input"] and "cut off" in facts["Input"]
+    assert "squashed" in model_card.describe({"input_size": 224, "resize": "squash"}, 1)["Input"]
+    assert "never sees the bottom 25%" in model_card.crop_note({"crop": 0.25})
+
+
+def test_reference_accuracy_says_what_it_is_for():
+    means = model_card.headline_table(METRICS).set_index("Metric").loc["Reference accuracy", "What it means"]
+    assert "US/Canada reference project" not in means and "side by side" in means and "US and Canada" in means
+
+
+def test_the_about_page_wording(real_predictor):
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.switch_page("app_pages/about.py").run()
+    assert not at.exception, at.exception
+    body = "\n".join(m.value for m in at.markdown)
+    assert "whole picture" not in body

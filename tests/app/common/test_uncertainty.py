@@ -12,6 +12,7 @@ from app.explore import audit_view as av
 from app.explore import embed as xe
 from app.explore import stats as xs
 from app.common import uncertainty as un
+from tests.app.explore.conftest import ten_locations
 
 
 def _wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -83,7 +84,8 @@ def test_reliability_chart_spans_the_whole_axis():
     assert any(layer["mark"]["type"] == "rule" for layer in spec["layer"] if isinstance(layer["mark"], dict))
 
 
-def test_per_country_precision_recall_f1_match_sklearn(locs):
+def test_per_country_precision_recall_f1_match_sklearn():
+    locs = ten_locations()
     from sklearn.metrics import precision_recall_fscore_support
 
     pc = xs.per_country(locs).set_index("country")

@@ -33,8 +33,7 @@ def make_locs(rows: list[tuple]) -> pd.DataFrame:
     return df
 
 
-@pytest.fixture
-def locs() -> pd.DataFrame:
+def ten_locations() -> pd.DataFrame:
     """Ten locations: Norway taken for Finland twice, Finland right, Croatia right/wrong, ..."""
     return make_locs([
         ("NO", "FI", 400.0, 0.55, "gsv_strips"), ("NO", "FI", 900.0, 0.35, "gsv_strips"),
@@ -46,8 +45,42 @@ def locs() -> pd.DataFrame:
 
 
 @pytest.fixture
+def locs() -> pd.DataFrame:
+    """:func:`ten_locations`."""
+    return ten_locations()
+
+
+@pytest.fixture
 def cache_dir(tmp_path, monkeypatch) -> Path:
     """The Explore disk cache (evaluations, thumbnails) redirected to a temporary folder."""
     d = tmp_path / "cache"
     monkeypatch.setenv("GEOLOC_EXPLORE_CACHE", str(d))
     return d
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch, real_predictor):
+    """Nothing beside the checkout (the data folder, the shared set and GEOLOC_DATA all absent), for the data-set
+    registry and for the manifest resolver alike: Explore then opens the evaluation shipped with the model.
+    Skips when the shipped model or its evaluation is missing."""
+    from app.common import shipped
+    from model.data import manifest
+    from tests.app.apphelpers import DEFAULT_MODEL
+
+    if real_predictor.path.name != "default.pt" or \
+            not (shipped.sidecar_dir(DEFAULT_MODEL) / "predictions.csv.gz").is_file():
+        pytest.skip("the shipped model or its evaluation is missing")
+    monkeypatch.setattr(manifest, "DATA", tmp_path / "data")
+    monkeypatch.setattr(manifest, "SHARED_DATA", tmp_path / "shared" / "geodata")
+    try:
+        from app.common import datasets as ds
+    except ImportError:  # a checkout before the data-set registry
+        ds = None
+    if ds is not None:
+        monkeypatch.setattr(ds, "DATA", tmp_path / "data")
+        monkeypatch.setattr(ds, "SHARED", tmp_path / "shared" / "geodata")
+        monkeypatch.setattr(ds, "SETTINGS", tmp_path / "data" / "app_settings.json")
+    monkeypatch.delenv("GEOLOC_DATA", raising=False)
+    monkeypatch.setenv("GEOLOC_EXPLORE_CACHE", str(tmp_path / "cache"))
+    assert manifest.default_manifest_path() is None and (ds is None or ds.active_dataset({}) is None)
+    return tmp_path

@@ -80,11 +80,16 @@ def test_a_wide_strip_is_tiled_and_warned_about(model_env, test_location):
     assert "Predicted from 8 view(s)" in captions(at)
     assert at.segmented_control(key="split_mode").value == "auto"
     order = in_order(at)
-    first_metric = next(i for i, (t, _) in enumerate(order) if t == "metric")
+    first_metric = first_answer(order)
     warn_at = next(i for i, (t, v) in enumerate(order) if t == "warning" and "is small" in v)
     assert warn_at < first_metric  # said before the answer
     at.segmented_control(key="split_mode").set_value("whole").run()
     assert "Predicted from 1 view(s)" in captions(at)
+
+
+def first_answer(order: list[tuple[str, str]]) -> int:
+    """Where the answer starts: its first metric, or the small-print answer of a picture unlike street photos."""
+    return next(i for i, (t, v) in enumerate(order) if t == "metric" or (t == "markdown" and "No location is given" in v))
 
 
 def answer(at: AppTest) -> tuple[str, int]:
@@ -156,9 +161,13 @@ def test_a_non_street_picture_is_flagged_before_the_answer(model_env, has_real_m
     at = upload(app(), (name, png(img)))
     order = in_order(at)
     flag = next(i for i, (t, v) in enumerate(order) if t == "warning" and "does not look like a street-level photo" in v)
-    first_metric = next(i for i, (t, _) in enumerate(order) if t == "metric")
-    assert flag < first_metric
+    assert flag < first_answer(order)
     assert any("not a street-level photo?" in m.value for m in at.markdown)  # the answer itself is marked
+    # issue 22 item 11: no headline answer ("Canada 88%") as large as a real one, only small print
+    assert not any(m.label == "Country confidence" for m in at.metric)
+    assert not any(m.value.startswith("#### ") for m in at.markdown)
+    assert any("would say" in c.value and "not a probability of where it was taken" in c.value for c in at.caption)
+    assert at.expander and at.expander[0].label == "The model's guesses anyway (not a location)"
 
 
 def test_a_street_photo_is_not_flagged(model_env, has_real_model, test_location):
