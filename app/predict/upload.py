@@ -73,7 +73,8 @@ def upload_input(from_files: Callable[[list[tuple[str, bytes]], str, str], objec
                                   "Photos stay on this machine.")
     store = session_store()
     if files:
-        byid = {pp.file_id(f.name, f.getvalue()): (f.name, f.getvalue()) for f in files}
+        named = [(f.name, f.getvalue()) for f in files]  # the uploader's own bytes, read once per run
+        byid = {pp.file_id(n, b): (n, b) for n, b in named}
         state = pp.update(st.session_state.get(PLACE, pp.PlaceState()), list(byid),
                           add_views=bool(st.session_state.get(ADD_VIEWS, False)))
         st.session_state[PLACE] = state

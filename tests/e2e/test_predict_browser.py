@@ -119,20 +119,20 @@ def test_on_a_phone_the_top_n_numbers_come_first(chromium, app_url, photo):  # n
 
 
 def test_the_m_pin_is_not_under_the_scale_bar(chromium, site):  # noqa: F811
-    """A world-wide answer with M the south-easternmost point (Sydney): before, it was framed 30 px from the
-    bottom-right corner, under the km scale bar."""
+    """M the south-easternmost point of an answer whose frame is as tall as it is wide: before, the frame kept
+    30 px free at its edges and M sat under the km scale bar in the bottom-right corner."""
     from types import SimpleNamespace
 
     from app.common import result_map as rmap
     from app.common.results import Truth
 
-    pts = [(-33.87, 151.21), (40.71, -74.0), (51.5, -0.12)]
+    pts = [(-30.0, 150.0), (10.0, 78.0), (-10.0, 114.0)]  # M (Queensland), the other guesses north-west of it
     top = [SimpleNamespace(name=f"P{i}", country_code="AU", country="Australia", admin1="", lat=a, lon=b,
                            prob=0.3 / (i + 1), cell_id=i) for i, (a, b) in enumerate(pts)]
-    pred = SimpleNamespace(top=top, lat=pts[0][0], lon=pts[0][1], best_lat=40.0, best_lon=-3.7, country_code="AU",
+    pred = SimpleNamespace(top=top, lat=pts[0][0], lon=pts[0][1], best_lat=10.0, best_lon=78.0, country_code="AU",
                            country="Australia", country_probs=[("AU", "Australia", 0.5)], expected_km=5000.0,
                            refined=False)
-    m = rmap.prediction_map(pred, Truth(47.5, 19.04, "test"), 3, online_tiles=False)
+    m = rmap.prediction_map(pred, Truth(10.0, 78.0, "test"), 3, online_tiles=False)
     page = open_map(chromium, site, m, "m_corner", 860, 500)
     page.wait_for_selector(".geo-marker-model")
     page.wait_for_timeout(300)

@@ -323,5 +323,6 @@ def test_huge_image_gets_a_clear_message():
 
 def test_crop_note():
     assert "bottom 15%" in model_card.crop_note({"crop": 0.15})
-    assert "whole picture" in model_card.crop_note({"crop": 0.0})
+    note = model_card.crop_note({"crop": 0.0})
+    assert "Nothing is cropped" in note and "centre square" in note and "whole picture" not in note
     assert model_card.crop_note(None) == ""

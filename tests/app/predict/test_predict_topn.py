@@ -84,8 +84,8 @@ def test_the_predict_page_table_is_sorted_and_marks_m(monkeypatch):
     at.file_uploader(key="upload_files").set_value([("a.png", buf.getvalue(), "image/png")]).run()
     assert not at.exception, at.exception
     table = next(d.value for d in at.dataframe if "Place" in d.value.columns)
+    assert (table["Probability"].diff().dropna() <= 0).all()  # before: M (26%) above Denver (30%)
     assert list(table["#"][:3]) == ["1", "2 · M", "3"]
     assert list(table["Place"][:2]) == ["Denver, Colorado", "Zagreb"]
-    assert (table["Probability"].diff().dropna() <= 0).all()
     assert any("M, the model's guess, is #2" in c.value for c in at.caption)
     assert any(m.value.startswith("#### Croatia") for m in at.markdown)  # the headline stays M's country
