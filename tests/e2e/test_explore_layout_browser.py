@@ -7,20 +7,15 @@ evaluation alone (then the detail's live top-N is not checked: there are no imag
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.server import CHROMIUM, require_browser, streamlit_app
 from tests.shared import REPO, SHARED_MANIFEST
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 CUT = """keys => {
   const out = [];
@@ -56,42 +51,12 @@ LEGEND = """() => {  // the legend's labels that break across lines (each text n
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api")
+    require_browser()
     if not (REPO / "assets" / "models" / "default.eval" / "predictions.csv.gz").is_file():
         pytest.skip("the shipped evaluation is missing")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "GEOLOC_EXPLORE_CACHE": str(tmp_path_factory.mktemp("explore_cache"))}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.5)
+    env = {**os.environ, "GEOLOC_EXPLORE_CACHE": str(tmp_path_factory.mktemp("explore_cache"))}
+    with streamlit_app(REPO, env, tmp_path_factory.mktemp("log") / "streamlit.log") as (url, _log):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _page(browser, width: int, blocked: list[str]):

@@ -8,17 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.app.batch.batch_helpers import gps_zip
 from tests.e2e.test_clone_without_shared import tree_files
-from tests.e2e.test_e2e_browser import ARGS, ARTIFACTS, CHROMIUM, IDLE, MAP, _free_port, offline_page
+from tests.e2e.server import ARGS, CHROMIUM, require_browser, streamlit_app
+from tests.e2e.test_e2e_browser import ARTIFACTS, IDLE, MAP, offline_page
 from tests.shared import REPO
 
 pytestmark = pytest.mark.e2e
@@ -27,42 +25,15 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def copy_server(tmp_path_factory):
     """(url, the copy's root, the moment the server answered its health check) of a fresh server."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api")
+    require_browser()
     repo = tmp_path_factory.mktemp("served") / "repo"
     for f in tree_files():
         (repo / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / f, repo / f)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEOLOC_")}
-    env.update(PYTHONPATH=str(repo), PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"], cwd=repo, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.3)
+    env.update(PYTHONPATH=str(repo), HF_HUB_OFFLINE="1")
+    with streamlit_app(repo, env, tmp_path_factory.mktemp("log") / "streamlit.log") as (url, log):
         yield url, repo, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,13 @@ to ``tests/artifacts/`` (gitignored)."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.app.apphelpers import DEFAULT_MODEL, SHARED, jpeg_with_gps, make_dev_checkpoint
-from tests.e2e.test_e2e_browser import ARGS, CHROMIUM, IDLE, MAP, REPO
+from tests.e2e.server import require_browser, streamlit_app
+from tests.e2e.test_e2e_browser import IDLE, MAP, REPO
 from tests.e2e.test_maps_browser import chromium, open_map, site  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -31,40 +27,12 @@ def second_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, second_model):
     """``streamlit run app/main.py`` with a second checkpoint on offer ($GEOLOC_COMPARE_MODELS)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    pytest.importorskip("playwright.sync_api")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GEOLOC_COMPARE_MODELS": str(second_model)}
+    require_browser()
+    env = {**os.environ, "GEOLOC_COMPARE_MODELS": str(second_model)}
     if not DEFAULT_MODEL.is_file():
         env["GEOLOC_MODEL"] = str(make_dev_checkpoint(tmp_path_factory.mktemp("model") / "dev.pt"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"], cwd=REPO, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.5)
+    with streamlit_app(REPO, env, tmp_path_factory.mktemp("log") / "streamlit.log") as (url, _log):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

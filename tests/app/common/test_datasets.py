@@ -18,18 +18,6 @@ def manifest(folder: Path, rows: int = 2, header: str = "image,lat,lon") -> Path
     return p
 
 
-@pytest.fixture
-def where(tmp_path, monkeypatch) -> Path:
-    """A checkout-like folder: DATA = tmp/repo/data, SHARED = tmp/shared/geodata (absent), no $GEOLOC_DATA."""
-    data = tmp_path / "repo" / "data"
-    data.mkdir(parents=True)
-    monkeypatch.setattr(ds, "DATA", data)
-    monkeypatch.setattr(ds, "SHARED", tmp_path / "shared" / "geodata")
-    monkeypatch.setattr(ds, "SETTINGS", data / "app_settings.json")
-    monkeypatch.delenv("GEOLOC_DATA", raising=False)
-    return tmp_path
-
-
 def test_nothing_on_the_machine_names_the_three_routes(where):
     s: dict = {}
     assert ds.available_datasets(s) == [] and ds.active_dataset(s) is None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.common import datasets as ds
@@ -16,17 +15,6 @@ def manifest(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "manifest.csv").write_text("image,lat,lon\nimages/a.jpg,45.0,16.0\n")
     return folder / "manifest.csv"
-
-
-@pytest.fixture
-def where(tmp_path, monkeypatch) -> Path:
-    data = tmp_path / "repo" / "data"
-    data.mkdir(parents=True)
-    monkeypatch.setattr(ds, "DATA", data)
-    monkeypatch.setattr(ds, "SHARED", tmp_path / "shared" / "geodata")
-    monkeypatch.setattr(ds, "SETTINGS", data / "app_settings.json")
-    monkeypatch.delenv("GEOLOC_DATA", raising=False)
-    return tmp_path
 
 
 def picker_page() -> None:
