@@ -12,7 +12,7 @@ from model.net.backbones import create_model
 from model.explain import CellTarget, gradcam
 from model.net.heads import build_head
 from model.net.network import GeoNet
-from model.predict import _LogitsOnly
+from model.predictors.predictor import _LogitsOnly
 
 # name -> (config, tokens before the patches or None for a CNN map)
 TINY = {
