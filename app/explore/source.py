@@ -135,8 +135,11 @@ def choose_evaluation(predictor: Any) -> Source:
             (folder, man), split = _from_folder(), ""
     if mode == "shipped" and active is None:
         st.info("No data set on this machine: this is the evaluation shipped with the model (its predictions "
-                "and figures, not its images). Views that need the photos say so; to get photos, use one of "
-                "the routes under Data.", icon=":material/inventory_2:")
+                "and figures, not its images). Views that need the photos say so; to explore photos of your own "
+                "or the open demo set, see *Get a data set* below.", icon=":material/inventory_2:")
+        with st.expander("Get a data set: your photos, the open demo set, or a manifest",
+                         icon=":material/add_photo_alternate:"):
+            no_data_help("ex_shipped_nodata")
     if not xd.has_evaluation(folder):
         if mode == "folder":
             st.error(f"No predictions.csv in `{folder}`: pick a data set or the shipped evaluation instead (Data, "

@@ -146,8 +146,13 @@ def shortcut_verdict(c: dict, masked_unusual: bool | None = None) -> str:
         s = f"Same answer, and surer of it ({same}): the hidden part pulled elsewhere."
     elif c["moved_km"] > 500:
         s = f"Same country ({same}), but the guess moved {fmt_km(c['moved_km'])}: the hidden part mattered for the region."
+    elif abs(b - a) >= 0.05 or c["moved_km"] > 100:
+        moved = f", guess moved {fmt_km(c['moved_km'])}" if c["moved_km"] > 100 else ""
+        s = (f"Same answer, {'less' if b < a else 'more'} sure by {abs(b - a) * 100:.0f} points ({same}{moved}): "
+             "the hidden part played some part, not a large one.")
     else:
-        s = f"The answer barely changed ({same}): the model does not depend on the hidden part for this photo."
+        s = (f"The answer hardly changed ({same}, under 5 points): the model does not depend on the hidden part "
+             "for this photo.")
     if "score_after" in c:
         s += f" Score {c['score_before']:,} → {c['score_after']:,}."
     return s
@@ -172,6 +177,7 @@ def ood_message(a: Any, names: Sequence[str]) -> tuple[str, str] | None:
                 "not a location.")
     if a.unusual_views and len(names) > 1:
         odd = ", ".join(f"'{names[i]}'" for i in a.unusual_views if i < len(names))
-        return ("info", f"{odd} looks unlike the training photos (distance {max(a.scores):.2f} > {a.threshold:.2f}); "
-                        "the views together still look like a street scene.")
+        return ("info", f"{odd} looks unlike the training photos: further from them than {1 - a.quantile:.0%} of "
+                        f"held-out street photos are (distance {max(a.scores):.2f}; those photos: {a.threshold:.2f} "
+                        "or less). The views together still look like a street scene.")
     return None

@@ -26,6 +26,20 @@ def test_explore_opens_the_shipped_evaluation_without_any_data(no_data):
     assert not (no_data / "cache").exists() or not any((no_data / "cache").rglob("predictions.csv"))  # read in place
 
 
+def test_the_shipped_evaluation_also_names_the_three_routes(no_data):
+    """Issue 19.6: Explore opened on the shipped evaluation (no data set) still says how to get photos, with
+    the exact commands and the demo button, in the expander its note points to."""
+    from app.common import datasets as ds
+
+    at = explore()
+    assert any("*Get a data set* below" in i.value for i in at.info)
+    body = "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.code)
+    for route in ("Your own photos", "open demo set", "manifest CSV or shard folder", ds.DEMO_COMMAND,
+                  ds.PHOTOS_COMMAND):
+        assert route in body, route
+    assert [b for b in at.button if b.key == "ex_shipped_nodata_demo"]
+
+
 @pytest.mark.parametrize("tab", ["Map", "Table", "Countries", "Confusion", "Similarity", "Calibration",
                                  "Shortcut audit"])
 def test_every_prediction_only_tab_works_without_images(no_data, tab):

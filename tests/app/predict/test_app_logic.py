@@ -97,7 +97,17 @@ def test_compare_and_verdict(pred, fake_predictor):
     assert c["conf_after"] == pytest.approx(next(p for cc, _n, p in other.country_probs if cc == code))
     same = pl.compare(pred, pred, None)
     assert same["moved_km"] == 0 and not same["country_changed"]
-    assert "barely changed" in pl.shortcut_verdict(same)
+    assert "hardly changed" in pl.shortcut_verdict(same)
+
+
+def test_a_ten_point_move_is_not_called_unchanged(pred):
+    """Issue 22.11: 'barely changed' was said of a 10-point move (the cut-off was 15 points)."""
+    before = _pred_like(pred, {"AU": 0.50, "US": 0.30, "HR": 0.20})
+    after = _pred_like(pred, {"AU": 0.40, "US": 0.35, "HR": 0.25})
+    v = pl.shortcut_verdict(pl.compare(before, after, None))
+    assert "changed" not in v and "less sure by 10 points" in v and "Australia: 50% → 40%" in v
+    small = pl.shortcut_verdict(pl.compare(before, _pred_like(pred, {"AU": 0.48, "US": 0.32, "HR": 0.20}), None))
+    assert "hardly changed" in small and "under 5 points" in small
 
 
 def _pred_like(pred, probs: dict[str, float]):
@@ -162,6 +172,8 @@ def test_ood_message():
     one = Assessment(np.array([0.6, 0.9]), 0.75, 0.84, False, [1], 0.01)
     kind, text = pl.ood_message(one, ["a.jpg", "b.jpg"])
     assert kind == "info" and "'b.jpg'" in text and "'a.jpg'" not in text
+    # the raw distances come with what they mean, never as a bare "0.90 > 0.84" (issue 22.11)
+    assert "0.90 > 0.84" not in text and "further from them than 99% of held-out street photos" in text
     assert pl.ood_message(Assessment(np.array([0.5]), 0.5, 0.84, False, [], 0.01), ["a"]) is None
     assert pl.ood_message(None, ["a"]) is None
 
