@@ -55,7 +55,9 @@ def test_the_calibration_tab_shows_the_expected_error(no_data):
     n_km = int((locs["expected_km"].notna() & locs["distance_km"].notna()).sum())
     assert next(m.value for m in at.metric if m.label == "Places") == f"{n_km:,}"
     assert any("95% CI" in (m.delta or "") for m in at.metric if m.label == "Actual (mean)")
-    assert any("Only" in c.value and "carry the expected error" in c.value for c in at.caption)  # says which places
+    n_xy = int(locs["distance_km"].notna().sum())
+    says_only = any("Only" in c.value and "carry the expected error" in c.value for c in at.caption)
+    assert says_only == (n_km < n_xy)  # names the places left out, exactly when some are
     at.radio(key="ex_cal_fc").set_value("score").run()
     assert not at.exception, at.exception
     assert next(m.value for m in at.metric if m.label == "Places") == f"{int(locs['best_score'].notna().sum()):,}"
