@@ -106,6 +106,7 @@ def test_demo_without_a_reachable_hub_fails_at_once(tmp_path, monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")  # the root conftest sets every offline switch
     monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     with pytest.raises(DemoDataError, match=rf"cannot reach the Hugging Face Hub .*tried GET http://127.0.0.1:{port}/api/datasets/osv5m/osv5m.*--from DIR"):
