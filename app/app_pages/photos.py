@@ -17,6 +17,7 @@ from app.batch import uploads
 from app.batch.run import REFUSALS, Batch, import_and_predict
 from app.common import datasets as ds
 from app.common.widgets import predictor_or_stop, show_map
+from model.data.photofiles import HEIF_HINT, heif_available
 from model.export.formats import to_csv, to_geojson, to_kml
 
 BATCH, SID = "photos_batch", "geoloc_session_id"
@@ -62,9 +63,10 @@ def _run(files) -> None:
         st.session_state.pop(k, None)
 
 
-files = st.file_uploader("Photos (JPEG, PNG, WebP, HEIC) or a zip of photos", accept_multiple_files=True,
+_heic = "HEIC" if heif_available() else "HEIC with pillow-heif installed"
+files = st.file_uploader(f"Photos (JPEG, PNG, WebP, {_heic}) or a zip of photos", accept_multiple_files=True,
                          key="photos_upload", help="Any file is taken: one that is not a photo or a zip is named "
-                         "on the page with the reason.")  # no type filter: the browser would refuse in a tooltip only
+                         "on the page with the reason." + ("" if heif_available() else f" {HEIF_HINT}."))  # no type filter: the browser would refuse in a tooltip only
 if st.button("Import and place them", type="primary", disabled=not files, icon=":material/upload:"):
     _run(files)
 

@@ -31,7 +31,7 @@ def stage(files: list[tuple[str, bytes]], folder: Path) -> Path:
     :func:`model.data.archives.extract_zip`: no member lands outside, bombs are refused with the reason:
     ``ArchiveError``). Files that are neither photos nor zips are refused here (:class:`UploadError`)."""
     if not files:
-        raise UploadError("Nothing uploaded: choose photos (JPEG, PNG, WebP, HEIC) or a zip of photos.")
+        raise UploadError("Nothing uploaded: choose photos (JPEG, PNG, WebP or HEIC) or a zip of photos.")
     odd = [n for n, _ in files if not (is_photo_name(Path(n).name) or n.lower().endswith(".zip"))]
     if odd:
         raise UploadError(f"Not a photo or a zip: {', '.join(odd[:5])}. Upload JPEG, PNG, WebP or HEIC photos "

@@ -26,6 +26,14 @@ OTHER = "__folder__"
 def _pick_b(ev: xd.Evaluation) -> Path | None:
     """The evaluation B widgets: a list of the evaluations found here, or a folder typed in."""
     found = [str(p) for p in pv.other_evaluations(ev.folder)]
+    if not found:
+        split = str(ev.info.get("split") or "test")
+        st.info("No other evaluation of these places is on this machine yet (copies of the one explored above are "
+                "left out: a model compared with itself differs by nothing). Make one of another model, then "
+                "reopen this tab, or name a folder below:", icon=":material/compare_arrows:")
+        st.code(f"python -m model.evaluate --model geoclip --split {split} --out runs/geoclip-{split}\n"
+                f"python -m model.evaluate --checkpoint runs/<run>/best.pt --split {split} "
+                f"--out runs/<run>-{split}", language="bash")
     opts = found + [OTHER]
     pick = st.selectbox("Evaluation B (compared with the one explored above, A)", opts, key="ex_cmp_pick",
                         format_func=lambda k: "Another folder…" if k == OTHER else pv.describe_folder(k, code=False),

@@ -115,20 +115,35 @@ def describe_folder(folder: str | os.PathLike, code: bool = True) -> str:
     return " · ".join(b for b in (q(short(f)), q(ck) if ck else "", where) if b)
 
 
+def predictions_digest(folder: str | os.PathLike) -> str | None:
+    """SHA-1 of an evaluation folder's predictions as text (``predictions.csv.gz`` decompressed), so a copy
+    installed from the shipped sidecar and the sidecar itself have the same digest; None without one."""
+    import gzip
+    import hashlib
+
+    p = xd.predictions_file(folder)
+    if p is None:
+        return None
+    data = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+    return hashlib.sha1(data).hexdigest()
+
+
 def other_evaluations(exclude: str | os.PathLike | None = None) -> list[Path]:
     """Evaluation folders on this machine another can be compared with: the sidecars beside the shipped
     checkpoints (``assets/models/*.eval``), the page's cached evaluations and the runs under ``runs/`` (two
-    levels), newest first; ``exclude`` (the evaluation explored) left out."""
+    levels), newest first; ``exclude`` (the evaluation explored) left out, and so is every folder holding
+    the same predictions (a copy of it: comparing it with itself says nothing)."""
     from model.paths import MODELS
 
     roots = [(MODELS, "*.eval"), (xd.cache_root() / "eval", "*"), (xd.ROOT / "runs", "*"), (xd.ROOT / "runs", "*/*")]
     found: dict[Path, float] = {}
     skip = Path(exclude).resolve() if exclude else None
+    same = predictions_digest(exclude) if exclude else None
     for root, pattern in roots:
         if not root.is_dir():
             continue
         for f in root.glob(pattern):
             p = xd.predictions_file(f) if f.is_dir() else None
-            if p is not None and f.resolve() != skip:
+            if p is not None and f.resolve() != skip and (same is None or predictions_digest(f) != same):
                 found[f.resolve()] = p.stat().st_mtime
     return sorted(found, key=lambda f: -found[f])

@@ -112,3 +112,29 @@ def test_the_compare_tab_on_the_shipped_evaluation(no_data):
     n_hr = int((cp.read_locations(b)["true_country"] == "HR").sum())
     assert any(m.value.startswith(f"**{n_hr} places in both**") for m in at.markdown)
     assert any("not applied here" in c.value for c in at.caption)
+
+
+def test_copies_of_the_explored_evaluation_are_not_offered_as_b(no_data, tmp_path):
+    """The walk found the tab comparing the shipped evaluation with its own installed copy (every difference
+    +0): a folder holding the same predictions (gzipped or not) is not a B; with none left the tab says how to
+    make one."""
+    import gzip
+    import shutil
+
+    from app.explore import provenance as pv
+
+    side = shipped.sidecar_dir(DEFAULT_MODEL)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "predictions.csv").write_bytes(gzip.decompress((side / "predictions.csv.gz").read_bytes()))
+    assert pv.predictions_digest(copy) == pv.predictions_digest(side)
+    assert side.resolve() not in pv.other_evaluations(copy)
+    other = tmp_path / "other"
+    _better_copy(other)
+    assert pv.predictions_digest(other) != pv.predictions_digest(side)
+    shutil.rmtree(other)
+    at = open_explore("Compare")
+    opts = next(s for s in at.selectbox if s.key == "ex_cmp_pick").options
+    assert all("(shipped)" not in o for o in opts), opts  # the shipped sidecar is what A is
+    assert any("No other evaluation of these places" in i.value for i in at.info)
+    assert any("python -m model.evaluate --model geoclip --split test" in c.value for c in at.code)
