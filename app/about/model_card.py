@@ -104,8 +104,10 @@ def describe(meta: dict, n_cells: int) -> dict[str, str]:
     vers = {k.split(".", 1)[1]: v for k, v in m.items() if k.startswith("versions.")}
     gal = meta.get("gallery") if isinstance(meta.get("gallery"), dict) else None
     retrieval = (f"{gal.get('locations', '?')} training places ({gal.get('with_coordinates', '?')} with coordinates): "
-                 f"they vote on the country (weight {gal.get('country_weight', '?')}) and the best guess is the "
-                 f"look-alike that maximises the expected score among the {gal.get('top_cells', '?')} likeliest cells"
+                 f"they vote on the country (weight {gal.get('country_weight', '?')}); each of the "
+                 f"{gal.get('top_cells', '?')} likeliest cells spreads its probability over its look-alike places, "
+                 "and the best guess E is the point (a look-alike, a cell's position, M or a top-N guess) with the "
+                 "highest expected score under that distribution"
                  if gal else "none (the best guess is chosen among the cells' positions)")
     return {
         "Backbone": str(get("backbone", "config.backbone") or "unknown"),

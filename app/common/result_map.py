@@ -94,8 +94,8 @@ def prediction_map(pred: Any, truth: Truth | None, top_n: int, *, cells: pd.Data
     fg.add_to(m)
     s = summary(pred, truth)
     tip_m = f"Model's guess: {s['place']}, {s['country']}"
-    tip_b = ("Expected-score guess: the training place, among look-alikes in the likeliest cells, that maximises "
-             "the expected GeoGuessr score" if getattr(pred, "refined", False)
+    tip_b = ("Expected-score guess: the point (a look-alike training place, a cell's position, M or a top-N guess) "
+             "with the highest expected GeoGuessr score under the answer's probabilities" if getattr(pred, "refined", False)
              else "Expected-score guess (maximises the expected GeoGuessr score)")
     if truth is not None:
         tip_m += f"; {fmt_km(s['km'])}, {s['score']} points"

@@ -73,6 +73,9 @@ def test_about_page_shows_the_curated_card(real_predictor):
     assert table.index[0] == "Country accuracy" and "What it means" in table.columns
     facts = dict(zip(at.table[0].value.iloc[:, 0], at.table[0].value.iloc[:, 1]))
     assert not re.search(r"\w=\w", facts["Training"]) and facts["Backbone"] == "EfficientNet-Lite2"
+    # E as model.net.guess computes it (issue 22.1): the expected-score maximiser over the points, not a look-alike
+    assert "highest expected score under that distribution" in facts["Retrieval"]
+    assert "look-alike that maximises" not in facts["Retrieval"]
     body = "\n".join(m.value for m in at.markdown)
     from app.common.heldout import heldout_for
 
