@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from app.about.metrics_card import CURATED, Row, headline_table, heldout_metrics, shipped_intervals
+from app.about.metrics_card import CURATED, Row, headline_table, heldout_metrics, shipped_intervals  # noqa: F401 - re-exported: the page reads the card here
 
 # Friendly names and units of well-known metric keys (the last dotted part); others are shown as is.
 METRIC_LABELS = {

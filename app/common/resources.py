@@ -84,24 +84,6 @@ def get_test_locations() -> pd.DataFrame:
     return _test_locations(str(p), file_stamp_or_none(p))
 
 
-@st.cache_data(show_spinner=False, max_entries=2)
-def _training_places(manifest: str, stamp: str | None = None) -> pd.DataFrame:
-    from app.predict.lookalikes import training_places
-    from model.data.manifest import read_manifest
-
-    return training_places(read_manifest(manifest))
-
-
-def get_training_places() -> pd.DataFrame:
-    """Training and validation locations with coordinates (``app.predict.lookalikes.training_places``): where
-    "Why this answer" finds the images of the look-alike training places; raises
-    ``model.data.manifest.ManifestError`` when no data is found."""
-    from model.data.manifest import resolve_manifest
-
-    p = resolve_manifest(None)
-    return _training_places(str(p), file_stamp_or_none(p))
-
-
 def manifest_stats(manifest: str | None = None) -> dict:
     """Counts of the training data for the model card: images, locations, countries, per source
     (read again when the manifest is edited)."""

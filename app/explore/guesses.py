@@ -4,7 +4,6 @@ M marked, is ``app.common.results``, the same table as Predict's.) Probabilities
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

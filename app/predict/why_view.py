@@ -5,14 +5,33 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from app.common import formatting as fm
 from app.common import photos
 from app.predict import lookalikes as la
+from app.common.stamps import file_stamp_or_none
 from app.predict.session import session_store
 
 K = 6  # look-alikes shown
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _training_places(manifest: str, stamp: str | None = None) -> pd.DataFrame:
+    from model.data.manifest import read_manifest
+
+    return la.training_places(read_manifest(manifest))
+
+
+def get_training_places() -> pd.DataFrame:
+    """Training and validation locations with coordinates (:func:`app.predict.lookalikes.training_places`)
+    of the data found here, read again when the manifest changes: where "Why this answer" finds the images
+    of the look-alike training places; raises ``model.data.manifest.ManifestError`` when no data is found."""
+    from model.data.manifest import resolve_manifest
+
+    p = resolve_manifest(None)
+    return _training_places(str(p), file_stamp_or_none(p))
 
 
 def find(p: Any, place: Any, pred: Any, truth: Any) -> list[la.LookAlike]:
@@ -20,8 +39,6 @@ def find(p: Any, place: Any, pred: Any, truth: Any) -> list[la.LookAlike]:
     items = la.look_alikes(place, getattr(p, "gallery", None), p.cells.table, (pred.best_lat, pred.best_lon), K,
                            (truth.lat, truth.lon) if truth is not None else None)
     if items:
-        from app.common.resources import get_training_places
-
         try:
             la.attach_paths(items, get_training_places())
         except Exception:  # noqa: BLE001 - no manifest here: the places, without pictures

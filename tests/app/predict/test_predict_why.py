@@ -38,7 +38,7 @@ def test_the_page_answer_is_the_predictors_own(shipped, shared_test_image):
 
 
 def test_look_alikes_are_the_answers_heaviest_with_their_images(shipped, shared_test_image):
-    from app.common.resources import get_training_places
+    from app.predict.why_view import get_training_places
     from app.predict import lookalikes as la
     from app.predict.answering import predict_place
     from model.geo import haversine_km
