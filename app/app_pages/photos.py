@@ -63,7 +63,7 @@ def _run(files) -> None:
         st.session_state.pop(k, None)
 
 
-_heic = "HEIC" if heif_available() else "HEIC with pillow-heif installed"
+_heic = "HEIC" if heif_available() else "HEIC with pi-heif installed"
 files = st.file_uploader(f"Photos (JPEG, PNG, WebP, {_heic}) or a zip of photos", accept_multiple_files=True,
                          key="photos_upload", help="Any file is taken: one that is not a photo or a zip is named "
                          "on the page with the reason." + ("" if heif_available() else f" {HEIF_HINT}."))  # no type filter: the browser would refuse in a tooltip only

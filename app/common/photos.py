@@ -18,14 +18,14 @@ from typing import Any, Sequence
 
 from PIL import Image
 
-from model.data.images import ORIGINAL_SIZE, ImageLoadError, exif_gps, open_image
+from model.data.images import ORIGINAL_SIZE, ImageLoadError, exif_gps, heif_available, open_image
 
 # What the uploader takes: Pillow decodes them all; multi-frame files (animated GIF/WebP, TIFF pages) give
 # their first frame, with a note. The uploader accepts any file so that a refusal is a message on the page.
 PHOTO_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "AVIF": "AVIF", "GIF": "GIF",
-                 "BMP": "BMP", "TIFF": "TIFF"}
-FORMATS_TEXT = "JPEG, PNG, WebP, AVIF, GIF (first frame), BMP or TIFF"
-SUPPORTED_EXT = ("jpg", "jpeg", "jfif", "png", "webp", "avif", "gif", "bmp", "tif", "tiff")
+                 "BMP": "BMP", "TIFF": "TIFF", "HEIF": "HEIC"}
+FORMATS_TEXT = "JPEG, PNG, WebP, HEIC, AVIF, GIF (first frame), BMP or TIFF"
+SUPPORTED_EXT = ("jpg", "jpeg", "jfif", "png", "webp", "heic", "heif", "avif", "gif", "bmp", "tif", "tiff")
 DECODE_MIN_SIDE = 1024  # px: a larger photo is decoded reduced by 2, 4 or 8 down to no less than this short side
 MAX_FILES = 12  # photos per place (each a view, or split into views); more are refused with a message
 
@@ -50,15 +50,28 @@ class LoadedViews:
         return sum(im.width * im.height * len(im.getbands()) for im in self.images) + sum(len(b) for b in self.blobs)
 
 
+HEIF_EXPORT = ("export it as JPEG (Photos: File > Export, or iPhone Settings > Camera > Formats > Most Compatible) "
+               "and upload that")
+
+
+def _is_heif(name: str, data: bytes) -> bool:
+    """Named .heic/.heif or with a HEIF brand in its first bytes."""
+    brand = data[8:12] if data[4:8] == b"ftyp" else b""
+    return brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1") or \
+        Path(name).suffix.lower() in (".heic", ".heif")
+
+
 def not_a_photo(name: str, data: bytes) -> str | None:
     """Why a file that Pillow cannot read is not usable, said for people (HEIC, video, PDF, SVG,
     text); None when the bytes do not look like one of those (then the decoder has its say)."""
     head = bytes(data[:64])
     ext = Path(name).suffix.lower().lstrip(".")
     brand = head[8:12] if head[4:8] == b"ftyp" else b""
-    if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1") or ext in ("heic", "heif"):
-        return ("HEIC/HEIF photos (the iPhone's default) cannot be read here: export it as JPEG (Photos: "
-                "File > Export, or iPhone Settings > Camera > Formats > Most Compatible) and upload that")
+    if _is_heif(name, head):
+        if heif_available():
+            return None  # the decoder reads it (or says it cannot, below in load_uploads)
+        return ("HEIC/HEIF photos (the iPhone's default) cannot be read here without a HEIF decoder "
+                f"(pip install pi-heif): {HEIF_EXPORT}")
     if brand in (b"avif", b"avis"):
         return None  # AVIF: the decoder reads it
     if brand or ext in ("mp4", "mov", "m4v", "avi", "mkv", "webm"):
@@ -115,7 +128,10 @@ def load_uploads(files: Sequence[tuple[str, bytes]], min_side: int | None = DECO
         except ImageLoadError as e:
             msg = str(e).replace("(use JPEG, PNG or WebP)", f"(use {FORMATS_TEXT})")
             ext = Path(name).suffix.lower().lstrip(".")
-            if "not a recognised image format" in msg and ext in SUPPORTED_EXT:
+            if _is_heif(name, data[:64]):
+                msg = (f"{name}: this HEIC/HEIF file cannot be decoded (damaged, or a variant the decoder lacks): "
+                       f"{HEIF_EXPORT}")
+            elif "not a recognised image format" in msg and ext in SUPPORTED_EXT:
                 msg = (f"{name}: named .{ext} but cannot be read as an image (corrupt, or another kind of file "
                        "renamed)")
             out.errors.append(msg)

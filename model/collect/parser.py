@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ph = sub.add_parser("photos", help="your photos (a folder or .zip): EXIF GPS -> manifest, copies without metadata",
                         formatter_class=_Help, description=(
-                            "One manifest row per photo (JPEG, PNG, WebP; HEIC/HEIF with pillow-heif installed):\n"
+                            "One manifest row per photo (JPEG, PNG, WebP; HEIC/HEIF through pi-heif):\n"
                             "position from EXIF GPS, time taken from EXIF, country/admin1 by offline reverse\n"
                             "geocoding, split test (--split). Photos without GPS are kept unlabelled (predict and\n"
                             "map only). Copies are upright JPEGs with all metadata removed (nothing served gives\n"

@@ -1,7 +1,7 @@
 """Your own photos as a data set: ``python -m model.collect photos SRC --out DIR``.
 
-``SRC`` is a folder (read recursively) or a ``.zip`` of photos: JPEG, PNG, WebP, and HEIC/HEIF when the
-optional ``pillow-heif`` is installed (:mod:`model.data.photofiles`). One manifest row per photo:
+``SRC`` is a folder (read recursively) or a ``.zip`` of photos: JPEG, PNG, WebP, and HEIC/HEIF (through
+``pi-heif``, :mod:`model.data.photofiles`). One manifest row per photo:
 
 * ``lat``/``lon`` from its EXIF GPS tags, ``date`` when it was taken (EXIF DateTimeOriginal, ISO 8601),
   ``country_code``/``country``/``admin1`` by offline reverse geocoding, ``gps`` how the position was
@@ -173,7 +173,7 @@ def _one(entry: Entry, images: Path, max_side: int | None) -> dict | tuple[str, 
     if kind not in ("JPEG", "PNG", "WebP", "HEIF"):
         return "not JPEG, PNG, WebP or HEIC", kind
     if kind == "HEIF" and not heif_available():
-        return "HEIC needs pillow-heif", HEIF_HINT
+        return "HEIC needs a HEIF decoder", HEIF_HINT
     digest = hashlib.sha256(data).hexdigest()
     exif = read_photo_exif(data)
     rel = f"images/{digest[:24]}.jpg"

@@ -5,9 +5,11 @@ and decompression bombs raise :class:`ImageLoadError` whose message names the fi
 """
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,21 @@ def reduce_factor(width: int, height: int, min_side: int | None) -> int:
     return next((k for k in (8, 4, 2) if short // k >= min_side), 1)
 
 
+@lru_cache(maxsize=1)
+def heif_available() -> bool:
+    """Registers a HEIF/HEIC opener with Pillow once (``pi_heif``, a dependency: libheif's decoder, LGPL-3.0
+    wheels; else ``pillow_heif`` where that is installed instead); False when neither is installed. Called by
+    :func:`open_image`, so every reader of photos takes iPhone HEIC files."""
+    for name in ("pi_heif", "pillow_heif"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        mod.register_heif_opener()
+        return True
+    return False
+
+
 ORIGINAL_SIZE = "original_size"  # Image.info key: (width, height) px of the file before a reduced decode
 
 
@@ -74,6 +91,7 @@ def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = No
     if isinstance(src, (str, os.PathLike)) and ".tar#" in str(src):
         return open_image(_sample_bytes(src), name=name or _sample_label(src), min_side=min_side)
     label = name or (str(src) if isinstance(src, (str, os.PathLike)) else "uploaded image")
+    heif_available()
     try:
         if isinstance(src, (str, os.PathLike)):
             p = Path(src)
@@ -127,6 +145,7 @@ def open_image(src: str | os.PathLike | bytes | io.IOBase, name: str | None = No
 
 def exif_gps(src: str | os.PathLike | bytes) -> tuple[float, float] | None:
     """GPS coordinates (lat, lon in degrees) stored in an image's EXIF data, or None."""
+    heif_available()
     try:
         img = Image.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
         gps = img.getexif().get_ifd(0x8825)
@@ -158,6 +177,7 @@ def exif_date(src: str | os.PathLike | bytes) -> str | None:
     or malformed (camera local time: EXIF has no time zone unless the offset tag is there)."""
     import re
 
+    heif_available()
     try:
         img = Image.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
         ifd = img.getexif().get_ifd(0x8769)

@@ -1,24 +1,24 @@
-"""Which files are photos, what format their bytes are, and HEIC/HEIF support (optional ``pillow-heif``).
+"""Which files are photos, what format their bytes are, and HEIC/HEIF support (``pi-heif``).
 
 Shared by the photo importer (``python -m model.collect photos``) and the batch predictor
 (``python -m model.predict --batch``): both take the same files from a folder or a zip.
 
-HEIC/HEIF (iPhone photos) are read through ``pillow-heif`` when it is installed. It is optional on
-purpose: its wheels bundle x265 and are GPL-licensed, so the project does not depend on it; a HEIC file
-met without it is named and skipped with the command that installs it (:data:`HEIF_HINT`).
+HEIC/HEIF (iPhone photos) are read through ``pi-heif`` (a dependency: libheif's decoder only, wheels
+under the LGPL v3, dynamically linked), or ``pillow-heif`` where that is installed instead (its wheels
+bundle the x265 encoder and are GPL-licensed, so the project does not depend on it). Where neither is
+installed a HEIC file is named and skipped with the command that installs one (:data:`HEIF_HINT`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import PurePosixPath
 
-from .images import exif_date, exif_gps
+from .images import exif_date, exif_gps, heif_available  # noqa: F401 - heif_available re-exported
 
 # Extensions taken as photos (any case). Files with other extensions (videos, sidecars) are not photos.
 PHOTO_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".hif")
 HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avci")
-HEIF_HINT = "HEIC needs pillow-heif (pip install pillow-heif; its wheels are GPL-licensed, so it is optional)"
+HEIF_HINT = "HEIC needs a HEIF decoder: pip install pi-heif (a dependency of this project: reinstall with make install)"
 FORMATS = ("JPEG", "PNG", "WebP", "HEIF")
 
 
@@ -50,17 +50,6 @@ def image_kind(data: bytes) -> str:
         if data.startswith(sig):
             return kind
     return "empty file" if not data else f"starts with {data[:4]!r}"
-
-
-@lru_cache(maxsize=1)
-def heif_available() -> bool:
-    """Registers ``pillow-heif``'s opener with Pillow once; False when it is not installed."""
-    try:
-        import pillow_heif
-    except ImportError:
-        return False
-    pillow_heif.register_heif_opener()
-    return True
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 :func:`predict_collection` reads the photos with :func:`model.data.archives.open_files` (zip-slip and
 zip-bomb safe; the same files the photo importer takes), decodes them and reads their EXIF GPS and date in
 ``workers`` threads, and asks the predictor for each in turn (``Predictor.predict``: one forward pass at a
-time). A photo that cannot be read (corrupt, truncated, HEIC without pillow-heif, too large) becomes a
+time). A photo that cannot be read (corrupt, truncated, HEIC without a HEIF decoder, too large) becomes a
 failed :class:`PhotoAnswer` with its error; the rest go on.
 
 Units: degrees (WGS-84), km, probabilities 0..1. ``error_km`` is the great-circle distance from the photo's

@@ -182,10 +182,10 @@ def test_images_under_this_checkouts_data_photos_carry_no_exif():
 
 @pytest.mark.parametrize("heif", [True, False])
 def test_the_upload_names_heic_only_as_far_as_this_machine_reads_it(data, monkeypatch, heif):
-    """HEIC is read through the optional pillow-heif: without it the label says so (the walk found the page
-    promising HEIC on a machine that refuses it)."""
+    """HEIC is read through pi-heif: where it is missing the label says so (the walk found the page promising
+    HEIC on a machine that refused it)."""
     from model.data import photofiles
 
     monkeypatch.setattr(photofiles, "heif_available", lambda: heif)
     label = open_page(data).file_uploader(key="photos_upload").label
-    assert ("HEIC with pillow-heif installed" in label) != heif and "HEIC" in label
+    assert ("HEIC with pi-heif installed" in label) != heif and "HEIC" in label

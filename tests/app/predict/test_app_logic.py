@@ -219,9 +219,19 @@ def test_other_formats_are_read_or_refused_with_the_reason(shared_test_image):
                                 ("notes.txt", b"hello")])
     assert not bad.images and len(bad.errors) == 5
     e = dict(zip(["heic", "mp4", "pdf", "svg", "txt"], bad.errors))
-    assert "IMG_0001.HEIC" in e["heic"] and "export it as JPEG" in e["heic"]
+    assert "IMG_0001.HEIC" in e["heic"] and "export it as JPEG" in e["heic"] and "cannot be decoded" in e["heic"]
     assert "video" in e["mp4"] and "PDF" in e["pdf"] and "SVG" in e["svg"]
     assert "notes.txt" in e["txt"] and "not a recognised image format" in e["txt"]
+
+
+def test_an_iphone_heic_photo_is_read_with_its_gps():
+    """HEIC through pi-heif (a dependency): decoded, and its EXIF GPS read like a JPEG's."""
+    from pathlib import Path
+
+    heic = (Path(__file__).parents[2] / "model" / "collect" / "data" / "sydney_gps.heic").read_bytes()
+    lv = photos.load_uploads([("IMG_0002.HEIC", heic)])
+    assert lv.names == ["IMG_0002.HEIC"] and not lv.errors and lv.images[0].size == (64, 48)
+    assert lv.gps == pytest.approx((-33.8568, 151.2153), abs=1e-4)
 
 
 def test_prepare_views_refuses_tiny_splits_wide_and_panoramas(shared_test_image):

@@ -110,8 +110,7 @@ def test_no_gps_broken_exif_duplicates_and_bad_files(tmp_path, capsys):
     assert skipped.loc["b_copy.jpg", "reason"] == "duplicate image" and "a_ok.jpg" in skipped.loc["b_copy.jpg", "detail"]
     assert skipped.loc["g_truncated.jpg", "reason"] == "unreadable image"
     assert skipped.loc["h_html.jpg", "reason"] == "not JPEG, PNG, WebP or HEIC"
-    if not heif_available():
-        assert skipped.loc["i.heic", "reason"] == "HEIC needs pillow-heif" and "pip install pillow-heif" in err
+    assert skipped.loc["i.heic", "reason"] == ("unreadable image" if heif_available() else "HEIC needs a HEIF decoder")
     assert "Skipped 4 of 9 samples" in out
 
 
@@ -233,11 +232,31 @@ def test_forged_sizes_fail_as_a_corrupt_member_not_a_flood(tmp_path):
             src.entries[0].read()
 
 
-@pytest.mark.skipif(not heif_available(), reason="pillow-heif not installed (optional)")
-def test_heic_photos_import_when_pillow_heif_is_installed(tmp_path):
+HEIC = Path(__file__).parent / "data" / "sydney_gps.heic"  # made here: 64x48 synthetic pixels, EXIF GPS and time
+
+
+def test_heic_photos_import(tmp_path):
+    """An iPhone-style HEIC (pi-heif, a dependency, decodes it): position and time from its EXIF, the copy
+    clean."""
+    assert heif_available(), "pi-heif is a dependency (pyproject.toml): make install"
     src = tmp_path / "src"
     src.mkdir()
-    (src / "iphone.heic").write_bytes(photo(pixels(), -33.8568, 151.2153, fmt="HEIF", date="2024:05:01 12:34:56"))
+    (src / "iphone.heic").write_bytes(HEIC.read_bytes())
     m = import_photos(src, tmp_path / "set", log=None).manifest
-    assert abs(m["lat"][0] + 33.8568) < 1e-4 and m["format"][0] == "HEIF" and m["date"][0] == "2024-05-01T12:34:56"
+    assert abs(m["lat"][0] + 33.8568) < 1e-4 and abs(m["lon"][0] - 151.2153) < 1e-4
+    assert m["format"][0] == "HEIF" and m["date"][0] == "2024-05-01T12:34:56"
     assert_clean(tmp_path / "set" / m["image"][0])
+
+
+def test_without_a_heif_decoder_heic_is_named_with_the_command(tmp_path, monkeypatch, capsys):
+    from model.collect import photos as photos_mod
+
+    monkeypatch.setattr(photos_mod, "heif_available", lambda: False)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "iphone.heic").write_bytes(HEIC.read_bytes())
+    (src / "ok.jpg").write_bytes(photo(pixels(seed=1), 48.8566, 2.3522))
+    code, out, err = run_main(["photos", str(src), "--out", str(tmp_path / "set"), "--no-progress"], capsys)
+    assert code == 0, err
+    skipped = pd.read_csv(tmp_path / "set" / "skipped.csv", keep_default_na=False).set_index("sample")
+    assert skipped.loc["iphone.heic", "reason"] == "HEIC needs a HEIF decoder" and "pip install pi-heif" in err
