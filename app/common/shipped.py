@@ -78,15 +78,24 @@ def read_info(folder: str | os.PathLike) -> dict:
         return {}
 
 
-def mismatch(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: str) -> str | None:
-    """Why the checkpoint's shipped evaluation does not apply to (``manifest``, ``split``), or None
-    when it does (same checkpoint bytes, same manifest bytes, same split)."""
+def _sidecar(checkpoint: str | os.PathLike) -> tuple[dict, str | None]:
+    """The shipped evaluation's source.json beside ``checkpoint`` and why it cannot be used at all (none
+    shipped, incomplete or of another format), or None."""
     folder = sidecar_dir(checkpoint)
     info = read_info(folder)
     if not info:
-        return "no evaluation is shipped with this checkpoint"
+        return info, "no evaluation is shipped with this checkpoint"
     if info.get("format") != SHIPPED_FORMAT or not (folder / "predictions.csv.gz").is_file():
-        return "the shipped evaluation is incomplete or of another format"
+        return info, "the shipped evaluation is incomplete or of another format"
+    return info, None
+
+
+def mismatch(checkpoint: str | os.PathLike, manifest: str | os.PathLike, split: str) -> str | None:
+    """Why the checkpoint's shipped evaluation does not apply to (``manifest``, ``split``), or None
+    when it does (same checkpoint bytes, same manifest bytes, same split)."""
+    info, why = _sidecar(checkpoint)
+    if why:
+        return why
     if info.get("split") != split:
         return f"the shipped evaluation is of the {info.get('split')!r} split"
     if not Path(manifest).is_file():
@@ -104,12 +113,9 @@ def unusable(checkpoint: str | os.PathLike) -> str | None:
     has none."""
     if not Path(checkpoint).is_file():
         return "this model is not a checkpoint file, and no evaluation is shipped with it"
-    folder = sidecar_dir(checkpoint)
-    info = read_info(folder)
-    if not info:
-        return "no evaluation is shipped with this checkpoint"
-    if info.get("format") != SHIPPED_FORMAT or not (folder / "predictions.csv.gz").is_file():
-        return "the shipped evaluation is incomplete or of another format"
+    info, why = _sidecar(checkpoint)
+    if why:
+        return why
     if info.get("checkpoint_sha256") != content_hash(checkpoint):
         return "the checkpoint changed since its evaluation was shipped"
     return None

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.explore import data as xd
 from app.explore import stats as xs
+from tests.app.explore.pages import open_explore
 from tests.shared import REPO, tiny_manifest
 
 MAIN = str(REPO / "app" / "main.py")
@@ -34,15 +35,7 @@ def page_env(tmp_path_factory, real_predictor):
 
 
 def explore(tab: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=240)
-    at.run()
-    for k, v in state.items():
-        at.session_state[k] = v
-    if tab:
-        at.session_state["explore_tab"] = tab
-    at.switch_page("app_pages/explore.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_explore(tab, timeout=240, **state)
 
 
 def metric(at: AppTest, label: str) -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.app.apphelpers import MAIN, TIMEOUT, FakePredictor
+from tests.app.apphelpers import FakePredictor
 
 
 def png(color: tuple[int, int, int]) -> bytes:
@@ -44,16 +43,6 @@ def test_files_chosen_later_start_a_new_place_unless_added_on_purpose():
     assert pp.update(both, ids(A, B)) is both  # a rerun with the same files changes nothing
     assert pp.update(both, []) == pp.PlaceState()
     assert pp.name_of(ids(A)[0]) == "a.png" and ids(A) != ids(("a.png", B[1]))  # same name, other bytes
-
-
-@pytest.fixture
-def at(monkeypatch):
-    fake = FakePredictor()
-    monkeypatch.setattr("app.common.resources.get_predictor", lambda model=None: fake)
-    t = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-    t.run()
-    t.fake = fake
-    return t
 
 
 def upload(at: AppTest, *files) -> AppTest:

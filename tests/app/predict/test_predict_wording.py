@@ -8,19 +8,7 @@ import re
 
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
-from tests.app.apphelpers import MAIN, TIMEOUT, FakePredictor
-
-
-@pytest.fixture
-def at(monkeypatch):
-    fake = FakePredictor()
-    monkeypatch.setattr("app.common.resources.get_predictor", lambda model=None: fake)
-    t = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-    t.run()
-    assert not t.exception, t.exception
-    return t
 
 
 def test_gradcam_overlay_has_a_colour_scale(at):
