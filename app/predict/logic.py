@@ -148,8 +148,9 @@ def shortcut_verdict(c: dict, masked_unusual: bool | None = None) -> str:
         s = f"Same country ({same}), but the guess moved {fmt_km(c['moved_km'])}: the hidden part mattered for the region."
     elif abs(b - a) >= 0.05 or c["moved_km"] > 100:
         moved = f", guess moved {fmt_km(c['moved_km'])}" if c["moved_km"] > 100 else ""
-        s = (f"Same answer, {'less' if b < a else 'more'} sure by {abs(b - a) * 100:.0f} points ({same}{moved}): "
-             "the hidden part played some part, not a large one.")
+        pts = round(abs(b - a) * 100)
+        sure = f"{'less' if b < a else 'more'} sure by {pts} point{'s' * (pts != 1)}" if pts else "as sure"
+        s = f"Same answer, {sure} ({same}{moved}): the hidden part played some part, not a large one."
     else:
         s = (f"The answer hardly changed ({same}, under 5 points): the model does not depend on the hidden part "
              "for this photo.")
